@@ -1,0 +1,3 @@
+//! jkd: a mod_jk-compatible AJP13 front end and load balancer.
+
+pub mod config;
