@@ -1,0 +1,4 @@
+//! Shared support code for integration tests (each test crate uses only part of it).
+#![allow(dead_code)]
+
+pub mod modjk;
