@@ -435,10 +435,12 @@ pub const RUNTIME_FIELDS: &[&str] = &[
 ///   starts with `worker.jkd_diff_status.` (mod_jk lists no status worker in `cmd=list`,
 ///   so normally neither appears).
 ///
-/// Everything else is kept verbatim, notably `worker.list`, `lb_count`, `ajp_count`,
-/// `balance_workers`, `member_count`, `map_count`, `lbmult` (derived from the
-/// lbfactors), `route`, `domain`, `activation`, all timeouts, and the map entries
-/// (`map.<n>.server` carries httpd's server name and port: `127.0.0.1:<port>`).
+/// Everything else is kept verbatim, notably `worker.list` (lb workers) and
+/// `worker.<ajp>.list=<ajp>` (mod_jk 1.2.48 prints plain AJP workers that way),
+/// `lb_count`, `ajp_count`, `balance_workers`, `member_count`, `map_count`, `lbmult`
+/// (derived from the lbfactors), `host`, `port` (0 when the host did not resolve),
+/// `route`, `domain`, `activation`, all timeouts, and the map entries (`map.<n>.server`
+/// is httpd's ServerName, `127.0.0.1`, without a port).
 pub fn prop_config_keys(prop: &str) -> Vec<(String, String)> {
     let own_prefix = format!("worker.{STATUS_WORKER}.");
     prop.lines()
