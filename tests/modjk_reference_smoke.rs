@@ -86,6 +86,24 @@ fn unknown_attribute_is_rejected() {
 }
 
 #[test]
+fn worker_list_naming_no_worker_is_rejected_not_masked() {
+    let dir = std::env::temp_dir().join(format!("jkd-smoke-empty-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let workers = dir.join("empty-list.properties");
+    fs::write(&workers, "worker.list=,\nworker.node1.port=8009\n").unwrap();
+    let result = modjk::start(&workers, &[], &[]);
+    fs::remove_dir_all(&dir).ok();
+    let failure = result
+        .err()
+        .expect("mod_jk must refuse a worker.list that names no worker");
+    let first = failure.first_error_line().unwrap_or_default();
+    assert!(
+        first.contains("worker list"),
+        "unexpected first error {first:?}:\n{failure}"
+    );
+}
+
+#[test]
 fn mapping_is_read_from_the_access_log() {
     let dir = std::env::temp_dir().join(format!("jkd-smoke-map-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
@@ -131,4 +149,11 @@ fn worker_list_follows_modjk_line_rules() {
         modjk::worker_list(b"\xef\xbb\xbfworker.list=a\n"),
         WorkerList::Absent
     );
+}
+
+#[test]
+fn only_loopback_or_unresolved_backends_may_be_probed() {
+    let prop = "worker.a.address=127.0.0.1:8009\nworker.b.address=unresolved\n\
+                worker.c.address=[::1]:8009\nworker.d.address=192.0.2.7:8009\n";
+    assert_eq!(modjk::non_loopback_addresses(prop), ["192.0.2.7:8009"]);
 }

@@ -314,6 +314,10 @@ impl ModJk {
         }
         let mut out = Vec::with_capacity(uris.len());
         for uri in uris {
+            assert!(
+                !uri.contains(['\r', '\n']),
+                "probe URI must not contain line breaks: {uri:?}"
+            );
             let id = format!("p{}", state.next_id);
             state.next_id += 1;
             // The outcome of the exchange itself does not matter (mod_jk may answer
@@ -461,8 +465,9 @@ pub fn prop_config_keys(prop: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The `address` values of a prop listing that are neither loopback nor unresolved.
-fn non_loopback_addresses(prop: &str) -> Vec<String> {
+/// The `address` values of a prop listing that are neither loopback nor unresolved
+/// ([`ModJk::probe`] refuses to send requests when there are any).
+pub fn non_loopback_addresses(prop: &str) -> Vec<String> {
     prop.lines()
         .filter_map(|line| line.split_once('='))
         .filter(|(key, _)| key.ends_with(".address"))
