@@ -55,11 +55,11 @@ fuzz_target!(|data: &[u8]| {
             decoded,
             "canon_encode does not round-trip"
         );
-        if let Ok(normalized) = uri::normalize(&decoded) {
-            if let Some(rule) = table.map(&normalized) {
-                assert!(!rule.disabled && !rule.exclusion);
-                assert!(rule.matches(&normalized));
-            }
+        if let Ok(normalized) = uri::normalize(&decoded)
+            && let Some(rule) = table.map(&normalized)
+        {
+            assert!(!rule.disabled && !rule.exclusion);
+            assert!(rule.matches(&normalized));
         }
     }
     let _ = table.map_raw(raw);
