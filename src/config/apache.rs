@@ -122,6 +122,10 @@ impl ServerMap {
 impl ApacheJk {
     /// One entry for the main server, then one per virtual host in file order.
     ///
+    /// The reference doc (§6.3 step 8) describes only the copy; the source adds
+    /// that a virtual host without rules of its own shares or lacks the main map, as
+    /// below, and that `JkMountCopy On` in the main server does nothing.
+    ///
     /// A virtual host with its own JkMount / JkUnMount / JkMountFile gets its own
     /// map; with `JkMountCopy On` (or unset and `JkMountCopy All` in the main
     /// server) the main server's JkMount rules whose pattern it does not mount itself
@@ -953,9 +957,9 @@ impl Reader<'_> {
                             origin,
                             "ServerRoot",
                             format!(
-                                "ServerRoot is set after relative Jk file names (lines {}); \
-                                 httpd resolved those against the ServerRoot in effect \
-                                 before, as jkd does",
+                                "ServerRoot comes after relative Jk file names (lines {}): \
+                                 httpd resolved those against its built-in ServerRoot, not \
+                                 this one; jkd reads them relative to its working directory",
                                 earlier.join(", ")
                             ),
                         );
@@ -1059,6 +1063,8 @@ impl Reader<'_> {
         match d.kind {
             JkKind::Mount | JkKind::UnMount => self.mount(d, &args, origin),
             JkKind::WorkersFile => {
+                // jk_set_worker_file refuses a second JkWorkersFile outright, so this is
+                // an error and the first one stays (not "warning, last wins").
                 if let Some((_, earlier)) = &self.out.workers_file {
                     let line = earlier.line;
                     self.diags.error(
@@ -1091,15 +1097,13 @@ impl Reader<'_> {
                 }
             }
             JkKind::MountFileReload => {
-                let seconds = first.trim().parse::<i64>().ok();
-                let value = seconds.map_or(0, |s| s.clamp(0, i64::from(i32::MAX)) as i32);
-                if seconds.is_none() {
+                // jk_set_mount_file_reload: atoi, negative becomes 0.
+                let value = mounts::c_atoi(&first).max(0);
+                if first.trim().parse::<i32>().ok() != Some(value) {
                     self.diags.warning(
                         origin.clone(),
                         d.name,
-                        format!(
-                            "'{first}' is not a number of seconds; mod_jk reads it as 0 (no reload)"
-                        ),
+                        format!("'{first}' is not a number of seconds; mod_jk reads it as {value}"),
                     );
                 }
                 self.server_mut().mount_file_reload = Some((value, origin));
@@ -1400,6 +1404,10 @@ impl Reader<'_> {
                 return;
             }
         };
+        // mod_jk checks the context before the rule parser strips '-' and '!', so
+        // JkMount cannot disable or exclude (the reference doc §6.1 says JkMount has
+        // the same pattern syntax as uriworkermap files; the source disagrees, and
+        // httpd + mod_jk refuse `JkMount !/x w`: see tests/mount_reference.rs).
         if !context.starts_with('/') {
             let hint = match &dir {
                 Some(Section::Dir { path, .. }) if path == "*If" => {
@@ -1771,6 +1779,26 @@ mod tests {
                 ("/b".into(), "w2", Some("127.0.0.1 10.0.0.1"))
             ]
         );
+    }
+
+    #[test]
+    fn location_inside_a_vhost_belongs_to_the_vhost() {
+        let (c, d) = read(
+            "<VirtualHost *:80>\nServerName v\n<Location /st>\nJkMount status\n</Location>\n</VirtualHost>\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(mounts(&c), [("/st".into(), "status", Some("v"))]);
+    }
+
+    #[test]
+    fn mount_file_reload_is_read_like_atoi() {
+        let (c, d) = read("JkMountFileReload 10s\nJkMountFileReload -5\n");
+        assert_eq!(
+            c.main.mount_file_reload.map(|(s, o)| (s, o.line)),
+            Some((0, 2))
+        );
+        assert_eq!(lines_of(&d), [1, 2]);
+        assert!(d[0].message.contains("as 10"));
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl MountRule {
 
 /// C's `atoi` as glibc implements it: `strtol` saturated to `long`, then truncated
 /// to `int`; leading white space and a sign are accepted, the rest is ignored.
-fn c_atoi(text: &str) -> i32 {
+pub(crate) fn c_atoi(text: &str) -> i32 {
     let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (negative, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -825,6 +825,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].pattern, "/x");
         assert_eq!(d.items.len(), 1);
+        assert_eq!(d.items[0].origin.line, 7);
     }
 
     #[test]

@@ -131,6 +131,11 @@ fn is_slash_or_nul(b: u8) -> bool {
 ///   `%2F` or `%00` → 404.
 ///
 /// The result may hold any byte except NUL and `/` from an escape.
+///
+/// The reference doc (§6.3) credits dot segments, `//` and "above the root" to
+/// `jk_servlet_normalize` alone; in httpd 2.4 `ap_normalize_path` has already done
+/// all three (before decoding) when mod_jk sees `r->uri`. The outcome is the same
+/// except for what is forwarded: `r->uri` is already normalised by httpd.
 pub fn decode_path(raw: impl AsRef<[u8]>) -> Result<Vec<u8>, UriError> {
     let raw = raw.as_ref();
     let end = raw
@@ -385,7 +390,9 @@ pub fn map_input(raw_path: impl AsRef<[u8]>) -> Result<Vec<u8>, UriError> {
 }
 
 /// mod_jk's `jk_canonenc`, used with the default `JkOptions +ForwardURIProxy` to
-/// re-encode the decoded (not normalised) `r->uri` before it is forwarded: ASCII
+/// re-encode `r->uri` before it is forwarded: the output of [`decode_path`] (path
+/// parameters such as `;jsessionid` kept, but dot segments and `//` already resolved
+/// by httpd, which the reference doc's trap #25 does not say), not of [`normalize`]: ASCII
 /// letters and digits, `/` and ``~$-_.+!*'(),;:@&=`` stay, every other byte becomes
 /// `%XX` with upper-case hex digits.
 pub fn canon_encode(decoded: impl AsRef<[u8]>) -> String {
