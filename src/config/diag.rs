@@ -78,7 +78,11 @@ impl fmt::Display for Diagnostic {
         if self.key.is_empty() {
             write!(f, "{}: {}: {}", self.origin, level, self.message)
         } else {
-            write!(f, "{}: {}: {}: {}", self.origin, self.key, level, self.message)
+            write!(
+                f,
+                "{}: {}: {}: {}",
+                self.origin, self.key, level, self.message
+            )
         }
     }
 }

@@ -281,7 +281,10 @@ mod tests {
         assert!(is_unique("worker.n.port"));
         assert!(!is_unique("worker.maintain"));
         assert!(!is_unique("worker.n.distance"));
-        assert_eq!(deprecated("worker.n.cachesize").map(|d| d.1), Some("connection_pool_size"));
+        assert_eq!(
+            deprecated("worker.n.cachesize").map(|d| d.1),
+            Some("connection_pool_size")
+        );
     }
 
     #[test]

@@ -1,5 +1,677 @@
 //! Configuration: reads workers.properties, mount rules and Apache `Jk*` lines into one immutable `Config`.
 
+pub mod apache;
 pub mod diag;
+pub mod dump;
 pub mod keys;
+pub mod mounts;
 pub mod props;
+pub mod uri;
+pub mod values;
+pub mod workers;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use diag::{Diagnostic, Diagnostics, Origin};
+use mounts::{MountRule, MountTable, RuleSource};
+use props::{Env, PropMap, Treatment};
+use values::Activation;
+use workers::{AjpProtocol, LbSettings, Member, Reader, Worker, WorkerKind, lb_mults};
+
+/// What to read, as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    pub workers: Option<PathBuf>,
+    pub mount_files: Vec<PathBuf>,
+    /// `PATTERN=WORKER[;ext]` rules given directly.
+    pub mounts: Vec<String>,
+    pub apache_conf: Option<PathBuf>,
+}
+
+/// The validated configuration: what jkd runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `worker.list` as written (a name listed twice appears twice, as mod_jk lists it).
+    pub worker_list: Vec<String>,
+    /// Instantiated workers, one per distinct listed name, in list order.
+    pub workers: Vec<Worker>,
+    /// seconds between maintenance runs; 0 = no maintenance
+    pub maintain: i32,
+    /// The resolved property map, for the status worker's `dump` command.
+    pub properties: PropMap,
+    /// Every mount rule, in mod_jk's matching order.
+    pub mounts: MountTable,
+}
+
+impl Config {
+    pub fn worker(&self, name: &str) -> Option<&Worker> {
+        self.workers.iter().find(|w| w.name == name)
+    }
+
+    /// The worker a request URI (path and optional query) is forwarded to, as mod_jk
+    /// decides after its URI normalisation; `None` when no rule forwards it.
+    pub fn route_uri(&self, uri: &str) -> Option<&str> {
+        let path = uri.split('?').next().unwrap_or("");
+        match self.mounts.map_raw(path) {
+            Ok(Some(rule)) => Some(rule.worker.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of reading a configuration: the config when there was no error, and
+/// every diagnostic in the order found.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Option<Config>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn display_name(path: &Path) -> Arc<str> {
+    Arc::from(path.display().to_string())
+}
+
+fn read_file(path: &Path, what: &str, diags: &mut Diagnostics) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            diags.error(
+                Origin::new(display_name(path), 0),
+                "",
+                format!("cannot read the {what}: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// Reads every source and builds the configuration as mod_jk 1.2.48 would.
+pub fn load(sources: &Sources, env: Env<'_>) -> Loaded {
+    let mut diags = Diagnostics::default();
+    let config = load_inner(sources, env, &mut diags);
+    let config = if diags.has_errors() { None } else { config };
+    Loaded {
+        config,
+        diagnostics: diags.items,
+    }
+}
+
+fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Option<Config> {
+    let mut props = PropMap::new();
+    let mut rules: Vec<MountRule> = Vec::new();
+    let mut workers_path = sources.workers.clone();
+    let mut mount_files: Vec<(PathBuf, Option<Origin>)> = sources
+        .mount_files
+        .iter()
+        .map(|p| (p.clone(), None))
+        .collect();
+    if let Some(path) = &sources.apache_conf {
+        let file = display_name(path);
+        let bytes = read_file(path, "Apache config", diags)?;
+        let conf = apache::read_apache_conf(&file, &bytes, diags);
+        if let Some(root) = &conf.server_root {
+            props.put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
+        }
+        // JkWorkerProperty lines are in mod_jk's map before the workers file is read.
+        for (line, origin) in &conf.worker_properties {
+            if !props.read_property(
+                line.as_bytes(),
+                origin.clone(),
+                Treatment::Duplicates,
+                env,
+                diags,
+            ) {
+                return None;
+            }
+        }
+        match (&workers_path, &conf.workers_file) {
+            (Some(given), Some((named, origin))) => diags.warning(
+                origin.clone(),
+                "JkWorkersFile",
+                format!(
+                    "JkWorkersFile '{named}' is not read: --workers {} was given",
+                    given.display()
+                ),
+            ),
+            (None, Some((named, _))) => workers_path = Some(PathBuf::from(named)),
+            _ => {}
+        }
+        mount_files.extend(
+            conf.mount_files
+                .iter()
+                .map(|(f, origin)| (PathBuf::from(f), Some(origin.clone()))),
+        );
+        let mut vhosts_merged = HashSet::new();
+        for rule in &conf.mounts {
+            if let Some(vhost) = &rule.vhost
+                && vhosts_merged.insert(vhost.clone())
+            {
+                diags.warning(
+                    rule.origin.clone(),
+                    rule.pattern.clone(),
+                    format!(
+                        "rules of <VirtualHost {vhost}> are merged into jkd's single URI map: \
+                         they apply to every Host"
+                    ),
+                );
+            }
+        }
+        rules.extend(conf.mounts);
+    }
+    if let Some(path) = &workers_path {
+        let file = display_name(path);
+        let bytes = read_file(path, "workers file", diags)?;
+        if !props.read_bytes(&file, &bytes, Treatment::Duplicates, env, diags) {
+            return None;
+        }
+    }
+    if !props.resolve_references(diags) {
+        return None;
+    }
+    let fallback = workers_path
+        .as_deref()
+        .map(|p| Origin::new(display_name(p), 0))
+        .unwrap_or_else(|| Origin::new("workers.properties", 0));
+    for (n, text) in sources.mounts.iter().enumerate() {
+        let origin = Origin::new(format!("--mount #{}", n + 1), 0);
+        let Some((pattern, worker)) = text.split_once('=') else {
+            diags.error(
+                origin,
+                text.clone(),
+                "a --mount rule is written PATTERN=WORKER",
+            );
+            continue;
+        };
+        rules.extend(mounts::parse_rule(
+            pattern.trim(),
+            worker.trim(),
+            RuleSource::JkMount,
+            origin,
+            diags,
+        ));
+    }
+    for (path, named_at) in &mount_files {
+        let file = display_name(path);
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                let origin = named_at
+                    .clone()
+                    .unwrap_or_else(|| Origin::new(file.clone(), 0));
+                diags.error(
+                    origin,
+                    "JkMountFile",
+                    format!("cannot read the mount file {}: {e}", path.display()),
+                );
+                return None;
+            }
+        };
+        rules.extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
+    }
+    let mut config = build(props, fallback, diags)?;
+    for worker in &config.workers {
+        let name = &worker.name;
+        let Some(entry) = config.properties.get(&format!("worker.{name}.mount")) else {
+            continue;
+        };
+        let origin = entry.origin.clone();
+        for pattern in values::list(&entry.value) {
+            rules.extend(mounts::parse_rule(
+                &pattern,
+                name,
+                RuleSource::WorkerDefinition,
+                origin.clone(),
+                diags,
+            ));
+        }
+    }
+    for rule in &rules {
+        if !rule.disabled && rule.worker != "*" && config.worker(&rule.worker).is_none() {
+            diags.warning(
+                rule.origin.clone(),
+                rule.pattern.clone(),
+                format!(
+                    "rule maps to worker '{}', which is not in worker.list; mod_jk answers such requests with 500",
+                    rule.worker
+                ),
+            );
+        }
+    }
+    config.mounts = MountTable::new(rules);
+    Some(config)
+}
+
+/// Instantiates the listed workers from a resolved property map.
+pub fn build(props: PropMap, fallback: Origin, diags: &mut Diagnostics) -> Option<Config> {
+    let list_origin = props
+        .get("worker.list")
+        .map(|e| e.origin.clone())
+        .unwrap_or_else(|| fallback.clone());
+    let worker_list = match props.value("worker.list") {
+        Some(v) => values::list(v),
+        None => {
+            diags.warning(
+                list_origin.clone(),
+                "worker.list",
+                "no worker.list: mod_jk then creates one ajp13 worker named 'ajp13' to localhost:8009",
+            );
+            vec!["ajp13".to_string()]
+        }
+    };
+    let maintain = {
+        let r = Reader {
+            props: &props,
+            diags,
+            fallback: fallback.clone(),
+        };
+        match props.value("worker.maintain") {
+            Some(text) => {
+                let (v, note) = values::int(text);
+                if let Some(n) = note {
+                    let origin = props.get("worker.maintain").map(|e| e.origin.clone());
+                    r.diags
+                        .warning(origin.unwrap_or(fallback.clone()), "worker.maintain", n);
+                }
+                v.max(0)
+            }
+            None => workers::DEFAULT_MAINTAIN,
+        }
+    };
+    let mut workers: Vec<Worker> = Vec::new();
+    let mut listed: HashSet<&str> = HashSet::new();
+    // Listed workers and balancer members: everything mod_jk creates.
+    let mut created: HashSet<String> = HashSet::new();
+    for name in &worker_list {
+        if !listed.insert(name.as_str()) {
+            continue;
+        }
+        created.insert(name.clone());
+        let mut r = Reader {
+            props: &props,
+            diags,
+            fallback: list_origin.clone(),
+        };
+        if let Some(w) = build_worker(&mut r, name, &list_origin, &mut created) {
+            workers.push(w);
+        }
+    }
+    warn_unused(&props, &created, diags);
+    Some(Config {
+        worker_list,
+        workers,
+        maintain,
+        properties: props,
+        mounts: MountTable::new(Vec::new()),
+    })
+}
+
+fn has_properties(props: &PropMap, name: &str) -> bool {
+    let prefix = format!("worker.{name}.");
+    props.entries().iter().any(|e| e.key.starts_with(&prefix))
+}
+
+fn worker_origin(props: &PropMap, name: &str, fallback: &Origin) -> Origin {
+    let prefix = format!("worker.{name}.");
+    props
+        .entries()
+        .iter()
+        .filter(|e| e.key.starts_with(&prefix))
+        .map(|e| e.origin.clone())
+        .min_by_key(|o| o.line)
+        .unwrap_or_else(|| fallback.clone())
+}
+
+fn check_name(r: &mut Reader<'_>, name: &str, origin: &Origin, what: &str) -> bool {
+    if name.len() > workers::MAX_NAME_LEN {
+        r.diags.error(
+            origin.clone(),
+            format!("worker.{name}"),
+            format!(
+                "{what} name is {} bytes long; mod_jk accepts at most {}",
+                name.len(),
+                workers::MAX_NAME_LEN
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+fn build_worker(
+    r: &mut Reader<'_>,
+    name: &str,
+    list_origin: &Origin,
+    instantiated: &mut HashSet<String>,
+) -> Option<Worker> {
+    let origin = worker_origin(r.props, name, list_origin);
+    if !check_name(r, name, &origin, "worker") {
+        return None;
+    }
+    if !has_properties(r.props, name) {
+        r.diags.warning(
+            list_origin.clone(),
+            "worker.list",
+            format!(
+                "worker '{name}' is listed but has no properties: it is an ajp13 worker to \
+                 localhost:8009 (mod_jk's default)"
+            ),
+        );
+    }
+    let type_name = r.string(name, "type").unwrap_or_else(|| "ajp13".into());
+    let kind = match type_name.as_str() {
+        "ajp13" => WorkerKind::Ajp(r.ajp(name, AjpProtocol::Ajp13)),
+        "ajp14" => {
+            r.warn(
+                name,
+                "type",
+                "ajp14 is experimental in mod_jk; jkd speaks it as ajp13 framing is not what \
+                 the container expects: use ajp13"
+                    .into(),
+            );
+            WorkerKind::Ajp(r.ajp(name, AjpProtocol::Ajp14))
+        }
+        "lb" => WorkerKind::Lb(build_lb(r, name, &origin, instantiated)?),
+        "status" => WorkerKind::Status(r.status(name)),
+        "ajp12" => {
+            r.warn(
+                name,
+                "type",
+                "ajp12 is obsolete: mod_jk still creates the worker, jkd cannot forward to it; \
+                 use ajp13"
+                    .into(),
+            );
+            WorkerKind::Ajp12
+        }
+        other => {
+            r.error(
+                name,
+                "type",
+                format!(
+                    "unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and \
+                     status; type names are case-sensitive)"
+                ),
+            );
+            return None;
+        }
+    };
+    Some(Worker {
+        name: name.to_string(),
+        origin,
+        kind,
+    })
+}
+
+fn build_lb(
+    r: &mut Reader<'_>,
+    name: &str,
+    origin: &Origin,
+    instantiated: &mut HashSet<String>,
+) -> Option<LbSettings> {
+    let names = r
+        .list(name, "balance_workers")
+        .filter(|l| !l.is_empty())
+        .or_else(|| r.list(name, "balanced_workers"))
+        .unwrap_or_default();
+    if names.is_empty() {
+        r.diags.error(
+            origin.clone(),
+            format!("worker.{name}.balance_workers"),
+            format!("load balancer '{name}' has no members: set worker.{name}.balance_workers"),
+        );
+        return None;
+    }
+    let lb_secret = r.string(name, "secret");
+    let mut members = Vec::new();
+    let mut ok = true;
+    for m in &names {
+        instantiated.insert(m.clone());
+        let m_origin = worker_origin(r.props, m, &r.fallback.clone());
+        let members_origin = r
+            .entry(name, "balance_workers")
+            .or_else(|| r.entry(name, "balanced_workers"))
+            .map(|e| e.origin.clone())
+            .unwrap_or_else(|| origin.clone());
+        if !check_name(r, m, &members_origin, "member") {
+            ok = false;
+            continue;
+        }
+        if !has_properties(r.props, m) {
+            r.diags.warning(
+                members_origin.clone(),
+                format!("worker.{name}.balance_workers"),
+                format!(
+                    "member '{m}' has no properties: it is an ajp13 worker to localhost:8009 \
+                     (mod_jk's default)"
+                ),
+            );
+        }
+        let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
+        let protocol = match type_name.as_str() {
+            "ajp13" => AjpProtocol::Ajp13,
+            "ajp14" => AjpProtocol::Ajp14,
+            "lb" | "status" | "ajp12" => {
+                r.error(
+                    m,
+                    "type",
+                    format!(
+                        "member '{m}' of load balancer '{name}' has type {type_name}; jkd balances \
+                         only ajp13 members (mod_jk would build it, but it cannot work as intended)"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            other => {
+                r.error(
+                    m,
+                    "type",
+                    format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        let mut ajp = r.ajp(m, protocol);
+        if ajp.secret.is_none() {
+            ajp.secret = lb_secret.clone();
+        }
+        let mut lbfactor = r.int(m, "lbfactor", 1);
+        if lbfactor < 1 {
+            r.warn(
+                m,
+                "lbfactor",
+                format!("lbfactor={lbfactor} is below 1; mod_jk uses 1"),
+            );
+            lbfactor = 1;
+        }
+        let distance = r.int(m, "distance", 0);
+        let route = match r.string(m, "route").or_else(|| r.string(m, "jvm_route")) {
+            Some(route) => {
+                let attr = if r.entry(m, "route").is_some() {
+                    "route"
+                } else {
+                    "jvm_route"
+                };
+                if !r.check_len(m, attr, "route", &route) {
+                    ok = false;
+                }
+                route
+            }
+            None => m.clone(),
+        };
+        let mut domain = r.string(m, "domain").unwrap_or_default();
+        if !r.check_len(m, "domain", "domain", &domain) {
+            ok = false;
+        }
+        let redirect = r.string(m, "redirect").unwrap_or_default();
+        if !r.check_len(m, "redirect", "redirect", &redirect) {
+            ok = false;
+        }
+        let mut activation = r.activation(m);
+        if ajp.port == 0 {
+            activation = Activation::Stopped;
+        }
+        if domain.is_empty()
+            && let Some((d, _)) = route.split_once('.')
+        {
+            domain = d.to_string();
+        }
+        let _ = m_origin;
+        members.push(Member {
+            name: m.clone(),
+            ajp,
+            lbfactor,
+            lb_mult: 0,
+            distance,
+            route,
+            domain,
+            redirect,
+            activation,
+        });
+    }
+    if !ok {
+        return None;
+    }
+    let mults = lb_mults(&members.iter().map(|m| m.lbfactor).collect::<Vec<_>>());
+    for (m, mult) in members.iter_mut().zip(mults) {
+        m.lb_mult = mult;
+    }
+    for (i, a) in members.iter().enumerate() {
+        if let Some(b) = members[..i].iter().find(|b| b.route == a.route) {
+            let attr = if r.entry(&a.name, "route").is_some() {
+                "route"
+            } else {
+                "type"
+            };
+            r.error(
+                &a.name,
+                attr,
+                format!(
+                    "members '{}' and '{}' of load balancer '{name}' share the route '{}'; \
+                     each member needs its own route (the jvmRoute of its Tomcat)",
+                    b.name, a.name, a.route
+                ),
+            );
+            return None;
+        }
+    }
+    for m in &members {
+        if !m.redirect.is_empty() && !members.iter().any(|o| o.route == m.redirect) {
+            r.warn(
+                &m.name,
+                "redirect",
+                format!(
+                    "redirect '{}' names no member route of load balancer '{name}'; the \
+                     failover target will never be found",
+                    m.redirect
+                ),
+            );
+        }
+    }
+    let mut retries = r.int(name, "retries", workers::DEFAULT_RETRIES);
+    if retries < 1 {
+        retries = 1;
+    }
+    let lb_retries = r.int(name, "lb_retries", workers::DEFAULT_RETRIES).max(1);
+    let retry_interval = r.int(name, "retry_interval", workers::DEFAULT_RETRY_INTERVAL);
+    let mut recover_time = r.int(name, "recover_time", workers::DEFAULT_RECOVER_TIME);
+    if recover_time < 1 {
+        r.warn(
+            name,
+            "recover_time",
+            format!("recover_time={recover_time} is below 1; mod_jk uses 1"),
+        );
+        recover_time = 1;
+    }
+    let error_escalation_time = r.int(name, "error_escalation_time", recover_time / 2);
+    let max_reply_timeouts = r.int(name, "max_reply_timeouts", 0);
+    let method = match r.string(name, "method") {
+        Some(t) => {
+            let (m, note) = values::Method::parse(&t);
+            if let Some(n) = note {
+                r.warn(name, "method", n);
+            }
+            m
+        }
+        None => values::Method::Request,
+    };
+    let lock = match r.string(name, "lock") {
+        Some(t) => {
+            let (l, note) = values::Lock::parse(&t);
+            if let Some(n) = note {
+                r.warn(name, "lock", n);
+            }
+            l
+        }
+        None => values::Lock::Optimistic,
+    };
+    let sticky_session = r.bool(name, "sticky_session", true);
+    let sticky_session_force = r.bool(name, "sticky_session_force", false);
+    let mut text_attr = |attr: &str, def: &str| {
+        let v = r.string(name, attr).unwrap_or_else(|| def.to_string());
+        let ok = r.check_len(name, attr, attr, &v);
+        (v, ok)
+    };
+    let (session_cookie, ok1) = text_attr("session_cookie", "JSESSIONID");
+    let (session_path, ok2) = text_attr("session_path", ";jsessionid");
+    let (session_cookie_path, ok3) = text_attr("session_cookie_path", "/");
+    if !(ok1 && ok2 && ok3) {
+        return None;
+    }
+    let set_session_cookie = r.bool(name, "set_session_cookie", false);
+    Some(LbSettings {
+        members,
+        sticky_session,
+        sticky_session_force,
+        method,
+        lock,
+        retries,
+        lb_retries,
+        retry_interval,
+        recover_time,
+        error_escalation_time,
+        max_reply_timeouts,
+        session_cookie,
+        session_path,
+        set_session_cookie,
+        session_cookie_path,
+        secret: lb_secret,
+    })
+}
+
+/// Warns once per worker that has properties but is never created: usually a typo in
+/// `worker.list` or `balance_workers`, which mod_jk passes over in silence.
+fn warn_unused(props: &PropMap, instantiated: &HashSet<String>, diags: &mut Diagnostics) {
+    let referenced: BTreeSet<String> = props
+        .entries()
+        .iter()
+        .filter(|e| e.key.ends_with(".reference"))
+        .filter_map(|e| e.value.strip_prefix("worker.").map(str::to_string))
+        .collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    for e in props.entries() {
+        let Some(rest) = e.key.strip_prefix("worker.") else {
+            continue;
+        };
+        let Some((name, _attr)) = rest.rsplit_once('.') else {
+            continue;
+        };
+        if name.is_empty()
+            || instantiated.contains(name)
+            || referenced.contains(name)
+            || !seen.insert(name.to_string())
+        {
+            continue;
+        }
+        diags.warning(
+            e.origin.clone(),
+            e.key.clone(),
+            format!(
+                "worker '{name}' is defined but neither in worker.list nor a balancer member, so \
+                 it is never created"
+            ),
+        );
+    }
+}

@@ -57,7 +57,10 @@ fn is_c_space(b: u8) -> bool {
 /// Trims the C-locale whitespace mod_jk trims (never Unicode spaces such as NBSP).
 fn trim_c(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|b| !is_c_space(*b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !is_c_space(*b)).map_or(start, |p| p + 1);
+    let end = s
+        .iter()
+        .rposition(|b| !is_c_space(*b))
+        .map_or(start, |p| p + 1);
     &s[start..end.max(start)]
 }
 
@@ -281,10 +284,7 @@ impl PropMap {
             };
             let end = start + end_rel;
             let name = &out[start + 2..end];
-            let found = self
-                .value(name)
-                .map(str::to_string)
-                .or_else(|| env(name));
+            let found = self.value(name).map(str::to_string).or_else(|| env(name));
             match found {
                 Some(v) => {
                     out = format!("{}{}{}", &out[..start], v, &out[end + 1..]);
@@ -351,7 +351,9 @@ impl PropMap {
                         diags.error(
                             origin,
                             key,
-                            format!("reference '{target}' not found: no key starts with '{from}'{hint}"),
+                            format!(
+                                "reference '{target}' not found: no key starts with '{from}'{hint}"
+                            ),
                         );
                         return false;
                     }
@@ -456,9 +458,17 @@ mod tests {
         assert_eq!(m.value("worker.a.port"), Some("2"));
         assert_eq!(m.value("worker.a.distance"), Some("3*4"));
         assert_eq!(m.value("foo_path"), Some("/x:/y"));
-        let port = d.items.iter().find(|x| x.key == "worker.a.port").map(|x| x.origin.line);
+        let port = d
+            .items
+            .iter()
+            .find(|x| x.key == "worker.a.port")
+            .map(|x| x.origin.line);
         assert_eq!(port, Some(4));
-        let dist = d.items.iter().find(|x| x.key == "worker.a.distance").map(|x| x.origin.line);
+        let dist = d
+            .items
+            .iter()
+            .find(|x| x.key == "worker.a.distance")
+            .map(|x| x.origin.line);
         assert_eq!(dist, Some(6));
     }
 
@@ -474,7 +484,13 @@ mod tests {
         assert!(!ok);
         assert_eq!(m.value("worker.a.host"), None);
         let e = d.items.iter().find(|x| x.is_error()).cloned();
-        let e = e.map(|e| (e.origin.line, e.key, e.message.contains("did you mean 'port'")));
+        let e = e.map(|e| {
+            (
+                e.origin.line,
+                e.key,
+                e.message.contains("did you mean 'port'"),
+            )
+        });
         assert_eq!(e, Some((2, "worker.a.prot".to_string(), true)));
     }
 
@@ -523,8 +539,7 @@ mod tests {
 
     #[test]
     fn reference_loop_hits_the_depth_limit() {
-        let (mut m, _, _) =
-            read("worker.a.reference=worker.b\nworker.b.reference=worker.a\n");
+        let (mut m, _, _) = read("worker.a.reference=worker.b\nworker.b.reference=worker.a\n");
         let mut d = Diagnostics::default();
         assert!(!m.resolve_references(&mut d));
         assert!(d.has_errors());
@@ -534,6 +549,9 @@ mod tests {
     fn long_lines_are_cut_like_fgets() {
         let long = format!("worker.a.host={}\n", "h".repeat(9000));
         let (m, _, _) = read(&long);
-        assert_eq!(m.value("worker.a.host").map(str::len), Some(FGETS_CHUNK - 14));
+        assert_eq!(
+            m.value("worker.a.host").map(str::len),
+            Some(FGETS_CHUNK - 14)
+        );
     }
 }

@@ -1,0 +1,142 @@
+//! The `jkd` command line: `check`, `run`, `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use jkd::config::{self, Sources, diag::Diagnostic};
+
+#[derive(Parser)]
+#[command(
+    name = "jkd",
+    version,
+    about = "A mod_jk-compatible AJP13 front end and load balancer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration comes from (the same flags for every command).
+#[derive(Args, Clone, Debug)]
+struct ConfigArgs {
+    /// workers.properties (mod_jk's JkWorkersFile)
+    #[arg(long, value_name = "FILE")]
+    workers: Option<PathBuf>,
+    /// uriworkermap.properties (mod_jk's JkMountFile); repeatable
+    #[arg(long = "mounts", value_name = "FILE")]
+    mount_files: Vec<PathBuf>,
+    /// one mount rule 'PATTERN=WORKER' (mod_jk's JkMount); repeatable
+    #[arg(long = "mount", value_name = "PATTERN=WORKER")]
+    mounts: Vec<String>,
+    /// an Apache config file whose Jk* lines are read (JkMount, JkUnMount, JkWorkersFile, JkMountFile, JkWorkerProperty)
+    #[arg(long, value_name = "FILE")]
+    apache_conf: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn sources(&self) -> Sources {
+        Sources {
+            workers: self.workers.clone(),
+            mount_files: self.mount_files.clone(),
+            mounts: self.mounts.clone(),
+            apache_conf: self.apache_conf.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a configuration as mod_jk would read it (exit 0 when valid, 1 when not)
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// print the resolved configuration in mod_jk's status `mime=prop` format
+        #[arg(long)]
+        dump: bool,
+        /// print which worker a URI goes to ('URI<TAB>WORKER' or 'URI<TAB>-'); repeatable
+        #[arg(long = "map", value_name = "URI")]
+        map: Vec<String>,
+        /// like --map, one URI per line of FILE
+        #[arg(long = "map-file", value_name = "FILE")]
+        map_file: Vec<PathBuf>,
+    },
+    /// Serve HTTP and forward to the configured AJP workers
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// address to listen on, e.g. 127.0.0.1:8080; repeatable
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<String>,
+    },
+    /// Run the example configuration with built-in demo backends
+    Demo,
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+fn load(args: &ConfigArgs) -> Option<config::Config> {
+    let loaded = config::load(&args.sources(), &config::props::process_env);
+    print_diagnostics(&loaded.diagnostics);
+    loaded.config
+}
+
+fn check(args: &ConfigArgs, dump: bool, uris: &[String], map_files: &[PathBuf]) -> ExitCode {
+    let Some(cfg) = load(args) else {
+        return ExitCode::from(1);
+    };
+    if dump {
+        print!("{}", config::dump::render(&cfg));
+    }
+    let mut all: Vec<String> = uris.to_vec();
+    for f in map_files {
+        match std::fs::read(f) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                all.extend(
+                    text.lines()
+                        .map(|l| l.trim_end_matches('\r'))
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            Err(e) => {
+                eprintln!("{}: cannot read the URI list: {e}", f.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    for uri in &all {
+        let worker = cfg.route_uri(uri);
+        println!("{uri}\t{}", worker.unwrap_or("-"));
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            config,
+            dump,
+            map,
+            map_file,
+        } => check(&config, dump, &map, &map_file),
+        Command::Run { config, listen: _ } => {
+            if load(&config).is_none() {
+                return ExitCode::from(1);
+            }
+            eprintln!("jkd run: the configuration is valid; serving HTTP is not built yet");
+            ExitCode::from(2)
+        }
+        Command::Demo => {
+            eprintln!("jkd demo: the built-in demo cluster is not built yet");
+            ExitCode::from(2)
+        }
+    }
+}
