@@ -98,6 +98,26 @@ pub fn load(sources: &Sources, env: Env<'_>) -> Loaded {
     }
 }
 
+/// Reads a workers.properties given as bytes (no mount rules, no Apache lines): what
+/// tests and the fuzzer use.
+pub fn from_workers_bytes(file: &str, bytes: &[u8], env: Env<'_>) -> Loaded {
+    let mut diags = Diagnostics::default();
+    let mut props = PropMap::new();
+    let origin = Origin::new(file, 0);
+    let config = if props.read_bytes(&origin.file, bytes, Treatment::Duplicates, env, &mut diags)
+        && props.resolve_references(&mut diags)
+    {
+        build(props, origin, &mut diags)
+    } else {
+        None
+    };
+    let config = if diags.has_errors() { None } else { config };
+    Loaded {
+        config,
+        diagnostics: diags.items,
+    }
+}
+
 fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Option<Config> {
     let mut props = PropMap::new();
     let mut rules: Vec<MountRule> = Vec::new();

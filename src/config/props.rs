@@ -324,9 +324,13 @@ impl PropMap {
             );
             return false;
         }
+        // Only the keys present now are visited. mod_jk's loop also visits keys copied
+        // during the loop, so a reference whose target prefix covers the copies (such
+        // as `worker.x.reference=worker`) makes it copy forever until memory runs out;
+        // the targets are resolved before they are copied, so nothing is lost here.
+        let present = self.entries.len();
         let mut i = 0;
-        // The map grows while references are copied; mod_jk's loop sees the new keys too.
-        while i < self.entries.len() {
+        while i < present {
             let name = &self.entries[i].key;
             let value = &self.entries[i].value;
             if !value.is_empty() && name.starts_with(prefix) {
@@ -366,8 +370,9 @@ impl PropMap {
 
     fn inherit(&mut self, from: &str, to: &str) -> bool {
         let mut found = false;
+        let present = self.entries.len();
         let mut i = 0;
-        while i < self.entries.len() {
+        while i < present {
             if let Some(rest) = self.entries[i].key.strip_prefix(from) {
                 found = true;
                 let target = format!("{to}{rest}");
@@ -543,6 +548,15 @@ mod tests {
         let mut d = Diagnostics::default();
         assert!(!m.resolve_references(&mut d));
         assert!(d.has_errors());
+    }
+
+    #[test]
+    fn a_reference_covering_its_own_copies_terminates() {
+        let (mut m, _, _) = read("worker.t.port=1\nworker.x.reference=worker\n");
+        let mut d = Diagnostics::default();
+        assert!(m.resolve_references(&mut d));
+        assert_eq!(m.value("worker.x.t.port"), Some("1"));
+        assert!(m.len() < 10);
     }
 
     #[test]
