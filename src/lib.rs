@@ -1,3 +1,4 @@
 //! jkd: a mod_jk-compatible AJP13 front end and load balancer.
 
+pub mod ajp;
 pub mod config;

@@ -105,14 +105,21 @@ impl fmt::Display for DecodeError {
                 "AJP packet announces a {length}-byte payload, more than the {limit} bytes \
                  max_packet_size allows"
             ),
-            Self::EmptyPayload => f.write_str("AJP packet has an empty payload where a message was expected"),
+            Self::EmptyPayload => {
+                f.write_str("AJP packet has an empty payload where a message was expected")
+            }
             Self::UnknownMessageType(code) => write!(f, "unknown AJP message type 0x{code:02X}"),
             Self::Truncated { field } => write!(f, "AJP message ends inside the {field}"),
             Self::UnterminatedString { field } => {
-                write!(f, "AJP string {field} is not followed by its NUL terminator")
+                write!(
+                    f,
+                    "AJP string {field} is not followed by its NUL terminator"
+                )
             }
             Self::NulInString { field } => write!(f, "AJP string {field} contains a NUL byte"),
-            Self::NullString { field } => write!(f, "AJP string {field} is null but a value is required"),
+            Self::NullString { field } => {
+                write!(f, "AJP string {field} is null but a value is required")
+            }
             Self::InvalidStatus => f.write_str("AJP SEND_HEADERS carries HTTP status 0"),
             Self::InvalidResponseHeaderCode(code) => {
                 write!(f, "no AJP response header has code 0x{code:04X}")
@@ -126,19 +133,28 @@ impl fmt::Display for DecodeError {
                 write!(f, "no AJP request header has code 0x{code:04X}")
             }
             Self::UnknownAttribute(code) => {
-                write!(f, "AJP request attribute code 0x{code:02X} is not one mod_jk sends")
+                write!(
+                    f,
+                    "AJP request attribute code 0x{code:02X} is not one mod_jk sends"
+                )
             }
             Self::DuplicateAttribute(code) => {
                 write!(f, "AJP request attribute 0x{code:02X} appears twice")
             }
             Self::MissingAttribute(name) => {
-                write!(f, "AJP request lacks the {name} attribute mod_jk always sends")
+                write!(
+                    f,
+                    "AJP request lacks the {name} attribute mod_jk always sends"
+                )
             }
             Self::InvalidAttributeValue { name } => {
                 write!(f, "AJP request attribute {name} has an invalid value")
             }
             Self::TrailingBytes { count } => {
-                write!(f, "{count} unexpected bytes after the end of the AJP message")
+                write!(
+                    f,
+                    "{count} unexpected bytes after the end of the AJP message"
+                )
             }
         }
     }
@@ -211,7 +227,10 @@ impl fmt::Display for EncodeError {
                 "a {len}-byte header name cannot be sent: its length would read as an AJP header code"
             ),
             Self::TooManyHeaders { count } => {
-                write!(f, "{count} headers do not fit the AJP header count (at most 65535)")
+                write!(
+                    f,
+                    "{count} headers do not fit the AJP header count (at most 65535)"
+                )
             }
         }
     }
