@@ -25,18 +25,32 @@ fn found(l: &Loaded, errors: bool) -> Vec<(u32, String)> {
 
 #[test]
 fn lb_defaults_are_mod_jks() {
-    let l = load("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.b.lbfactor=3\n");
+    let l = load(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.b.lbfactor=3\n",
+    );
     let cfg = l.config.expect("valid");
     let WorkerKind::Lb(lb) = &cfg.worker("lb").expect("lb").kind else {
         panic!("not an lb");
     };
     assert!(lb.sticky_session && !lb.sticky_session_force);
-    assert_eq!((lb.retries, lb.recover_time, lb.error_escalation_time), (2, 60, 30));
-    assert_eq!((lb.session_cookie.as_str(), lb.session_path.as_str()), ("JSESSIONID", ";jsessionid"));
+    assert_eq!(
+        (lb.retries, lb.recover_time, lb.error_escalation_time),
+        (2, 60, 30)
+    );
+    assert_eq!(
+        (lb.session_cookie.as_str(), lb.session_path.as_str()),
+        ("JSESSIONID", ";jsessionid")
+    );
     assert_eq!(lb.session_cookie_path, "/");
     let a = &lb.members[0];
-    assert_eq!((a.ajp.host.as_str(), a.ajp.port, a.route.as_str()), ("localhost", 8009, "a"));
-    assert_eq!((a.ajp.ping_timeout, a.ajp.retries, a.ajp.max_packet_size), (10000, 2, 8192));
+    assert_eq!(
+        (a.ajp.host.as_str(), a.ajp.port, a.route.as_str()),
+        ("localhost", 8009, "a")
+    );
+    assert_eq!(
+        (a.ajp.ping_timeout, a.ajp.retries, a.ajp.max_packet_size),
+        (10000, 2, 8192)
+    );
     assert_eq!(a.ajp.acquire_timeout, 200);
     assert_eq!((a.lb_mult, lb.members[1].lb_mult), (3, 1));
 }
@@ -52,7 +66,10 @@ fn an_unknown_type_is_refused_on_its_line() {
 fn an_lb_without_members_is_refused() {
     let l = load("worker.list=lb\nworker.lb.type=lb\n");
     assert!(l.config.is_none());
-    assert_eq!(found(&l, true), vec![(2, "worker.lb.balance_workers".to_string())]);
+    assert_eq!(
+        found(&l, true),
+        vec![(2, "worker.lb.balance_workers".to_string())]
+    );
 }
 
 #[test]
