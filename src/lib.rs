@@ -1,4 +1,5 @@
 //! jkd: a mod_jk-compatible AJP13 front end and load balancer.
 
 pub mod ajp;
+pub mod balancer;
 pub mod config;

@@ -1,0 +1,756 @@
+//! The load balancer: mod_jk's member selection, per-request retry loop, member states and maintenance, driven by an explicit clock.
+//!
+//! Everything here is synchronous and takes the current time as a parameter, so the
+//! state machine is tested with a controlled clock. The front end drives one request
+//! with [`Balancer::start`], then asks [`Balancer::next_step`] what to do and tells
+//! [`Balancer::report`] how each attempt ended. Selection only ranks and filters by
+//! the states it is given; only `report` and `maintain` change health.
+
+pub mod session;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::config::values::{Activation, Method};
+use crate::config::workers::LbSettings;
+
+/// A member's state, as mod_jk's `JK_LB_STATE_*`; the order matters: everything up to
+/// `Force` may be chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberState {
+    Idle = 0,
+    Ok = 1,
+    Recover = 2,
+    Force = 3,
+    Busy = 4,
+    Error = 5,
+    Probe = 6,
+}
+
+impl MemberState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Idle => "OK/IDLE",
+            MemberState::Ok => "OK",
+            MemberState::Recover => "ERR/REC",
+            MemberState::Force => "ERR/FRC",
+            MemberState::Busy => "OK/BUSY",
+            MemberState::Error => "ERR",
+            MemberState::Probe => "ERR/PRB",
+        }
+    }
+
+    /// May take new (non-sticky) requests.
+    pub fn usable(self, activation: Activation) -> bool {
+        self <= MemberState::Force && activation == Activation::Active
+    }
+
+    /// May take requests that stick to it (disabled members still do).
+    pub fn sticky_usable(self, activation: Activation) -> bool {
+        self <= MemberState::Force && activation != Activation::Stopped
+    }
+}
+
+/// Counters of one member that the status page and metrics read; updated lock-free.
+#[derive(Debug, Default)]
+pub struct MemberCounters {
+    pub elected: AtomicU64,
+    pub sessions: AtomicU64,
+    pub errors: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub reply_timeouts: AtomicU64,
+    pub busy: AtomicU64,
+    pub max_busy: AtomicU64,
+    pub transferred: AtomicU64,
+    pub read: AtomicU64,
+}
+
+/// The runtime view of a member: configuration that the manager may change, plus state.
+#[derive(Clone, Debug)]
+pub struct MemberRuntime {
+    pub name: String,
+    pub route: String,
+    pub domain: String,
+    pub redirect: String,
+    pub activation: Activation,
+    pub lbfactor: i32,
+    pub lb_mult: u64,
+    pub distance: i32,
+    pub lb_value: u64,
+    pub state: MemberState,
+    pub first_error: Option<Instant>,
+    pub last_error: Option<Instant>,
+    elected_snapshot: u64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    members: Vec<MemberRuntime>,
+    /// Where the next round-robin scan starts (ties between equal load values).
+    next_offset: usize,
+    last_maintain: Instant,
+}
+
+/// One load balancer worker at run time.
+#[derive(Debug)]
+pub struct Balancer {
+    pub name: String,
+    pub settings: LbSettings,
+    /// `worker.maintain`, in seconds; 0 turns maintenance off.
+    pub maintain_interval: u64,
+    inner: Mutex<Inner>,
+    pub counters: Vec<Arc<MemberCounters>>,
+    pub busy: AtomicU64,
+    pub max_busy: AtomicU64,
+}
+
+/// How one attempt on a member ended, as the AJP layer classifies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The exchange completed.
+    Success,
+    /// The client failed (read/write error, request too large): never failed over.
+    ClientError,
+    /// An internal error of jkd's own.
+    ServerError,
+    /// The backend sent bytes that are not AJP13.
+    ProtocolError,
+    /// A negative `fail_on_status` code: retry elsewhere, the member stays OK.
+    StatusError,
+    /// A positive `fail_on_status` code: the member goes to ERR.
+    StatusFatal,
+    /// `busy_limit` reached.
+    Busy,
+    /// No free connection slot for the member.
+    NoConnection,
+    /// A reply timeout.
+    ReplyTimeout,
+    /// The connection was refused or could not be made: the member is down.
+    ConnectFailed,
+    /// Any other failure (send or read error, unexpected close).
+    Failed,
+}
+
+/// The report of one attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// Whether the request may still be sent to another member (nothing irrevocable
+    /// happened), as decided by the AJP layer.
+    pub recoverable: bool,
+    /// AJP bytes read from and written to the backend (the Traffic method counts them).
+    pub bytes: u64,
+}
+
+/// The member chosen for one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub member: usize,
+    /// The route sent to the backend (the member's route, or the domain when the
+    /// session was routed by domain).
+    pub route: String,
+    /// True when the member was reached through the session's route.
+    pub sticky: bool,
+    pub activation: Activation,
+}
+
+/// What the front end does next for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Forward the request to this member.
+    Try(Choice),
+    /// Wait this long, then ask again (mod_jk's `retry_interval` between rounds).
+    Wait(Duration),
+    /// Give up: no member could serve the request.
+    Unavailable,
+    /// Stop: the last attempt's outcome is final (success or an unrecoverable error).
+    Done,
+}
+
+/// Per-request options from the mount rule or the request.
+#[derive(Clone, Debug, Default)]
+pub struct RequestOptions {
+    /// Ignore session routes (`sticky_ignore`).
+    pub sticky_ignore: bool,
+    /// Ignore load values and never count a new session (`stateless`).
+    pub stateless: bool,
+    /// Per-member activation overrides from the rule's `active`/`disabled`/`stopped`.
+    pub activation: Option<Vec<Option<Activation>>>,
+}
+
+/// The state of one request in the retry loop (mod_jk's `service` locals).
+#[derive(Clone, Debug)]
+pub struct Attempts {
+    states: Vec<MemberState>,
+    session: Option<String>,
+    options: RequestOptions,
+    /// The route forwarded to the backends: set on the first choice and kept.
+    route: Option<String>,
+    attempt: usize,
+    retry: i32,
+    was_forced: bool,
+    waiting: bool,
+    finished: bool,
+    pub last: Option<Choice>,
+    pub last_outcome: Option<Outcome>,
+}
+
+impl Attempts {
+    /// The session ids the request carried (`;`-separated), if stickiness applies.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+}
+
+fn elapsed_secs(now: Instant, since: Instant) -> i64 {
+    now.saturating_duration_since(since).as_secs() as i64
+}
+
+impl Balancer {
+    pub fn new(name: &str, settings: LbSettings, maintain_interval: u64, now: Instant) -> Self {
+        let members: Vec<MemberRuntime> = settings
+            .members
+            .iter()
+            .map(|m| MemberRuntime {
+                name: m.name.clone(),
+                route: m.route.clone(),
+                domain: m.domain.clone(),
+                redirect: m.redirect.clone(),
+                activation: m.activation,
+                lbfactor: m.lbfactor,
+                lb_mult: m.lb_mult,
+                distance: m.distance,
+                lb_value: 0,
+                state: MemberState::Idle,
+                first_error: None,
+                last_error: None,
+                elected_snapshot: 0,
+            })
+            .collect();
+        let counters = members.iter().map(|_| Arc::default()).collect();
+        Balancer {
+            name: name.to_string(),
+            settings,
+            maintain_interval,
+            inner: Mutex::new(Inner {
+                members,
+                next_offset: 0,
+                last_maintain: now,
+            }),
+            counters,
+            busy: AtomicU64::new(0),
+            max_busy: AtomicU64::new(0),
+        }
+    }
+
+    /// A consistent copy of every member's runtime view.
+    pub fn members(&self) -> Vec<MemberRuntime> {
+        self.inner.lock().members.clone()
+    }
+
+    /// Applies `f` to the runtime view of member `index` (the manager's updates).
+    pub fn update_member(&self, index: usize, f: impl FnOnce(&mut MemberRuntime)) {
+        let mut inner = self.inner.lock();
+        if let Some(m) = inner.members.get_mut(index) {
+            f(m);
+        }
+    }
+
+    /// Begins a request: copies the member states (clearing BUSY where the member has
+    /// room again, as told by `has_room`).
+    pub fn start(
+        &self,
+        session: Option<String>,
+        options: RequestOptions,
+        has_room: impl Fn(usize) -> bool,
+    ) -> Attempts {
+        let mut inner = self.inner.lock();
+        for (i, m) in inner.members.iter_mut().enumerate() {
+            if m.state == MemberState::Busy && has_room(i) {
+                m.state = MemberState::Ok;
+            }
+        }
+        let states = inner.members.iter().map(|m| m.state).collect();
+        let session = if self.settings.sticky_session && !options.sticky_ignore {
+            session
+        } else {
+            None
+        };
+        Attempts {
+            states,
+            session,
+            options,
+            route: None,
+            attempt: 0,
+            retry: 0,
+            was_forced: false,
+            waiting: false,
+            finished: false,
+            last: None,
+            last_outcome: None,
+        }
+    }
+
+    fn activation_of(inner: &Inner, req: &Attempts, i: usize) -> Activation {
+        req.options
+            .activation
+            .as_ref()
+            .and_then(|a| a.get(i).copied().flatten())
+            .unwrap_or(inner.members[i].activation)
+    }
+
+    /// The next thing to do for this request.
+    pub fn next_step(&self, req: &mut Attempts) -> Step {
+        if req.finished {
+            return Step::Done;
+        }
+        let n = self.settings.members.len();
+        let lb_retries = self.settings.lb_retries.max(1) as usize;
+        loop {
+            if req.waiting {
+                req.waiting = false;
+                let inner = self.inner.lock();
+                req.states = inner.members.iter().map(|m| m.state).collect();
+                req.attempt = 0;
+            } else if req.attempt >= n || req.attempt >= lb_retries {
+                req.retry += 1;
+                if req.retry >= self.settings.retries {
+                    req.finished = true;
+                    return Step::Unavailable;
+                }
+                req.waiting = true;
+                let ms = self.settings.retry_interval.max(0) as u64;
+                return Step::Wait(Duration::from_millis(ms));
+            }
+            let mut inner = self.inner.lock();
+            match self.select(&mut inner, req) {
+                Some((member, sticky)) => {
+                    let activation = Self::activation_of(&inner, req, member);
+                    let route = req
+                        .route
+                        .get_or_insert_with(|| inner.members[member].route.clone())
+                        .clone();
+                    if inner.members[member].state == MemberState::Recover {
+                        inner.members[member].state = MemberState::Probe;
+                        req.states[member] = MemberState::Probe;
+                    }
+                    let choice = Choice {
+                        member,
+                        route,
+                        sticky,
+                        activation,
+                    };
+                    req.last = Some(choice.clone());
+                    return Step::Try(choice);
+                }
+                None => {
+                    if !req.was_forced {
+                        req.was_forced = true;
+                        if Self::force_recovery(&mut inner, &self.counters, Some(&mut req.states))
+                            > 0
+                        {
+                            continue;
+                        }
+                    }
+                    req.attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// mod_jk's `get_most_suitable_worker`: `(member, sticky)`.
+    fn select(&self, inner: &mut Inner, req: &mut Attempts) -> Option<(usize, bool)> {
+        let n = inner.members.len();
+        if n == 1 {
+            let act = Self::activation_of(inner, req, 0);
+            if req.states[0].sticky_usable(act) {
+                if act != Activation::Disabled {
+                    return Some((0, true));
+                }
+            } else {
+                return None;
+            }
+        }
+        if let Some(ids) = req.session.clone() {
+            for route in session::routes(&ids) {
+                if let Some(hit) = self.by_session_route(inner, req, route) {
+                    return Some(hit);
+                }
+            }
+            if self.settings.sticky_session_force {
+                return None;
+            }
+        }
+        if let Some(i) = self.best_by_value(inner, req) {
+            return Some((i, false));
+        }
+        // All members unusable: the first member with a redirect names a hot standby.
+        let redirect = inner
+            .members
+            .iter()
+            .find(|m| !m.redirect.is_empty())
+            .map(|m| m.redirect.clone())?;
+        self.by_session_route(inner, req, &redirect)
+            .map(|(i, _)| (i, false))
+    }
+
+    fn best_by_domain(inner: &Inner, req: &Attempts, route_or_domain: &str) -> Option<usize> {
+        let domain = route_or_domain
+            .split_once('.')
+            .map_or(route_or_domain, |(d, _)| d);
+        let mut best: Option<usize> = None;
+        for (i, m) in inner.members.iter().enumerate() {
+            if m.domain.is_empty() || m.domain != domain {
+                continue;
+            }
+            if !req.states[i].usable(Self::activation_of(inner, req, i)) {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let bm = &inner.members[b];
+                    m.distance < bm.distance
+                        || (m.lb_value < bm.lb_value && m.distance == bm.distance)
+                }
+            };
+            if better {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    fn by_route(inner: &Inner, route: &str) -> Option<usize> {
+        inner.members.iter().position(|m| m.route == route)
+    }
+
+    /// mod_jk's `find_bysession_route`.
+    fn by_session_route(
+        &self,
+        inner: &Inner,
+        req: &mut Attempts,
+        route: &str,
+    ) -> Option<(usize, bool)> {
+        let (mut candidate, uses_domain) = match Self::by_route(inner, route) {
+            Some(i) => (Some(i), false),
+            None => (Self::best_by_domain(inner, req, route), true),
+        };
+        let mut sticky = !uses_domain;
+        let i = candidate?;
+        if uses_domain {
+            req.route = Some(inner.members[i].domain.clone());
+        }
+        if !req.states[i].sticky_usable(Self::activation_of(inner, req, i)) {
+            sticky = false;
+            let m = &inner.members[i];
+            if self.settings.sticky_session_force {
+                candidate = None;
+            } else if !m.redirect.is_empty() {
+                candidate = Self::by_route(inner, &m.redirect);
+                req.route = None;
+            } else if !m.domain.is_empty() && !uses_domain {
+                candidate = Self::best_by_domain(inner, req, &m.domain);
+                req.route = candidate.map(|_| m.domain.clone());
+            } else {
+                candidate = None;
+            }
+            if let Some(c) = candidate
+                && !req.states[c].sticky_usable(Self::activation_of(inner, req, c))
+            {
+                candidate = None;
+            }
+        }
+        candidate.map(|c| (c, sticky))
+    }
+
+    /// mod_jk's `find_best_byvalue`: the usable member of the lowest distance with the
+    /// lowest load value, scanning from a rotating offset so ties alternate.
+    fn best_by_value(&self, inner: &mut Inner, req: &Attempts) -> Option<usize> {
+        let n = inner.members.len();
+        let mut best: Option<usize> = None;
+        let offset = inner.next_offset;
+        let mut next_offset = offset;
+        for j in offset..offset + n {
+            let i = j % n;
+            if !req.states[i].usable(Self::activation_of(inner, req, i)) {
+                continue;
+            }
+            let m = &inner.members[i];
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let bm = &inner.members[b];
+                    m.distance < bm.distance
+                        || (!req.options.stateless
+                            && m.lb_value < bm.lb_value
+                            && m.distance == bm.distance)
+                }
+            };
+            if better {
+                best = Some(i);
+                next_offset = i + 1;
+            }
+        }
+        inner.next_offset = next_offset;
+        best
+    }
+
+    /// Accounts a chosen member before the request is forwarded (load value, new
+    /// session, busy counts). Call once the connection was obtained.
+    pub fn begin(&self, req: &Attempts, choice: &Choice) {
+        let mut inner = self.inner.lock();
+        let busy = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_busy.fetch_max(busy, Ordering::Relaxed);
+        let new_session = req.session.is_none() && !req.options.stateless;
+        let counts = match self.settings.method {
+            Method::Request | Method::Busyness => true,
+            Method::Sessions | Method::Next => new_session,
+            Method::Traffic => false,
+        };
+        let c = &self.counters[choice.member];
+        c.elected.fetch_add(1, Ordering::Relaxed);
+        let member_busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        c.max_busy.fetch_max(member_busy, Ordering::Relaxed);
+        if new_session {
+            c.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        let m = &mut inner.members[choice.member];
+        if counts {
+            m.lb_value = m.lb_value.saturating_add(m.lb_mult);
+        }
+    }
+
+    /// Records how an attempt ended and updates the member's state, as mod_jk's
+    /// `service` does after each attempt. `began` says whether [`Balancer::begin`] was
+    /// called for it (not when no connection could be had).
+    pub fn report(&self, req: &mut Attempts, report: Report, began: bool, now: Instant) {
+        let Some(choice) = req.last.clone() else {
+            return;
+        };
+        let i = choice.member;
+        req.last_outcome = Some(report.outcome);
+        let mut inner = self.inner.lock();
+        let c = &self.counters[i];
+        if began {
+            c.busy.fetch_sub(1, Ordering::Relaxed);
+        }
+        // Requests still in flight on this member, besides this one.
+        let busy_now = c.busy.load(Ordering::Relaxed);
+        let m = &mut inner.members[i];
+        if began {
+            match self.settings.method {
+                Method::Traffic => {
+                    m.lb_value = m
+                        .lb_value
+                        .saturating_add(report.bytes.saturating_mul(m.lb_mult));
+                }
+                Method::Busyness => m.lb_value = m.lb_value.saturating_sub(m.lb_mult),
+                _ => {}
+            }
+            if m.state != MemberState::Error {
+                m.state = MemberState::Ok;
+                req.states[i] = MemberState::Ok;
+            }
+            self.busy.fetch_sub(1, Ordering::Relaxed);
+        }
+        let mark_error = |m: &mut MemberRuntime| {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+            m.state = MemberState::Error;
+            m.first_error = Some(now);
+            m.last_error = Some(now);
+        };
+        let mut recoverable = report.recoverable;
+        match report.outcome {
+            Outcome::Success => {
+                m.state = MemberState::Ok;
+                req.states[i] = MemberState::Ok;
+                m.first_error = None;
+                m.last_error = None;
+                recoverable = false;
+            }
+            Outcome::ClientError => {
+                m.state = MemberState::Ok;
+                req.states[i] = MemberState::Error;
+                m.first_error = None;
+                m.last_error = None;
+                recoverable = false;
+            }
+            Outcome::ServerError | Outcome::ProtocolError => {
+                req.states[i] = MemberState::Error;
+            }
+            Outcome::StatusError => {
+                m.state = MemberState::Ok;
+                req.states[i] = MemberState::Error;
+                m.first_error = None;
+                m.last_error = None;
+            }
+            Outcome::Busy | Outcome::NoConnection => {
+                if m.state != MemberState::Error {
+                    m.state = MemberState::Busy;
+                }
+                req.states[i] = MemberState::Busy;
+            }
+            Outcome::StatusFatal => {
+                mark_error(m);
+                req.states[i] = MemberState::Error;
+            }
+            Outcome::ReplyTimeout => {
+                let timeouts = c.reply_timeouts.load(Ordering::Relaxed);
+                if timeouts > self.settings.max_reply_timeouts.max(0) as u64 {
+                    mark_error(m);
+                }
+                req.states[i] = MemberState::Error;
+            }
+            Outcome::ConnectFailed => {
+                // A refused or failed connect proves the member is down now: jkd stops
+                // choosing it at once instead of keeping it in "local error" (mod_jk
+                // does that while other requests are in flight on it).
+                mark_error(m);
+                req.states[i] = MemberState::Error;
+            }
+            Outcome::Failed => {
+                c.errors.fetch_add(1, Ordering::Relaxed);
+                let escalation = self.settings.error_escalation_time;
+                let lingering = m
+                    .first_error
+                    .is_some_and(|f| elapsed_secs(now, f) >= i64::from(escalation));
+                if busy_now == 0 || escalation == 0 || lingering {
+                    m.state = MemberState::Error;
+                }
+                req.states[i] = MemberState::Error;
+                if m.first_error.is_none() {
+                    m.first_error = Some(now);
+                }
+                m.last_error = Some(now);
+            }
+        }
+        if !recoverable {
+            req.finished = true;
+        }
+        req.attempt += 1;
+    }
+
+    fn force_recovery(
+        inner: &mut Inner,
+        counters: &[Arc<MemberCounters>],
+        mut states: Option<&mut Vec<MemberState>>,
+    ) -> usize {
+        let mut forced = 0;
+        for (i, m) in inner.members.iter_mut().enumerate() {
+            if m.state == MemberState::Error {
+                counters[i].reply_timeouts.store(0, Ordering::Relaxed);
+                m.state = MemberState::Force;
+                if let Some(s) = states.as_deref_mut() {
+                    s[i] = MemberState::Force;
+                }
+                forced += 1;
+            }
+        }
+        forced
+    }
+
+    /// Global maintenance, at most once per `worker.maintain` seconds: decays load
+    /// values and reply-timeout counts, marks members for recovery after
+    /// `recover_time`, escalates lingering local errors, and marks idle members.
+    /// Returns whether it ran.
+    pub fn maintain(&self, now: Instant) -> bool {
+        if self.maintain_interval == 0 {
+            return false;
+        }
+        let mut inner = self.inner.lock();
+        let elapsed = now.saturating_duration_since(inner.last_maintain).as_secs();
+        if elapsed < self.maintain_interval {
+            return false;
+        }
+        let exponent = (elapsed / self.maintain_interval).min(63) as u32;
+        inner.last_maintain = now;
+        let method = self.settings.method;
+        let mut curmax = 0;
+        for (i, m) in inner.members.iter_mut().enumerate() {
+            if method != Method::Busyness {
+                if method != Method::Next {
+                    m.lb_value >>= exponent;
+                }
+                curmax = curmax.max(m.lb_value);
+            }
+            let rt = &self.counters[i].reply_timeouts;
+            rt.store(rt.load(Ordering::Relaxed) >> exponent, Ordering::Relaxed);
+        }
+        if method == Method::Next {
+            let min = inner
+                .members
+                .iter()
+                .filter(|m| m.state.usable(m.activation))
+                .map(|m| m.lb_value)
+                .min()
+                .unwrap_or(0);
+            for m in &mut inner.members {
+                m.lb_value = m.lb_value.saturating_sub(min);
+            }
+        }
+        let recover = i64::from(self.settings.recover_time);
+        let escalation = i64::from(self.settings.error_escalation_time);
+        let mut non_error = 0;
+        for (i, m) in inner.members.iter_mut().enumerate() {
+            let used = self.counters[i].elected.load(Ordering::Relaxed);
+            if m.state == MemberState::Error {
+                let since = m.last_error.map_or(i64::MAX, |t| elapsed_secs(now, t));
+                if since > recover {
+                    if method != Method::Busyness {
+                        m.lb_value = curmax;
+                    }
+                    self.counters[i].reply_timeouts.store(0, Ordering::Relaxed);
+                    m.state = MemberState::Recover;
+                    non_error += 1;
+                }
+            } else if m
+                .first_error
+                .is_some_and(|f| elapsed_secs(now, f) >= escalation)
+                && m.state != MemberState::Recover
+            {
+                m.state = MemberState::Error;
+            } else {
+                non_error += 1;
+                if m.state == MemberState::Ok && used == m.elected_snapshot {
+                    m.state = MemberState::Idle;
+                }
+            }
+            m.elected_snapshot = used;
+        }
+        if non_error == 0 {
+            Self::force_recovery(&mut inner, &self.counters, None);
+        }
+        true
+    }
+
+    /// The manager's `recover`: an ERR member is marked for recovery at once.
+    pub fn recover(&self, index: usize) -> bool {
+        let mut inner = self.inner.lock();
+        let curmax = if self.settings.method == Method::Busyness {
+            None
+        } else {
+            inner.members.iter().map(|m| m.lb_value).max()
+        };
+        let Some(m) = inner.members.get_mut(index) else {
+            return false;
+        };
+        if m.state != MemberState::Error {
+            return false;
+        }
+        if let Some(v) = curmax {
+            m.lb_value = v;
+        }
+        self.counters[index]
+            .reply_timeouts
+            .store(0, Ordering::Relaxed);
+        m.state = MemberState::Recover;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,414 @@
+//! Tests of the balancer state machine with a controlled clock.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::config;
+use crate::config::workers::WorkerKind;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// A balancer `lb` built from workers.properties text (members listed in `members`).
+fn lb(extra: &str, members: &str) -> (Balancer, Instant) {
+    let text =
+        format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers={members}\n{extra}");
+    let loaded = config::from_workers_bytes("t", text.as_bytes(), &no_env);
+    let cfg = loaded
+        .config
+        .unwrap_or_else(|| panic!("bad test config: {:?}", loaded.diagnostics));
+    let Some(WorkerKind::Lb(settings)) = cfg.worker("lb").map(|w| w.kind.clone()) else {
+        panic!("no lb");
+    };
+    let t0 = Instant::now();
+    (Balancer::new("lb", settings, cfg.maintain as u64, t0), t0)
+}
+
+fn ok() -> Report {
+    Report {
+        outcome: Outcome::Success,
+        recoverable: false,
+        bytes: 100,
+    }
+}
+
+fn fail(outcome: Outcome) -> Report {
+    Report {
+        outcome,
+        recoverable: true,
+        bytes: 0,
+    }
+}
+
+/// Runs one request to completion where members in `down` fail with `Failed`;
+/// returns the members tried, in order, and whether it succeeded.
+fn run(b: &Balancer, session: Option<&str>, down: &[usize], now: Instant) -> (Vec<usize>, bool) {
+    let mut req = b.start(
+        session.map(str::to_string),
+        RequestOptions::default(),
+        |_| true,
+    );
+    let mut tried = Vec::new();
+    loop {
+        match b.next_step(&mut req) {
+            Step::Try(c) => {
+                tried.push(c.member);
+                b.begin(&req, &c);
+                let r = if down.contains(&c.member) {
+                    fail(Outcome::Failed)
+                } else {
+                    ok()
+                };
+                b.report(&mut req, r, true, now);
+            }
+            Step::Wait(_) => {}
+            Step::Unavailable => return (tried, false),
+            Step::Done => return (tried, true),
+        }
+    }
+}
+
+fn state(b: &Balancer, i: usize) -> MemberState {
+    b.members()[i].state
+}
+
+#[test]
+fn lbfactor_splits_traffic_exactly() {
+    let (b, t) = lb("worker.a.lbfactor=1\nworker.b.lbfactor=3\n", "a,b");
+    let mut counts = [0; 2];
+    for _ in 0..4000 {
+        let (tried, served) = run(&b, None, &[], t);
+        assert!(served);
+        counts[tried[0]] += 1;
+    }
+    assert_eq!(counts, [1000, 3000]);
+}
+
+#[test]
+fn equal_members_alternate() {
+    let (b, t) = lb("", "a,b,c");
+    let first: Vec<usize> = (0..6).map(|_| run(&b, None, &[], t).0[0]).collect();
+    assert_eq!(first, vec![0, 1, 2, 0, 1, 2]);
+}
+
+#[test]
+fn sessions_stick_to_their_route() {
+    let (b, t) = lb("worker.b.route=node2\n", "a,b,c");
+    for _ in 0..20 {
+        assert_eq!(run(&b, Some("ABC.node2"), &[], t).0, vec![1]);
+    }
+    // The first id whose route matches wins; unknown routes fall back to balancing.
+    assert_eq!(run(&b, Some("X.nope;Y.node2"), &[], t).0, vec![1]);
+}
+
+#[test]
+fn sticky_requests_count_toward_the_load_value() {
+    let (b, t) = lb("", "a,b");
+    for _ in 0..4 {
+        run(&b, Some("S.a"), &[], t);
+    }
+    let next: Vec<usize> = (0..4).map(|_| run(&b, None, &[], t).0[0]).collect();
+    assert_eq!(next, vec![1, 1, 1, 1]);
+}
+
+#[test]
+fn disabled_members_keep_their_sessions_but_get_no_new_ones() {
+    let (b, t) = lb("worker.a.activation=D\n", "a,b");
+    for _ in 0..5 {
+        assert_eq!(run(&b, None, &[], t).0, vec![1]);
+    }
+    assert_eq!(run(&b, Some("s.a"), &[], t).0, vec![0]);
+}
+
+#[test]
+fn stopped_members_lose_their_sessions() {
+    let (b, t) = lb("worker.a.activation=S\n", "a,b");
+    assert_eq!(run(&b, Some("s.a"), &[], t).0, vec![1]);
+}
+
+#[test]
+fn redirect_sends_sessions_of_a_failed_member_to_the_standby() {
+    let (b, t) = lb("worker.a.redirect=c\nworker.c.activation=D\n", "a,b,c");
+    let (tried, served) = run(&b, Some("s.a"), &[0], t);
+    assert!(served);
+    assert_eq!(tried, vec![0, 2]);
+    // With a and b down, the hot standby c takes the new sessions too.
+    b.update_member(1, |m| m.state = MemberState::Error);
+    assert_eq!(run(&b, None, &[], t).0, vec![2]);
+}
+
+#[test]
+fn domains_group_replicas() {
+    let (b, t) = lb(
+        "worker.a.domain=d1\nworker.b.domain=d1\nworker.c.domain=d2\n",
+        "a,b,c",
+    );
+    // An unknown route that names a domain goes to that domain.
+    for _ in 0..4 {
+        let first = run(&b, Some("s.d1"), &[], t).0[0];
+        assert!(first == 0 || first == 1);
+    }
+    // A failed member's sessions stay in its domain.
+    let (tried, _) = run(&b, Some("s.a"), &[0], t);
+    assert_eq!(tried, vec![0, 1]);
+}
+
+#[test]
+fn sticky_session_force_refuses_instead_of_moving() {
+    let (b, t) = lb("worker.lb.sticky_session_force=true\n", "a,b");
+    let (tried, served) = run(&b, Some("s.a"), &[0], t);
+    assert!(!served);
+    // As in mod_jk: once a is in error nothing else may serve the session, so a is
+    // force-recovered and tried once more before the request fails.
+    assert_eq!(tried, vec![0, 0]);
+    assert_eq!(state(&b, 0), MemberState::Error);
+}
+
+#[test]
+fn distance_is_active_passive_with_fail_back() {
+    let (b, t) = lb("worker.c.distance=1\n", "a,b,c");
+    for _ in 0..6 {
+        assert_ne!(run(&b, None, &[], t).0[0], 2);
+    }
+    // Both near members fail: the far one serves.
+    b.update_member(0, |m| m.state = MemberState::Error);
+    b.update_member(1, |m| m.state = MemberState::Error);
+    let later = t + Duration::from_secs(1);
+    let m = b.members();
+    assert!(m[0].state == MemberState::Error);
+    // Force recovery would kick in only when nothing is usable; c is usable.
+    assert_eq!(run(&b, None, &[], later).0, vec![2]);
+    // After recovery the near members take new sessions again.
+    b.update_member(0, |m| m.state = MemberState::Ok);
+    b.update_member(1, |m| m.state = MemberState::Ok);
+    assert_ne!(run(&b, None, &[], later).0[0], 2);
+}
+
+#[test]
+fn a_failed_member_recovers_after_recover_time_through_a_probe() {
+    let (b, t0) = lb("worker.lb.recover_time=60\nworker.maintain=60\n", "a,b");
+    let (tried, served) = run(&b, Some("s.a"), &[0], t0);
+    assert!(served);
+    assert_eq!(tried, vec![0, 1]);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    // Sessions of a go to b while a is in error.
+    assert_eq!(run(&b, Some("s.a"), &[], t0).0, vec![1]);
+    // Maintenance before recover_time leaves it in error.
+    assert!(b.maintain(t0 + Duration::from_secs(60)));
+    assert_eq!(state(&b, 0), MemberState::Error);
+    // Strictly after recover_time it is marked for recovery...
+    assert!(b.maintain(t0 + Duration::from_secs(121)));
+    assert_eq!(state(&b, 0), MemberState::Recover);
+    // ...and the next request to it is a probe that brings it back.
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!("expected a try")
+    };
+    assert_eq!(c.member, 0);
+    assert_eq!(state(&b, 0), MemberState::Probe);
+    b.begin(&req, &c);
+    b.report(&mut req, ok(), true, t0 + Duration::from_secs(122));
+    assert_eq!(state(&b, 0), MemberState::Ok);
+}
+
+#[test]
+fn maintenance_runs_at_most_once_per_interval_and_halves_load() {
+    let (b, t0) = lb("worker.maintain=10\n", "a,b");
+    for _ in 0..8 {
+        run(&b, None, &[], t0);
+    }
+    assert_eq!(b.members()[0].lb_value, 4);
+    assert!(!b.maintain(t0 + Duration::from_secs(9)));
+    assert!(b.maintain(t0 + Duration::from_secs(10)));
+    assert_eq!(b.members()[0].lb_value, 2);
+    // Two intervals elapsed: shift by two.
+    assert!(b.maintain(t0 + Duration::from_secs(30)));
+    assert_eq!(b.members()[0].lb_value, 0);
+}
+
+#[test]
+fn idle_members_are_marked_at_maintenance() {
+    let (b, t0) = lb("worker.maintain=10\n", "a,b");
+    run(&b, None, &[], t0);
+    assert_eq!(state(&b, 0), MemberState::Ok);
+    b.maintain(t0 + Duration::from_secs(10));
+    assert_eq!(state(&b, 0), MemberState::Ok);
+    b.maintain(t0 + Duration::from_secs(20));
+    assert_eq!(state(&b, 0), MemberState::Idle);
+}
+
+#[test]
+fn errors_with_requests_in_flight_stay_local_until_escalation() {
+    let (b, t0) = lb(
+        "worker.lb.error_escalation_time=5\nworker.maintain=1\n",
+        "a,b",
+    );
+    // Another request is in flight on a.
+    let mut other = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut other) else {
+        panic!()
+    };
+    assert_eq!(c.member, 0);
+    b.begin(&other, &c);
+    let (tried, served) = run(&b, Some("s.a"), &[0], t0);
+    assert!(served);
+    assert_eq!(tried, vec![0, 1]);
+    assert_eq!(state(&b, 0), MemberState::Ok, "a local error only");
+    b.maintain(t0 + Duration::from_secs(5));
+    assert_eq!(state(&b, 0), MemberState::Error, "escalated");
+}
+
+#[test]
+fn refused_connections_mark_the_member_at_once() {
+    let (b, t0) = lb("", "a,b");
+    let mut other = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut other) else {
+        panic!()
+    };
+    b.begin(&other, &c);
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    assert_eq!(c.member, 0);
+    b.report(&mut req, fail(Outcome::ConnectFailed), false, t0);
+    assert_eq!(state(&b, 0), MemberState::Error);
+}
+
+#[test]
+fn when_all_members_are_down_they_are_force_tried() {
+    let (b, t0) = lb("", "a,b");
+    b.update_member(0, |m| m.state = MemberState::Error);
+    b.update_member(1, |m| m.state = MemberState::Error);
+    let (tried, served) = run(&b, None, &[], t0);
+    assert!(served);
+    assert_eq!(tried.len(), 1);
+    assert_eq!(state(&b, tried[0]), MemberState::Ok);
+}
+
+#[test]
+fn a_dead_cluster_is_tried_in_rounds_then_given_up() {
+    let (b, t0) = lb("worker.lb.retries=2\nworker.lb.retry_interval=50\n", "a,b");
+    let mut req = b.start(None, RequestOptions::default(), |_| true);
+    let mut steps = Vec::new();
+    loop {
+        let s = b.next_step(&mut req);
+        match &s {
+            Step::Try(c) => {
+                b.begin(&req, c);
+                b.report(&mut req, fail(Outcome::Failed), true, t0);
+            }
+            Step::Wait(d) => assert_eq!(*d, Duration::from_millis(50)),
+            Step::Unavailable | Step::Done => {
+                steps.push(s);
+                break;
+            }
+        }
+        steps.push(s);
+    }
+    let tries = steps.iter().filter(|s| matches!(s, Step::Try(_))).count();
+    let waits = steps.iter().filter(|s| matches!(s, Step::Wait(_))).count();
+    // Round 1: a and b fail. Round 2: both are in ERR, forced recovery, tried again.
+    assert_eq!((tries, waits), (4, 1));
+    assert_eq!(steps.last(), Some(&Step::Unavailable));
+}
+
+#[test]
+fn an_unrecoverable_failure_stops_at_once() {
+    let (b, t0) = lb("", "a,b");
+    let mut req = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    b.begin(&req, &c);
+    b.report(
+        &mut req,
+        Report {
+            outcome: Outcome::Failed,
+            recoverable: false,
+            bytes: 0,
+        },
+        true,
+        t0,
+    );
+    assert_eq!(b.next_step(&mut req), Step::Done);
+}
+
+#[test]
+fn session_method_counts_only_new_sessions() {
+    let (b, t) = lb("worker.lb.method=S\n", "a,b");
+    for _ in 0..3 {
+        run(&b, Some("x.a"), &[], t);
+    }
+    assert_eq!(b.members()[0].lb_value, 0);
+    run(&b, None, &[], t);
+    assert_eq!(b.members().iter().map(|m| m.lb_value).sum::<u64>(), 1);
+}
+
+#[test]
+fn busyness_counts_requests_in_flight() {
+    let (b, t) = lb("worker.lb.method=B\n", "a,b");
+    let mut r1 = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c1) = b.next_step(&mut r1) else {
+        panic!()
+    };
+    b.begin(&r1, &c1);
+    // a is busy: the next one goes to b.
+    let mut r2 = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c2) = b.next_step(&mut r2) else {
+        panic!()
+    };
+    assert_ne!(c1.member, c2.member);
+    b.report(&mut r1, ok(), true, t);
+    assert_eq!(b.members()[c1.member].lb_value, 0);
+}
+
+#[test]
+fn next_method_subtracts_the_minimum() {
+    let (b, t0) = lb("worker.lb.method=N\nworker.maintain=1\n", "a,b");
+    for _ in 0..5 {
+        run(&b, None, &[], t0);
+    }
+    b.maintain(t0 + Duration::from_secs(1));
+    let v: Vec<u64> = b.members().iter().map(|m| m.lb_value).collect();
+    assert_eq!(v.iter().min(), Some(&0));
+    assert_eq!(v.iter().max(), Some(&1));
+}
+
+#[test]
+fn a_single_disabled_member_only_serves_its_sessions() {
+    let (b, t) = lb("worker.a.activation=D\n", "a");
+    assert!(!run(&b, None, &[], t).1);
+    assert!(run(&b, Some("s.a"), &[], t).1);
+}
+
+#[test]
+fn rule_overrides_change_activation_per_request() {
+    let (b, _) = lb("", "a,b");
+    let opts = RequestOptions {
+        activation: Some(vec![Some(Activation::Stopped), None]),
+        ..Default::default()
+    };
+    let mut req = b.start(Some("s.a".into()), opts, |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    assert_eq!(c.member, 1);
+}
+
+#[test]
+fn the_first_route_is_forwarded_even_after_failover() {
+    let (b, t) = lb("", "a,b");
+    let mut req = b.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c1) = b.next_step(&mut req) else {
+        panic!()
+    };
+    b.begin(&req, &c1);
+    b.report(&mut req, fail(Outcome::Failed), true, t);
+    let Step::Try(c2) = b.next_step(&mut req) else {
+        panic!()
+    };
+    assert_ne!(c1.member, c2.member);
+    assert_eq!(c2.route, c1.route);
+}
