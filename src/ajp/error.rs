@@ -200,6 +200,9 @@ pub enum EncodeError {
         /// How many there are.
         count: usize,
     },
+    /// The encoder's size pass and write pass disagreed: a bug in this codec,
+    /// caught instead of sending a malformed packet.
+    SizeMismatch,
 }
 
 impl fmt::Display for EncodeError {
@@ -231,6 +234,9 @@ impl fmt::Display for EncodeError {
                     f,
                     "{count} headers do not fit the AJP header count (at most 65535)"
                 )
+            }
+            Self::SizeMismatch => {
+                f.write_str("internal error: AJP encoder measured one size and wrote another")
             }
         }
     }

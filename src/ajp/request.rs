@@ -119,34 +119,94 @@ const REQUEST_HEADERS_BY_CODE: [&[u8]; 14] = [
     b"user-agent",
 ];
 
-/// The header names mod_jk actually sends as codes, with their codes.
-///
-/// `Accept-Charset`, `Accept-Encoding` and `Accept-Language` are missing on
-/// purpose: `sc_for_req_header` compares "CCEPT" *including its NUL* before it
-/// looks for a `-` suffix, so only a bare `Accept` ever matches and the three
-/// sub-header branches are dead code (in 1.2.48 and HEAD). They go out as
-/// strings, in the case the client used.
-const MOD_JK_CODED_REQUEST_HEADERS: [(&[u8], u16); 11] = [
-    (b"accept", 0xA001),
-    (b"authorization", 0xA005),
-    (b"connection", 0xA006),
-    (b"content-type", 0xA007),
-    (b"content-length", 0xA008),
-    (b"cookie", 0xA009),
-    (b"cookie2", 0xA00A),
-    (b"host", 0xA00B),
-    (b"pragma", 0xA00C),
-    (b"referer", 0xA00D),
-    (b"user-agent", 0xA00E),
-];
-
 /// The code mod_jk sends `name` as, if any: ASCII case-insensitive, like
 /// `sc_for_req_header` (which upper-cases the name before comparing).
+///
+/// `Accept-Charset`, `Accept-Encoding` and `Accept-Language` have none on
+/// purpose, although Tomcat knows codes 0xA002..=0xA004 for them:
+/// `sc_for_req_header` compares "CCEPT" *including its NUL* before it looks for
+/// a `-` suffix, so only a bare `Accept` ever matches and the three sub-header
+/// branches are dead code (in 1.2.48 and HEAD). They go out as strings, in the
+/// case the client used.
 pub fn request_header_code(name: &[u8]) -> Option<u16> {
-    MOD_JK_CODED_REQUEST_HEADERS
-        .iter()
-        .find(|(known, _)| known.eq_ignore_ascii_case(name))
-        .map(|&(_, code)| code)
+    // Length and first letter single out the one candidate, as mod_jk's switch
+    // does. This runs twice per header and encode, so the comparison works on
+    // whole words instead of looping over bytes.
+    let (candidate, code) = match (name.len(), name.first()?.to_ascii_lowercase()) {
+        (6, b'a') => (const { FoldedName::new(b"accept") }, 0xA001),
+        (13, b'a') => (const { FoldedName::new(b"authorization") }, 0xA005),
+        (10, b'c') => (const { FoldedName::new(b"connection") }, 0xA006),
+        (12, b'c') => (const { FoldedName::new(b"content-type") }, 0xA007),
+        (14, b'c') => (const { FoldedName::new(b"content-length") }, 0xA008),
+        (6, b'c') => (const { FoldedName::new(b"cookie") }, 0xA009),
+        (7, b'c') => (const { FoldedName::new(b"cookie2") }, 0xA00A),
+        (4, b'h') => (const { FoldedName::new(b"host") }, 0xA00B),
+        (6, b'p') => (const { FoldedName::new(b"pragma") }, 0xA00C),
+        (7, b'r') => (const { FoldedName::new(b"referer") }, 0xA00D),
+        (10, b'u') => (const { FoldedName::new(b"user-agent") }, 0xA00E),
+        _ => return None,
+    };
+    candidate.matches(name).then_some(code)
+}
+
+/// A lower-case header name of 4 to 16 bytes, packed for an ASCII
+/// case-insensitive comparison in two word operations: its first and last
+/// eight bytes (first and last four below eight bytes; the halves overlap for
+/// lengths under 16, which is harmless when the lengths are equal).
+struct FoldedName {
+    head: u64,
+    tail: u64,
+    /// 0x20 (the ASCII case bit) under each letter of `head`/`tail`, 0 elsewhere.
+    head_case_bits: u64,
+    tail_case_bits: u64,
+}
+
+impl FoldedName {
+    /// Evaluated at compile time only (in `const` blocks), where an index out
+    /// of range is a build error, not a panic.
+    #[allow(clippy::indexing_slicing)]
+    const fn new(lower_case_name: &[u8]) -> Self {
+        let mut case_bits = [0u8; 16];
+        let mut i = 0;
+        while i < lower_case_name.len() {
+            if lower_case_name[i].is_ascii_lowercase() {
+                case_bits[i] = 0x20;
+            }
+            i += 1;
+        }
+        let (head, tail) = head_and_tail(lower_case_name);
+        let (head_case_bits, tail_case_bits) =
+            head_and_tail(case_bits.split_at(lower_case_name.len()).0);
+        Self {
+            head,
+            tail,
+            head_case_bits,
+            tail_case_bits,
+        }
+    }
+
+    /// Whether `name`, of the same length, equals this name ignoring ASCII
+    /// case. Setting the case bit maps exactly `X` and `x` onto `x`; other
+    /// positions must match exactly, so no control byte can pass for `-`.
+    fn matches(&self, name: &[u8]) -> bool {
+        let (head, tail) = head_and_tail(name);
+        head | self.head_case_bits == self.head && tail | self.tail_case_bits == self.tail
+    }
+}
+
+/// First and last eight bytes of `bytes` as words (four bytes if shorter than
+/// eight; zero if shorter than four).
+const fn head_and_tail(bytes: &[u8]) -> (u64, u64) {
+    if let (Some(head), Some(tail)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (u64::from_le_bytes(*head), u64::from_le_bytes(*tail))
+    } else if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        (
+            u32::from_le_bytes(*head) as u64,
+            u32::from_le_bytes(*tail) as u64,
+        )
+    } else {
+        (0, 0)
+    }
 }
 
 /// The header name Tomcat gives a request header code (`0xA001..=0xA00E`).
@@ -860,7 +920,7 @@ mod tests {
 
     #[test]
     fn header_codes_match_mod_jk() {
-        let cases: [(&[u8], Option<u16>); 18] = [
+        let cases: [(&[u8], Option<u16>); 22] = [
             (b"accept", Some(0xA001)),
             (b"Accept-Charset", None),
             (b"Accept-Encoding", None),
@@ -879,6 +939,10 @@ mod tests {
             (b"Cookie3", None),
             (b"Accept-", None),
             (b"X-Forwarded-For", None),
+            (b"Content\x0dType", None),
+            (b"Content-Typf", None),
+            (b"cookie\x12", None),
+            (b"hOsT", Some(0xA00B)),
         ];
         for (name, code) in cases {
             assert_eq!(
@@ -889,7 +953,13 @@ mod tests {
             );
         }
         for code in 0xA001..=0xA00E {
-            assert!(request_header_name(code).is_some());
+            let name = request_header_name(code).unwrap();
+            let by_name_only = [0xA002, 0xA003, 0xA004].contains(&code);
+            assert_eq!(request_header_code(name), (!by_name_only).then_some(code));
+            assert_eq!(
+                request_header_code(&name.to_ascii_uppercase()),
+                (!by_name_only).then_some(code)
+            );
         }
         assert_eq!(request_header_name(0xA000), None);
         assert_eq!(request_header_name(0xA00F), None);
@@ -1395,6 +1465,30 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(decoded, expected);
+            }
+
+            #[test]
+            fn header_code_lookup_agrees_with_a_plain_table_scan(
+                (base, flips, replace_at, replacement) in (
+                    prop::sample::select(&REQUEST_HEADERS_BY_CODE[..]),
+                    vec(any::<bool>(), 16),
+                    0usize..32,
+                    any::<u8>(),
+                ),
+            ) {
+                let mut name = base.to_vec();
+                for (byte, flip) in name.iter_mut().zip(flips) {
+                    if flip {
+                        *byte = byte.to_ascii_uppercase();
+                    }
+                }
+                if let Some(byte) = name.get_mut(replace_at) {
+                    *byte = replacement;
+                }
+                let plain_scan = (0xA001..=0xA00E)
+                    .filter(|code| ![0xA002, 0xA003, 0xA004].contains(code))
+                    .find(|&code| request_header_name(code).unwrap().eq_ignore_ascii_case(&name));
+                prop_assert_eq!(request_header_code(&name), plain_scan);
             }
 
             #[test]

@@ -11,7 +11,7 @@
 //! string writer casts the length to `unsigned short`. Here a missing field is
 //! an error, and an unrepresentable string is refused before anything is written.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::error::{DecodeError, EncodeError};
 
@@ -107,7 +107,7 @@ impl<'a> Reader<'a> {
 
 /// Where a message is marshalled to. Encoders run the same marshalling code
 /// twice: first into a [`SizeCounter`], which validates every string and sums
-/// the size, then (only if the packet fits) into a [`PacketWriter`]. So a
+/// the size, then (only if the packet fits) into a [`SliceWriter`]. So a
 /// packet is either written whole or not at all, with one exact reservation.
 pub(crate) trait Sink {
     fn byte(&mut self, value: u8);
@@ -149,6 +149,13 @@ fn string_len(field: &'static str, value: &[u8]) -> Result<u16, EncodeError> {
         })
 }
 
+/// Whether `bytes` holds a NUL. A full, branch-free scan: strings here are
+/// short and almost never hold one, and this form vectorises where
+/// `contains` pays `memchr`'s set-up cost on every short string.
+fn contains_nul(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |found, &byte| found | (byte == 0))
+}
+
 /// First pass: validates and measures.
 #[derive(Debug, Default)]
 pub(crate) struct SizeCounter {
@@ -166,7 +173,7 @@ impl Sink for SizeCounter {
 
     fn string(&mut self, field: &'static str, value: &[u8]) -> Result<(), EncodeError> {
         string_len(field, value)?;
-        if value.contains(&0) {
+        if contains_nul(value) {
             return Err(EncodeError::NulInString { field });
         }
         self.len += 2 + value.len() + 1;
@@ -174,26 +181,58 @@ impl Sink for SizeCounter {
     }
 }
 
-/// Second pass: writes. Runs only after a [`SizeCounter`] pass accepted the
-/// same message, so the NUL scan is not repeated.
+/// Second pass: writes into the exact-size space the first pass measured.
+/// Runs only after a [`SizeCounter`] pass accepted the same message, so the
+/// NUL scan is not repeated. Writing into a plain slice rather than through
+/// `BufMut` lets the fixed-size fields compile to direct stores.
 #[derive(Debug)]
-pub(crate) struct PacketWriter<'o> {
-    out: &'o mut BytesMut,
+pub(crate) struct SliceWriter<'o> {
+    rest: &'o mut [u8],
+    /// Set if a write did not fit: the two passes disagreed.
+    overflowed: bool,
 }
 
-impl Sink for PacketWriter<'_> {
+impl<'o> SliceWriter<'o> {
+    pub(crate) fn new(space: &'o mut [u8]) -> Self {
+        Self {
+            rest: space,
+            overflowed: false,
+        }
+    }
+
+    /// Whether exactly the given space was filled.
+    pub(crate) fn filled_exactly(&self) -> bool {
+        !self.overflowed && self.rest.is_empty()
+    }
+
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.put_slice(&bytes);
+    }
+
+    fn put_slice(&mut self, bytes: &[u8]) {
+        match std::mem::take(&mut self.rest).split_at_mut_checked(bytes.len()) {
+            Some((head, tail)) => {
+                head.copy_from_slice(bytes);
+                self.rest = tail;
+            }
+            None => self.overflowed = true,
+        }
+    }
+}
+
+impl Sink for SliceWriter<'_> {
     fn byte(&mut self, value: u8) {
-        self.out.put_u8(value);
+        self.put([value]);
     }
 
     fn int(&mut self, value: u16) {
-        self.out.put_u16(value);
+        self.put(value.to_be_bytes());
     }
 
     fn string(&mut self, field: &'static str, value: &[u8]) -> Result<(), EncodeError> {
-        self.out.put_u16(string_len(field, value)?);
-        self.out.put_slice(value);
-        self.out.put_u8(0);
+        self.put(string_len(field, value)?.to_be_bytes());
+        self.put_slice(value);
+        self.put([0]);
         Ok(())
     }
 }
@@ -219,19 +258,21 @@ pub(crate) fn encode_framed<M: Marshal>(
         return Err(too_large);
     }
     let payload_len = u16::try_from(counter.len).map_err(|_| too_large)?;
-    out.reserve(needed);
     let start = out.len();
-    out.put_u16(magic);
-    out.put_u16(payload_len);
-    if let Err(error) = message.marshal(&mut PacketWriter { out }) {
+    out.resize(start + needed, 0);
+    let mut writer = SliceWriter::new(out.get_mut(start..).unwrap_or_default());
+    writer.int(magic);
+    writer.int(payload_len);
+    let written = message.marshal(&mut writer);
+    let filled_exactly = writer.filled_exactly();
+    if let Err(error) = written {
         out.truncate(start);
         return Err(error);
     }
-    debug_assert_eq!(
-        out.len() - start,
-        needed,
-        "size pass and write pass disagree"
-    );
+    if !filled_exactly {
+        out.truncate(start);
+        return Err(EncodeError::SizeMismatch);
+    }
     Ok(())
 }
 
@@ -313,14 +354,56 @@ mod tests {
 
     #[test]
     fn writer_writes_strings_and_null() {
-        let mut out = BytesMut::new();
-        let mut writer = PacketWriter { out: &mut out };
+        let mut space = [0xEE; 10];
+        let mut writer = SliceWriter::new(&mut space);
         writer.string(FIELD, b"ab").unwrap();
         writer.null_string();
         writer.string(FIELD, b"").unwrap();
+        assert!(writer.filled_exactly());
         assert_eq!(
-            &out[..],
-            &[0x00, 0x02, b'a', b'b', 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00]
+            space,
+            [0x00, 0x02, b'a', b'b', 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00]
         );
+    }
+
+    #[test]
+    fn writer_notices_a_size_pass_that_was_too_small() {
+        let mut space = [0; 3];
+        let mut writer = SliceWriter::new(&mut space);
+        writer.string(FIELD, b"ab").unwrap();
+        assert!(!writer.filled_exactly());
+        let mut space = [0; 3];
+        let mut writer = SliceWriter::new(&mut space);
+        writer.int(1);
+        assert!(!writer.filled_exactly());
+    }
+
+    /// A message whose two passes disagree, to exercise the safety net.
+    struct Inconsistent(std::cell::Cell<usize>);
+
+    impl Marshal for Inconsistent {
+        fn marshal<S: Sink>(&self, sink: &mut S) -> Result<(), EncodeError> {
+            self.0.set(self.0.get() + 1);
+            for _ in 0..self.0.get() {
+                sink.byte(0);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn disagreeing_passes_append_nothing() {
+        let mut out = BytesMut::from(&b"kept"[..]);
+        let message = Inconsistent(std::cell::Cell::new(0));
+        assert_eq!(
+            encode_framed(
+                &message,
+                0x1234,
+                super::super::DEFAULT_PACKET_SIZE,
+                &mut out
+            ),
+            Err(EncodeError::SizeMismatch)
+        );
+        assert_eq!(&out[..], b"kept");
     }
 }
