@@ -3,3 +3,4 @@
 pub mod ajp;
 pub mod balancer;
 pub mod config;
+pub mod http;

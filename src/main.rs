@@ -118,6 +118,57 @@ fn check(args: &ConfigArgs, dump: bool, uris: &[String], map_files: &[PathBuf]) 
     ExitCode::SUCCESS
 }
 
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JKD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Binds every listen address, then serves until killed.
+fn run(cfg: config::Config, listen: &[String]) -> ExitCode {
+    init_logging();
+    let addrs: Vec<String> = if listen.is_empty() {
+        vec!["127.0.0.1:8080".to_string()]
+    } else {
+        listen.to_vec()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jkd: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let mut listeners = Vec::new();
+        for a in &addrs {
+            match tokio::net::TcpListener::bind(a.as_str()).await {
+                Ok(l) => {
+                    let shown = l
+                        .local_addr()
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|_| a.clone());
+                    tracing::info!("listening on http://{shown}");
+                    listeners.push(l);
+                }
+                Err(e) => {
+                    eprintln!("jkd: cannot listen on {a}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        let rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
+        jkd::http::serve(rt, listeners).await;
+        ExitCode::SUCCESS
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -127,12 +178,11 @@ fn main() -> ExitCode {
             map,
             map_file,
         } => check(&config, dump, &map, &map_file),
-        Command::Run { config, listen: _ } => {
-            if load(&config).is_none() {
+        Command::Run { config, listen } => {
+            let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
-            }
-            eprintln!("jkd run: the configuration is valid; serving HTTP is not built yet");
-            ExitCode::from(2)
+            };
+            run(cfg, &listen)
         }
         Command::Demo => {
             eprintln!("jkd demo: the built-in demo cluster is not built yet");

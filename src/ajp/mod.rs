@@ -23,8 +23,11 @@
     )
 )]
 
+pub mod conn;
 pub mod error;
+pub mod exchange;
 pub mod frame;
+pub mod pool;
 pub mod request;
 pub mod response;
 mod wire;

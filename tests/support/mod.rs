@@ -1,5 +1,6 @@
 //! Shared support code for integration tests (each test crate uses only part of it).
 #![allow(dead_code)]
 
+pub mod jkd;
 pub mod modjk;
 pub mod tomcat;

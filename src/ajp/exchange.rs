@@ -1,0 +1,314 @@
+//! One request over one AJP connection: sends the FORWARD_REQUEST and the body as Tomcat asks for it, reads the response head, then relays the body, reporting exactly how far it got.
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::conn::{ConnError, Connection};
+use super::request::{END_OF_BODY_PACKET, encode_body_chunk, max_body_chunk_len};
+use super::response::{ContainerMessage, parse_container_message};
+
+/// The request body as the exchange reads it: from the client, on demand.
+pub trait BodySource: Send {
+    /// At most `max` more bytes of the body; `Ok(None)` at its end.
+    fn next_chunk(&mut self, max: usize) -> impl Future<Output = io::Result<Option<Bytes>>> + Send;
+}
+
+/// How far an exchange got before it failed; decides whether a retry is safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Nothing reached the backend.
+    NotSent,
+    /// The request (and at most the first body chunk, which is kept for a replay)
+    /// was sent; no response yet.
+    Sent,
+    /// The backend asked for more of the body and got it: the body cannot be replayed.
+    BodyStreamed,
+    /// The response head was received (and handed to the client).
+    Head,
+    /// Part of the response body was relayed.
+    BodyRelayed,
+}
+
+#[derive(Debug)]
+pub enum FailureKind {
+    /// The backend failed (connect, i/o, timeout, protocol).
+    Backend(ConnError),
+    /// Reading the request body from the client failed.
+    Client(io::Error),
+    /// Writing the response to the client failed (the client went away).
+    ClientGone,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub stage: Stage,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            FailureKind::Backend(e) => write!(f, "{e} ({:?})", self.stage),
+            FailureKind::Client(e) => write!(f, "reading the request body failed: {e}"),
+            FailureKind::ClientGone => write!(f, "the client went away"),
+        }
+    }
+}
+
+/// The response status line and headers, copied out of the packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub status: u16,
+    pub reason: Option<Bytes>,
+    pub headers: Vec<(Bytes, Bytes)>,
+}
+
+/// The request body with what is needed to send it again on another member.
+#[derive(Debug)]
+pub struct RequestBody<B> {
+    source: B,
+    /// The first chunk, sent unsolicited after the FORWARD_REQUEST when the length is
+    /// known and non-zero, and kept so that a retry can send it again.
+    first: Option<Bytes>,
+    known_length: bool,
+    has_body: bool,
+    /// Set once a chunk beyond `first` was read from the client.
+    streamed: bool,
+    ended: bool,
+    /// Bytes of body sent to the backend, this attempt.
+    pub sent: u64,
+}
+
+impl<B: BodySource> RequestBody<B> {
+    /// `length`: the Content-Length, `None` for a chunked body.
+    pub fn new(source: B, length: Option<u64>) -> Self {
+        RequestBody {
+            source,
+            first: None,
+            known_length: length.is_some(),
+            has_body: length != Some(0),
+            streamed: false,
+            ended: length == Some(0),
+            sent: 0,
+        }
+    }
+
+    /// Whether a new attempt can still send the whole body.
+    pub fn replayable(&self) -> bool {
+        !self.streamed
+    }
+}
+
+fn backend(stage: Stage) -> impl Fn(ConnError) -> Failure {
+    move |e| Failure {
+        kind: FailureKind::Backend(e),
+        stage,
+    }
+}
+
+/// Sends one body chunk packet (an empty one at the end of the body).
+async fn send_chunk(
+    conn: &mut Connection,
+    chunk: Option<&Bytes>,
+    limit: Option<Duration>,
+) -> Result<(), ConnError> {
+    match chunk {
+        Some(c) if !c.is_empty() => {
+            let mut out = BytesMut::with_capacity(c.len() + 6);
+            encode_body_chunk(c, conn.max_packet_size(), &mut out)
+                .map_err(|_| ConnError::Unexpected("body chunk too large"))?;
+            conn.send(&out, limit).await
+        }
+        _ => conn.send(&END_OF_BODY_PACKET, limit).await,
+    }
+}
+
+/// Answers a GET_BODY_CHUNK: the next piece of the client's body, or the empty
+/// packet at its end (Tomcat also asks once more after the last byte).
+async fn answer_body_request<B: BodySource>(
+    conn: &mut Connection,
+    body: &mut RequestBody<B>,
+    requested: u16,
+    stage: Stage,
+    limit: Option<Duration>,
+) -> Result<Stage, Failure> {
+    let max = usize::from(requested).min(max_body_chunk_len(conn.max_packet_size()));
+    let chunk = if body.ended || max == 0 {
+        None
+    } else {
+        match body.source.next_chunk(max).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => {
+                body.ended = true;
+                None
+            }
+            Err(e) => {
+                // Tell the backend the body ended, then fail the request as the
+                // client's fault (mod_jk answers 400).
+                let _ = send_chunk(conn, None, limit).await;
+                return Err(Failure {
+                    kind: FailureKind::Client(e),
+                    stage,
+                });
+            }
+        }
+    };
+    let stage = if chunk.is_some() {
+        body.streamed = true;
+        body.sent += chunk.as_ref().map_or(0, |c| c.len() as u64);
+        stage.max(Stage::BodyStreamed)
+    } else {
+        stage
+    };
+    send_chunk(conn, chunk.as_ref(), limit)
+        .await
+        .map_err(backend(stage))?;
+    Ok(stage)
+}
+
+/// Sends the request and reads until the response head arrives.
+pub async fn send_request<B: BodySource>(
+    conn: &mut Connection,
+    forward_request: &[u8],
+    body: &mut RequestBody<B>,
+    reply_timeout: Option<Duration>,
+    socket_timeout: Option<Duration>,
+) -> Result<Head, Failure> {
+    body.sent = 0;
+    if body.known_length && body.has_body && body.first.is_none() && !body.ended {
+        let max = max_body_chunk_len(conn.max_packet_size());
+        match body.source.next_chunk(max).await {
+            Ok(Some(c)) => body.first = Some(c),
+            Ok(None) => body.ended = true,
+            Err(e) => {
+                return Err(Failure {
+                    kind: FailureKind::Client(e),
+                    stage: Stage::NotSent,
+                });
+            }
+        }
+    }
+    conn.send(forward_request, socket_timeout)
+        .await
+        .map_err(backend(Stage::NotSent))?;
+    let mut stage = Stage::Sent;
+    if let Some(first) = body.first.clone() {
+        send_chunk(conn, Some(&first), socket_timeout)
+            .await
+            .map_err(backend(stage))?;
+        body.sent += first.len() as u64;
+    }
+    loop {
+        let payload = conn
+            .read_packet(reply_timeout)
+            .await
+            .map_err(backend(stage))?;
+        let message = parse_container_message(&payload)
+            .map_err(|e| backend(stage)(ConnError::Protocol(e)))?;
+        match message {
+            ContainerMessage::SendHeaders(h) => {
+                return Ok(Head {
+                    status: h.status,
+                    reason: h.reason.map(|r| payload.slice_ref(r)),
+                    headers: h
+                        .headers()
+                        .map(|(n, v)| (copy_of(&payload, n), payload.slice_ref(v)))
+                        .collect(),
+                });
+            }
+            ContainerMessage::GetBodyChunk { requested } => {
+                stage = answer_body_request(conn, body, requested, stage, socket_timeout).await?;
+            }
+            // A flush or body before the headers: nothing to flush yet (mod_jk
+            // ignores an empty one; a body chunk first means status 200 in httpd,
+            // but Tomcat never does that).
+            ContainerMessage::Flush => {}
+            ContainerMessage::SendBodyChunk(_) => {
+                return Err(backend(stage)(ConnError::Unexpected(
+                    "response body before the response headers",
+                )));
+            }
+            ContainerMessage::EndResponse { .. } => {
+                return Err(backend(stage)(ConnError::Unexpected(
+                    "end of response before the response headers",
+                )));
+            }
+            ContainerMessage::CPong => {
+                return Err(backend(stage)(ConnError::Unexpected(
+                    "CPONG during a request",
+                )));
+            }
+        }
+    }
+}
+
+/// Header names may be static table entries rather than slices of the packet.
+fn copy_of(payload: &Bytes, part: &[u8]) -> Bytes {
+    let start = payload.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    if p >= start && p + part.len() <= start + payload.len() {
+        payload.slice_ref(part)
+    } else {
+        Bytes::copy_from_slice(part)
+    }
+}
+
+/// Relays the response body to `deliver` until END_RESPONSE; answers body requests
+/// on the way. Returns whether the backend allows reusing the connection.
+/// `deliver` returns false when the client is gone.
+pub async fn relay_body<B, F, Fut>(
+    conn: &mut Connection,
+    body: &mut RequestBody<B>,
+    reply_timeout: Option<Duration>,
+    socket_timeout: Option<Duration>,
+    mut deliver: F,
+) -> Result<bool, Failure>
+where
+    B: BodySource,
+    F: FnMut(Bytes) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut stage = Stage::Head;
+    loop {
+        let payload = conn
+            .read_packet(reply_timeout)
+            .await
+            .map_err(backend(stage))?;
+        let message = parse_container_message(&payload)
+            .map_err(|e| backend(stage)(ConnError::Protocol(e)))?;
+        match message {
+            ContainerMessage::SendBodyChunk(data) => {
+                let chunk = payload.slice_ref(data);
+                stage = Stage::BodyRelayed;
+                if !deliver(chunk).await {
+                    return Err(Failure {
+                        kind: FailureKind::ClientGone,
+                        stage,
+                    });
+                }
+            }
+            ContainerMessage::Flush => {}
+            ContainerMessage::GetBodyChunk { requested } => {
+                let s = answer_body_request(conn, body, requested, stage, socket_timeout).await?;
+                stage = stage.max(s);
+            }
+            ContainerMessage::EndResponse { reuse } => {
+                conn.clean = reuse;
+                return Ok(reuse);
+            }
+            ContainerMessage::SendHeaders(_) => {
+                return Err(backend(stage)(ConnError::Unexpected(
+                    "a second set of response headers",
+                )));
+            }
+            ContainerMessage::CPong => {
+                return Err(backend(stage)(ConnError::Unexpected(
+                    "CPONG during a request",
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,706 @@
+//! Forwarding one HTTP request: to an ajp13 worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
+use tokio::sync::mpsc;
+
+use super::body::{ChannelBody, IncomingSource};
+use super::error::ProxyError;
+use crate::ajp::conn::ConnError;
+use crate::ajp::exchange::{self, Failure, FailureKind, Head, RequestBody, Stage};
+use crate::ajp::pool::{AcquireError, Lease, Pool};
+use crate::ajp::request::{
+    ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
+};
+use crate::balancer::{self, Balancer, Choice, Outcome, Report, RequestOptions, Step};
+use crate::config::Config;
+use crate::config::mounts::{MountRule, split_members};
+use crate::config::uri;
+use crate::config::values::Activation;
+use crate::config::workers::{AjpSettings, WorkerKind};
+
+/// One AJP backend at run time.
+#[derive(Debug)]
+pub struct AjpWorker {
+    pub name: String,
+    pub settings: AjpSettings,
+    pub pool: Arc<Pool>,
+}
+
+/// A load balancer at run time.
+#[derive(Debug)]
+pub struct LbWorker {
+    pub balancer: Balancer,
+    pub members: Vec<Arc<AjpWorker>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Ajp(Arc<AjpWorker>),
+    Lb(Arc<LbWorker>),
+    Status,
+    Unsupported(&'static str),
+}
+
+/// Everything a running jkd serves with: the configuration and its live workers.
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: Config,
+    pub targets: HashMap<String, Target>,
+}
+
+impl Runtime {
+    pub fn new(config: Config, now: Instant) -> Arc<Runtime> {
+        let mut targets = HashMap::new();
+        for w in &config.workers {
+            let target = match &w.kind {
+                WorkerKind::Ajp(a) => Target::Ajp(Arc::new(AjpWorker {
+                    name: w.name.clone(),
+                    settings: a.clone(),
+                    pool: Pool::new(&w.name, a),
+                })),
+                WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
+                    members: lb
+                        .members
+                        .iter()
+                        .map(|m| {
+                            Arc::new(AjpWorker {
+                                name: m.name.clone(),
+                                settings: m.ajp.clone(),
+                                pool: Pool::new(&m.name, &m.ajp),
+                            })
+                        })
+                        .collect(),
+                    balancer: Balancer::new(
+                        &w.name,
+                        lb.clone(),
+                        config.maintain.max(0) as u64,
+                        now,
+                    ),
+                })),
+                WorkerKind::Status(_) => Target::Status,
+                WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
+            };
+            targets.insert(w.name.clone(), target);
+        }
+        Arc::new(Runtime { config, targets })
+    }
+
+    /// Periodic upkeep: balancer maintenance and idle-connection cleanup.
+    pub fn maintain(&self, now: Instant) {
+        for t in self.targets.values() {
+            match t {
+                Target::Lb(lb) => {
+                    lb.balancer.maintain(now);
+                    for m in &lb.members {
+                        m.pool.close_idle();
+                    }
+                }
+                Target::Ajp(a) => a.pool.close_idle(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What the front end knows about the client connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// The request, owned, in the shape mod_jk forwards it.
+pub struct Outbound {
+    method: Method,
+    protocol: &'static [u8],
+    uri: String,
+    query: Option<String>,
+    remote_addr: String,
+    remote_port: String,
+    local_addr: String,
+    server_name: String,
+    server_port: u16,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Content-Length, `None` for chunked.
+    pub length: Option<u64>,
+    /// The raw path as received (session path parameters are read from it).
+    pub raw_path: String,
+    cookies: Vec<String>,
+}
+
+/// Headers that belong to one connection and are not forwarded.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "upgrade"
+    )
+}
+
+impl Outbound {
+    pub fn new(parts: &http::request::Parts, conn: ConnInfo) -> Outbound {
+        let raw_path = parts.uri.path().to_string();
+        let decoded = uri::decode_path(&raw_path).unwrap_or_else(|_| raw_path.clone().into_bytes());
+        let chunked = parts
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        let length = if chunked {
+            None
+        } else {
+            Some(
+                parts
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0),
+            )
+        };
+        let connection_listed: Vec<String> = parts
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
+            .collect();
+        let mut headers: Vec<(HeaderName, HeaderValue)> =
+            Vec::with_capacity(parts.headers.len() + 1);
+        for (name, value) in &parts.headers {
+            if hop_by_hop(name) || connection_listed.iter().any(|c| c == name.as_str()) {
+                continue;
+            }
+            // mod_jk drops Content-Length of chunked requests.
+            if chunked && name == http::header::CONTENT_LENGTH {
+                continue;
+            }
+            headers.push((name.clone(), value.clone()));
+        }
+        // mod_jk adds `content-length: 0` to every request without a body.
+        if length == Some(0) && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            headers.push((http::header::CONTENT_LENGTH, HeaderValue::from_static("0")));
+        }
+        // HTTP/2 carries the host in :authority; Tomcat wants a Host header.
+        if !parts.headers.contains_key(http::header::HOST)
+            && let Some(auth) = parts.uri.authority()
+            && let Ok(v) = HeaderValue::from_str(auth.as_str())
+        {
+            headers.push((http::header::HOST, v));
+        }
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+        let (server_name, server_port) = match host.as_deref().map(split_host_port) {
+            Some((h, p)) => (h.to_string(), p.unwrap_or(conn.local.port())),
+            None => (conn.local.ip().to_string(), conn.local.port()),
+        };
+        let cookies = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        Outbound {
+            method: parts.method.clone(),
+            protocol: match parts.version {
+                Version::HTTP_2 => b"HTTP/2.0",
+                Version::HTTP_10 => b"HTTP/1.0",
+                _ => b"HTTP/1.1",
+            },
+            uri: uri::canon_encode(&decoded),
+            query: parts.uri.query().map(str::to_string),
+            remote_addr: conn.peer.ip().to_string(),
+            remote_port: conn.peer.port().to_string(),
+            local_addr: conn.local.ip().to_string(),
+            server_name,
+            server_port,
+            headers,
+            length,
+            raw_path,
+            cookies,
+        }
+    }
+
+    /// The FORWARD_REQUEST packet for one attempt.
+    fn encode(
+        &self,
+        settings: &AjpSettings,
+        route: Option<&str>,
+        activation: Activation,
+    ) -> Result<BytesMut, ProxyError> {
+        let request = ForwardRequest {
+            method: self.method.as_str().as_bytes(),
+            protocol: self.protocol,
+            req_uri: self.uri.as_bytes(),
+            remote_addr: self.remote_addr.as_bytes(),
+            remote_host: None,
+            server_name: self.server_name.as_bytes(),
+            server_port: self.server_port,
+            is_ssl: false,
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+                .collect(),
+            attributes: RequestAttributes {
+                secret: settings.secret.as_deref().map(str::as_bytes),
+                query_string: self.query.as_deref().map(str::as_bytes),
+                route: route.map(str::as_bytes),
+                remote_port: self.remote_port.as_bytes(),
+                local_addr: self.local_addr.as_bytes(),
+                lb_activation: match activation {
+                    Activation::Active => LbActivation::Active,
+                    Activation::Disabled => LbActivation::Disabled,
+                    Activation::Stopped => LbActivation::Stopped,
+                },
+                ..Default::default()
+            },
+        };
+        let mut out = BytesMut::with_capacity(1024);
+        encode_forward_request(&request, settings.max_packet_size as usize, &mut out).map_err(|e| {
+            ProxyError::TooLarge(format!(
+                "{e}; raise max_packet_size of the worker together with packetSize of Tomcat's AJP connector"
+            ))
+        })?;
+        Ok(out)
+    }
+
+    fn idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::TRACE
+                | Method::PUT
+                | Method::DELETE
+        )
+    }
+}
+
+fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        if let Some((h, p)) = rest.split_once(']') {
+            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+        _ => (host, None),
+    }
+}
+
+/// jkd's retry rule: another attempt is allowed only while it cannot duplicate the
+/// request. mod_jk also resends POSTs after a reply timeout and even after the
+/// headers reached the client; jkd does not. `recovery_options` bit 1 forbids a
+/// retry once the request was sent, bits 8 and 16 allow HEAD and GET then anyway,
+/// as in mod_jk.
+pub fn may_retry(
+    stage: Stage,
+    idempotent: bool,
+    method: &Method,
+    recovery_options: u32,
+    replayable: bool,
+) -> bool {
+    match stage {
+        Stage::NotSent => true,
+        Stage::Sent => {
+            if !replayable {
+                return false;
+            }
+            if recovery_options & 1 != 0 {
+                if recovery_options & 8 != 0 {
+                    return *method == Method::HEAD;
+                }
+                return recovery_options & 16 != 0 && *method == Method::GET;
+            }
+            idempotent
+        }
+        Stage::BodyStreamed | Stage::Head | Stage::BodyRelayed => false,
+    }
+}
+
+fn outcome_of(f: &Failure) -> Outcome {
+    match &f.kind {
+        FailureKind::Client(_) | FailureKind::ClientGone => Outcome::ClientError,
+        FailureKind::Backend(e) => match e {
+            ConnError::Timeout => Outcome::ReplyTimeout,
+            ConnError::Protocol(_) => Outcome::ProtocolError,
+            ConnError::Connect(_) | ConnError::ConnectTimeout => Outcome::ConnectFailed,
+            _ => Outcome::Failed,
+        },
+    }
+}
+
+pub type ProxyBody = http_body_util::combinators::BoxBody<Bytes, io::Error>;
+
+/// Builds the client response from the backend's head; the body follows on `rx`.
+fn response_from(
+    head: &Head,
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    extra: Option<HeaderValue>,
+) -> Response<ProxyBody> {
+    use http_body_util::BodyExt;
+    let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = Response::new(ChannelBody::new(rx).boxed());
+    *resp.status_mut() = status;
+    let headers: &mut HeaderMap = resp.headers_mut();
+    for (name, value) in &head.headers {
+        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) else {
+            continue;
+        };
+        if hop_by_hop(&n) || n == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        headers.append(n, v);
+    }
+    if let Some(cookie) = extra {
+        headers.append(http::header::SET_COOKIE, cookie);
+    }
+    resp
+}
+
+/// The `Set-Cookie` mod_jk adds for requests that were not routed by their session.
+fn route_cookie(lb: &LbWorker, route: &str) -> Option<HeaderValue> {
+    let s = &lb.balancer.settings;
+    let mut v = format!("{}=.{}", s.session_cookie, route);
+    if !s.session_cookie_path.is_empty() {
+        v.push_str(";PATH=");
+        v.push_str(&s.session_cookie_path);
+    }
+    v.push_str(";HttpOnly");
+    HeaderValue::from_str(&v).ok()
+}
+
+fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Option<Outcome> {
+    let rule_codes = rule.extensions.fail_on_status_codes();
+    let codes: &[i32] = if rule.extensions.fail_on_status.is_some() {
+        &rule_codes
+    } else {
+        &settings.fail_on_status
+    };
+    let s = i32::from(status);
+    if codes.contains(&s) {
+        Some(Outcome::StatusFatal)
+    } else if codes.contains(&-s) {
+        Some(Outcome::StatusError)
+    } else {
+        None
+    }
+}
+
+/// Relays the rest of the response in the background and then tells `done` how it
+/// ended (the balancer's report, or nothing for a direct worker).
+fn spawn_relay(
+    mut lease: Lease,
+    mut body: RequestBody<IncomingSource>,
+    reply: Option<std::time::Duration>,
+    socket: Option<std::time::Duration>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    done: impl FnOnce(Result<(), Failure>) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let sender = tx.clone();
+        let result = exchange::relay_body(lease.conn(), &mut body, reply, socket, |chunk| {
+            let sender = sender.clone();
+            async move { sender.send(Ok(chunk)).await.is_ok() }
+        })
+        .await;
+        match result {
+            Ok(reuse) => {
+                lease.release(reuse);
+                done(Ok(()));
+            }
+            Err(f) => {
+                let _ = tx.send(Err(io::Error::other(f.to_string()))).await;
+                drop(lease);
+                done(Err(f));
+            }
+        }
+    });
+}
+
+/// Forwards through a balancer.
+pub async fn via_balancer(
+    lb: Arc<LbWorker>,
+    rule: &MountRule,
+    out: Outbound,
+    body: IncomingSource,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let settings = &lb.balancer.settings;
+    let ext = &rule.extensions;
+    let session_path = ext
+        .session_path
+        .as_deref()
+        .unwrap_or(&settings.session_path);
+    let session_cookie = ext
+        .session_cookie
+        .as_deref()
+        .unwrap_or(&settings.session_cookie);
+    let session = balancer::session::session_ids(
+        &out.raw_path,
+        out.cookies.iter().map(String::as_str),
+        session_path,
+        session_cookie,
+    );
+    let options = RequestOptions {
+        sticky_ignore: ext.sticky_ignore,
+        stateless: ext.stateless,
+        activation: activation_overrides(&lb, rule),
+    };
+    let members = lb.members.clone();
+    let mut attempts = lb.balancer.start(session, options, |i| {
+        members.get(i).is_some_and(|m| m.pool.has_room())
+    });
+    let mut body = RequestBody::new(body, out.length);
+    let mut last_error: Option<ProxyError> = None;
+    loop {
+        let choice: Choice = match lb.balancer.next_step(&mut attempts) {
+            Step::Try(c) => c,
+            Step::Wait(d) => {
+                tokio::time::sleep(d).await;
+                continue;
+            }
+            Step::Unavailable => return Err(last_error.unwrap_or(ProxyError::Unavailable)),
+            Step::Done => return Err(last_error.unwrap_or(ProxyError::Unavailable)),
+        };
+        let Some(member) = lb.members.get(choice.member).cloned() else {
+            return Err(ProxyError::Unavailable);
+        };
+        let report = |outcome, recoverable| Report {
+            outcome,
+            recoverable,
+            bytes: 0,
+        };
+        let mut lease = match member.pool.acquire().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(lb = %lb.balancer.name, member = %member.name, "cannot get a connection: {e}");
+                let outcome = match e {
+                    AcquireError::Busy => Outcome::NoConnection,
+                    _ => Outcome::ConnectFailed,
+                };
+                lb.balancer
+                    .report(&mut attempts, report(outcome, true), false, Instant::now());
+                continue;
+            }
+        };
+        let packet = match out.encode(&member.settings, Some(&choice.route), choice.activation) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(worker = %member.name, "{}", match &e { ProxyError::TooLarge(m) => m.as_str(), _ => "" });
+                return Err(e);
+            }
+        };
+        lb.balancer.begin(&attempts, &choice);
+        let t = member.pool.timeouts;
+        let reply = if ext.reply_timeout >= 0 {
+            (ext.reply_timeout > 0)
+                .then(|| std::time::Duration::from_millis(ext.reply_timeout as u64))
+        } else {
+            t.reply
+        };
+        match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
+            Ok(head) => {
+                if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
+                    drop(lease);
+                    let again = body.replayable();
+                    lb.balancer
+                        .report(&mut attempts, report(outcome, again), true, Instant::now());
+                    last_error = Some(ProxyError::Unavailable);
+                    if !again {
+                        return Err(ProxyError::Unavailable);
+                    }
+                    continue;
+                }
+                let cookie = (!choice.sticky
+                    && (settings.set_session_cookie || ext.set_session_cookie))
+                    .then(|| route_cookie(&lb, &choice.route))
+                    .flatten();
+                let (tx, rx) = mpsc::channel(4);
+                let resp = response_from(&head, rx, cookie);
+                let lb2 = lb.clone();
+                spawn_relay(lease, body, reply, t.socket, tx, move |result| {
+                    let mut attempts = attempts;
+                    let outcome = match &result {
+                        Ok(()) => Outcome::Success,
+                        Err(f) => outcome_of(f),
+                    };
+                    lb2.balancer.report(
+                        &mut attempts,
+                        report(outcome, false),
+                        true,
+                        Instant::now(),
+                    );
+                });
+                return Ok(resp);
+            }
+            Err(f) => {
+                drop(lease);
+                let outcome = outcome_of(&f);
+                if outcome == Outcome::ReplyTimeout
+                    && let Some(c) = lb.balancer.counters.get(choice.member)
+                {
+                    c.reply_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                let again = outcome != Outcome::ClientError
+                    && may_retry(
+                        f.stage,
+                        out.idempotent(),
+                        &out.method,
+                        member.settings.recovery_options,
+                        body.replayable(),
+                    );
+                tracing::warn!(lb = %lb.balancer.name, member = %member.name, retry = again, "request failed: {f}");
+                lb.balancer
+                    .report(&mut attempts, report(outcome, again), true, Instant::now());
+                let fatal = !again;
+                last_error = Some(ProxyError::Backend(f));
+                if fatal {
+                    return Err(last_error.unwrap_or(ProxyError::Unavailable));
+                }
+            }
+        }
+    }
+}
+
+fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Activation>>> {
+    let ext = &rule.extensions;
+    if ext.active.is_none() && ext.disabled.is_none() && ext.stopped.is_none() {
+        return None;
+    }
+    let mut v = vec![None; lb.members.len()];
+    for (list, act) in [
+        (&ext.active, Activation::Active),
+        (&ext.disabled, Activation::Disabled),
+        (&ext.stopped, Activation::Stopped),
+    ] {
+        if let Some(list) = list {
+            for name in split_members(list) {
+                if let Some(i) = lb.members.iter().position(|m| m.name == name) {
+                    v[i].get_or_insert(act);
+                }
+            }
+        }
+    }
+    Some(v)
+}
+
+/// Forwards to one ajp13 worker, retrying on it while that is safe (mod_jk's
+/// `retries` of the worker).
+pub async fn direct(
+    worker: Arc<AjpWorker>,
+    rule: &MountRule,
+    out: Outbound,
+    body: IncomingSource,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let mut body = RequestBody::new(body, out.length);
+    let retries = worker.settings.retries.max(1);
+    let mut last_error = ProxyError::Unavailable;
+    for attempt in 0..retries {
+        if attempt > 0 && worker.settings.retry_interval > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                worker.settings.retry_interval as u64,
+            ))
+            .await;
+        }
+        let mut lease = match worker.pool.acquire().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(worker = %worker.name, "cannot get a connection: {e}");
+                last_error = ProxyError::Unavailable;
+                continue;
+            }
+        };
+        let packet = out.encode(&worker.settings, None, Activation::Active)?;
+        let t = worker.pool.timeouts;
+        let ext = &rule.extensions;
+        let reply = if ext.reply_timeout >= 0 {
+            (ext.reply_timeout > 0)
+                .then(|| std::time::Duration::from_millis(ext.reply_timeout as u64))
+        } else {
+            t.reply
+        };
+        match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
+            Ok(head) => {
+                if fail_on_status(&worker.settings, rule, head.status).is_some() {
+                    drop(lease);
+                    last_error = ProxyError::Unavailable;
+                    if body.replayable() {
+                        continue;
+                    }
+                    return Err(last_error);
+                }
+                let (tx, rx) = mpsc::channel(4);
+                let resp = response_from(&head, rx, None);
+                let name = worker.name.clone();
+                spawn_relay(lease, body, reply, t.socket, tx, move |r| {
+                    if let Err(f) = r {
+                        tracing::warn!(worker = %name, "response aborted: {f}");
+                    }
+                });
+                return Ok(resp);
+            }
+            Err(f) => {
+                drop(lease);
+                let again = !matches!(f.kind, FailureKind::Client(_) | FailureKind::ClientGone)
+                    && may_retry(
+                        f.stage,
+                        out.idempotent(),
+                        &out.method,
+                        worker.settings.recovery_options,
+                        body.replayable(),
+                    );
+                tracing::warn!(worker = %worker.name, retry = again, "request failed: {f}");
+                last_error = ProxyError::Backend(f);
+                if !again {
+                    return Err(last_error);
+                }
+            }
+        }
+    }
+    Err(last_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_never_duplicate_a_post() {
+        let post = Method::POST;
+        let get = Method::GET;
+        assert!(may_retry(Stage::NotSent, false, &post, 0, true));
+        assert!(!may_retry(Stage::Sent, false, &post, 0, true));
+        assert!(may_retry(Stage::Sent, true, &get, 0, true));
+        assert!(!may_retry(Stage::Sent, true, &get, 1, true));
+        assert!(may_retry(Stage::Sent, true, &get, 1 | 16, true));
+        // mod_jk's `if / else if`: with bit 8, bit 16 is never looked at.
+        assert!(!may_retry(Stage::Sent, true, &get, 1 | 8 | 16, true));
+        assert!(!may_retry(Stage::BodyStreamed, true, &get, 0, false));
+        assert!(!may_retry(Stage::Head, true, &get, 0, true));
+    }
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
+    }
+}

@@ -1,0 +1,149 @@
+//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge), maps each request with the mount rules and forwards it.
+
+pub mod body;
+pub mod error;
+pub mod forward;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+use body::IncomingSource;
+use error::{ProxyError, status_of};
+use forward::{ConnInfo, Outbound, ProxyBody, Runtime, Target};
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+fn plain(status: u16, text: &str) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from(format!("{text}\n")))
+        .map_err(|never: Infallible| match never {})
+        .boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Handles one request end to end.
+pub async fn handle(
+    rt: Arc<Runtime>,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> Response<ProxyBody> {
+    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    let (mut parts, incoming) = req.into_parts();
+    if !parts.headers.contains_key("x-request-id")
+        && let Ok(v) = HeaderValue::from_str(&format!("jkd-{id:x}"))
+    {
+        parts.headers.insert("x-request-id", v);
+    }
+    let started = Instant::now();
+    let result = route(&rt, &parts, incoming, conn).await;
+    match result {
+        Ok(resp) => {
+            tracing::debug!(id, method = %parts.method, uri = %parts.uri, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "forwarded");
+            resp
+        }
+        Err(e) => {
+            let status = status_of(&e);
+            tracing::info!(id, method = %parts.method, uri = %parts.uri, status, "refused: {e:?}");
+            plain(
+                status,
+                StatusCode::from_u16(status)
+                    .map(|s| s.canonical_reason().unwrap_or(""))
+                    .unwrap_or(""),
+            )
+        }
+    }
+}
+
+async fn route(
+    rt: &Runtime,
+    parts: &http::request::Parts,
+    incoming: Incoming,
+    conn: ConnInfo,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
+        Err(e) => return Err(ProxyError::BadUri(e)),
+        Ok(None) => return Err(ProxyError::NotMapped),
+        Ok(Some(r)) => r,
+    };
+    let target = rt
+        .targets
+        .get(&rule.worker)
+        .cloned()
+        .ok_or_else(|| ProxyError::NoSuchWorker(rule.worker.clone()))?;
+    let out = Outbound::new(parts, conn);
+    let body = IncomingSource::new(incoming);
+    match target {
+        Target::Ajp(w) => forward::direct(w, rule, out, body).await,
+        Target::Lb(lb) => forward::via_balancer(lb, rule, out, body).await,
+        Target::Status => Err(ProxyError::Unsupported(
+            "the status worker is not served yet",
+        )),
+        Target::Unsupported(why) => Err(ProxyError::Unsupported(why)),
+    }
+}
+
+/// Serves on the given listeners until the process ends; runs maintenance every second.
+pub async fn serve(rt: Arc<Runtime>, listeners: Vec<TcpListener>) {
+    let upkeep = rt.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            upkeep.maintain(Instant::now());
+        }
+    });
+    let mut tasks = Vec::new();
+    for listener in listeners {
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(accept_loop(rt, listener)));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let _ = stream.set_nodelay(true);
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let info = ConnInfo { peer, local };
+            let svc = service_fn(move |req| {
+                let rt = rt.clone();
+                async move { Ok::<_, Infallible>(handle(rt, req, info).await) }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+                tracing::debug!("connection from {peer} ended: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,108 @@
+//! End to end: `jkd run` in front of real Tomcat 10 nodes, over real HTTP.
+
+mod support;
+
+use std::fs;
+use std::time::Duration;
+
+use support::jkd;
+use support::tomcat::{self, Echo, TomcatOptions};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn workers_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("jkd-e2e-{}-{name}", std::process::id()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("workers.properties");
+    fs::write(&path, text).expect("write workers");
+    path
+}
+
+#[test]
+fn balances_sticks_and_forwards_like_mod_jk() {
+    let n1 = tomcat::start(&TomcatOptions::with_route("node1"));
+    let n2 = tomcat::start(&TomcatOptions::with_route("node2"));
+    let workers = workers_file(
+        "lb",
+        &format!(
+            "worker.list=lb\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=node1,node2\nworker.lb.mount=/*\n\
+             worker.node1.host=127.0.0.1\nworker.node1.port={}\nworker.node1.lbfactor=1\n\
+             worker.node2.host=127.0.0.1\nworker.node2.port={}\nworker.node2.lbfactor=3\n",
+            n1.ajp_port(),
+            n2.ajp_port()
+        ),
+    );
+    let j = jkd::start(&workers, &[]);
+
+    // The echo servlet sees what mod_jk would send.
+    let r = tomcat::http_get(j.port, "/echo/a%20b?x=1&y=%2F", &[("X-Test", "v")], TIMEOUT)
+        .unwrap_or_else(|e| panic!("request failed: {e}\n{}", j.log()));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), j.log());
+    let echo = Echo::parse(&r.body);
+    assert_eq!(echo.field("method"), "GET");
+    assert_eq!(echo.field("requestURI"), "/echo/a%20b");
+    assert_eq!(echo.field("queryString"), "x=1&y=%2F");
+    assert_eq!(echo.header("x-test").as_deref(), Some("v"));
+    assert_eq!(echo.field("remoteAddr"), "127.0.0.1");
+
+    // Requests without a session split 1:3, exactly, with method Request.
+    let mut counts = [0; 2];
+    for _ in 0..40 {
+        let r = tomcat::http_get(j.port, "/echo/split", &[], TIMEOUT).expect("request");
+        let route = Echo::parse(&r.body).field("jvmRoute");
+        match route.as_str() {
+            "node1" => counts[0] += 1,
+            "node2" => counts[1] += 1,
+            other => panic!("unexpected route {other:?}"),
+        }
+    }
+    assert_eq!(counts, [10, 30]);
+
+    // A session sticks to the node that created it.
+    let first = tomcat::http_get(j.port, "/session", &[], TIMEOUT).expect("session");
+    let cookie = first
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("JSESSIONID="))
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+        .expect("a session cookie");
+    let node = first
+        .text()
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    for n in 2..=5 {
+        let r =
+            tomcat::http_get(j.port, "/session", &[("Cookie", &cookie)], TIMEOUT).expect("session");
+        let text = r.text();
+        assert!(text.starts_with(&node), "{text} did not stay on {node}");
+        assert!(text.contains(&format!("count={n}")), "{text}");
+    }
+    // And by the ;jsessionid= path parameter.
+    let id = cookie.trim_start_matches("JSESSIONID=");
+    let r = tomcat::http_get(j.port, &format!("/session;jsessionid={id}"), &[], TIMEOUT)
+        .expect("session");
+    assert!(r.text().starts_with(&node), "{}", r.text());
+
+    // A POST body arrives whole (Content-Length, several AJP packets).
+    let body = tomcat::pattern_body(200_000);
+    let req = format!(
+        "POST /echo/post HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut raw = req.into_bytes();
+    raw.extend_from_slice(&body);
+    let r = tomcat::http_request(j.port, &raw, TIMEOUT).expect("post");
+    let echo = Echo::parse(&r.body);
+    assert_eq!(echo.body_length(), body.len() as u64);
+    assert_eq!(echo.body_sha256(), tomcat::sha256_hex(&body));
+
+    // A large response comes back whole.
+    let r = tomcat::http_get(j.port, "/echo/big?size=1000000", &[], TIMEOUT).expect("big");
+    assert_eq!(r.body.len(), 1_000_000);
+    assert_eq!(tomcat::pattern_mismatch(&r.body, 0), None);
+    drop(n1);
+    drop(n2);
+}

@@ -1,0 +1,78 @@
+//! Runs the `jkd` binary for end-to-end tests: `jkd run` on a given workers file, on a free loopback port, stopped on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// A running `jkd run`.
+pub struct Jkd {
+    child: Child,
+    pub port: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Jkd {
+    /// Everything jkd logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// Starts `jkd run --workers <file> --listen 127.0.0.1:0 [extra...]` and waits (at
+/// most 20 s) for the line that names the bound port.
+pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jkd"))
+        .arg("run")
+        .arg("--workers")
+        .arg(workers)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("JKD_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start jkd");
+    let stderr = child.stderr.take().expect("jkd stderr");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = log.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let port = rest
+                    .trim()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
+                let _ = tx.send(port);
+            }
+            if let Ok(mut l) = sink.lock() {
+                l.push_str(&line);
+                l.push('\n');
+            }
+        }
+    });
+    let port = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Some(p)) => p,
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "jkd did not start:\n{}",
+                log.lock().map(|l| l.clone()).unwrap_or_default()
+            );
+        }
+    };
+    Jkd { child, port, log }
+}
+
+impl Drop for Jkd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
