@@ -5,7 +5,7 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::tomcat::{self, Echo, TomcatOptions};
+use support::tomcat::{self, AjpGet, Echo, TomcatOptions};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -227,10 +227,19 @@ fn node_serves_echo_sessions_and_cpong() {
 }
 
 /// A node with an AJP secret starts (secretRequired="true") and enforces it, while a
-/// second node started at the same time gets its own ports.
+/// second node started at the same time gets its own ports and applies the other AJP
+/// connector options (packetSize, allowedRequestAttributesPattern).
 #[test]
 fn secret_node_and_concurrent_nodes() {
-    let plain = thread::spawn(|| tomcat::start(&TomcatOptions::with_route("plain")));
+    let plain = thread::spawn(|| {
+        tomcat::start(&TomcatOptions {
+            packet_size: Some(65536),
+            allowed_request_attributes_pattern: Some("JKD_[A-Z]+".into()),
+            connection_timeout_ms: Some(30_000),
+            max_threads: Some(8),
+            ..TomcatOptions::with_route("plain")
+        })
+    });
     let secret = tomcat::start(&TomcatOptions {
         ajp_secret: Some("s3cr&t\"<".into()),
         ..TomcatOptions::with_route("secret")
@@ -271,6 +280,47 @@ fn secret_node_and_concurrent_nodes() {
 
     let answer = tomcat::ajp_get(plain.ajp_port(), "/echo/s", None, None, TIMEOUT).unwrap();
     assert_eq!(Echo::parse(&answer.body).field("jvmRoute"), "plain");
+
+    // Known and pattern-allowed request attributes reach the servlet; others are refused.
+    let big = "b".repeat(20_000);
+    let request = AjpGet {
+        uri: "/echo/attrs",
+        attributes: vec![
+            ("AJP_REMOTE_PORT", "4242"),
+            ("AJP_LOCAL_ADDR", "127.0.0.9"),
+            ("JKD_EXTRA", "x: y%"),
+        ],
+        headers: vec![("X-Big", &big)],
+        ..AjpGet::default()
+    };
+    let answer = tomcat::ajp_forward(plain.ajp_port(), &request, TIMEOUT).unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let echo = Echo::parse(&answer.body);
+    assert_eq!(echo.field("remotePort"), "4242");
+    assert_eq!(echo.field("localAddr"), "127.0.0.9");
+    assert_eq!(echo.attribute("JKD_EXTRA").as_deref(), Some("x: y%"));
+    assert_eq!(echo.header("x-big").map(|v| v.len()), Some(20_000));
+    let refused = AjpGet {
+        uri: "/echo/attrs",
+        attributes: vec![("OTHER", "1")],
+        ..AjpGet::default()
+    };
+    let answer = tomcat::ajp_forward(plain.ajp_port(), &refused, TIMEOUT).unwrap();
+    assert_eq!(answer.status, 403);
+    // The 20000-byte header does not fit the default 8192-byte packet of the other node:
+    // Tomcat 10.1.60 parses the first 8192 bytes, fails with an ArrayIndexOutOfBounds and
+    // answers 400 "Invalid URI" (the rest of the packet is left unread on the connection).
+    let too_big = AjpGet {
+        secret: Some("s3cr&t\"<"),
+        ..request
+    };
+    let answer = tomcat::ajp_forward(secret.ajp_port(), &too_big, TIMEOUT).unwrap();
+    assert_eq!(answer.status, 400);
 }
 
 /// SIGSTOP/SIGCONT, SIGKILL, restart on the same ports, and stop on drop.

@@ -169,8 +169,9 @@ pub fn start(opts: &TomcatOptions) -> Tomcat {
         startup_time: Duration::ZERO,
     };
     for attempt in 1..=PORT_ATTEMPTS {
-        tomcat.http_port = opts.http_connector.then(free_port);
-        tomcat.ajp_port = free_port();
+        let ports = free_ports(if opts.http_connector { 2 } else { 1 });
+        tomcat.ajp_port = ports[0];
+        tomcat.http_port = ports.get(1).copied();
         write_file(
             &tomcat.base().join("conf/server.xml"),
             &server_xml(opts, &webapp().docroot, tomcat.ajp_port, tomcat.http_port),
@@ -807,8 +808,23 @@ impl AjpResponse {
     }
 }
 
+/// A GET to send with [`ajp_forward`]; `AjpGet::default()` is `GET /` without extras.
+#[derive(Debug, Clone, Default)]
+pub struct AjpGet<'a> {
+    /// req_uri; empty means `/`.
+    pub uri: &'a str,
+    /// Attribute 0x05 (query_string).
+    pub query: Option<&'a str>,
+    /// Attribute 0x0C (secret).
+    pub secret: Option<&'a str>,
+    /// Request headers after `Host: localhost`, names sent as strings.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// Attribute 0x0A (req_attribute) name/value pairs, e.g. `AJP_REMOTE_PORT`.
+    pub attributes: Vec<(&'a str, &'a str)>,
+}
+
 /// A minimal AJP13 `GET` of `uri` (with `query`, and the secret as attribute 0x0C when
-/// given) on a new connection; handles GET_BODY_CHUNK with an empty body packet.
+/// given) on a new connection; see [`ajp_forward`].
 pub fn ajp_get(
     port: u16,
     uri: &str,
@@ -816,27 +832,57 @@ pub fn ajp_get(
     secret: Option<&str>,
     timeout: Duration,
 ) -> io::Result<AjpResponse> {
+    let request = AjpGet {
+        uri,
+        query,
+        secret,
+        ..AjpGet::default()
+    };
+    ajp_forward(port, &request, timeout)
+}
+
+/// Send one FORWARD_REQUEST (GET, HTTP/1.1, remote 127.0.0.1, server localhost:80, not
+/// SSL) on a new connection and read the answer up to END_RESPONSE; GET_BODY_CHUNK is
+/// answered with an empty body packet. Independent of the crate's AJP codec on purpose.
+pub fn ajp_forward(port: u16, request: &AjpGet<'_>, timeout: Duration) -> io::Result<AjpResponse> {
+    let uri = if request.uri.is_empty() {
+        "/"
+    } else {
+        request.uri
+    };
     let mut p = Vec::with_capacity(256);
     p.extend_from_slice(&[0x02, 0x02]); // FORWARD_REQUEST, GET
     for s in ["HTTP/1.1", uri, "127.0.0.1", "localhost", "localhost"] {
-        ajp_string(&mut p, s);
+        ajp_string(&mut p, s)?;
     }
     p.extend_from_slice(&80u16.to_be_bytes());
     p.push(0); // is_ssl
-    p.extend_from_slice(&1u16.to_be_bytes());
+    let count =
+        u16::try_from(request.headers.len() + 1).map_err(|_| invalid("too many headers".into()))?;
+    p.extend_from_slice(&count.to_be_bytes());
     p.extend_from_slice(&0xA00Bu16.to_be_bytes()); // Host
-    ajp_string(&mut p, "localhost");
-    if let Some(q) = query {
-        p.push(0x05);
-        ajp_string(&mut p, q);
+    ajp_string(&mut p, "localhost")?;
+    for (name, value) in &request.headers {
+        ajp_string(&mut p, name)?;
+        ajp_string(&mut p, value)?;
     }
-    if let Some(s) = secret {
+    if let Some(q) = request.query {
+        p.push(0x05);
+        ajp_string(&mut p, q)?;
+    }
+    for (name, value) in &request.attributes {
+        p.push(0x0A);
+        ajp_string(&mut p, name)?;
+        ajp_string(&mut p, value)?;
+    }
+    if let Some(s) = request.secret {
         p.push(0x0C);
-        ajp_string(&mut p, s);
+        ajp_string(&mut p, s)?;
     }
     p.push(0xFF);
     let mut packet = vec![0x12, 0x34];
-    packet.extend_from_slice(&u16::try_from(p.len()).expect("small request").to_be_bytes());
+    let len = u16::try_from(p.len()).map_err(|_| invalid("request packet over 64 KiB".into()))?;
+    packet.extend_from_slice(&len.to_be_bytes());
     packet.extend_from_slice(&p);
 
     let mut stream = connect(port, timeout)?;
@@ -905,10 +951,15 @@ const RESPONSE_HEADER_CODES: [&str; 11] = [
     "WWW-Authenticate",
 ];
 
-fn ajp_string(p: &mut Vec<u8>, s: &str) {
-    p.extend_from_slice(&u16::try_from(s.len()).expect("short string").to_be_bytes());
+fn ajp_string(p: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    let len = u16::try_from(s.len())
+        .ok()
+        .filter(|&l| l != 0xFFFF)
+        .ok_or_else(|| invalid("AJP string too long".into()))?;
+    p.extend_from_slice(&len.to_be_bytes());
     p.extend_from_slice(s.as_bytes());
     p.push(0);
+    Ok(())
 }
 
 struct Reader<'a> {
@@ -1265,9 +1316,15 @@ pub fn pattern_mismatch(body: &[u8], start: u64) -> Option<u64> {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+/// `n` distinct free ports on 127.0.0.1 (all listeners are held until all are chosen).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
