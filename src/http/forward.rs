@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -32,6 +32,40 @@ pub struct AjpWorker {
     pub name: String,
     pub settings: AjpSettings,
     pub pool: Arc<Pool>,
+    /// Requests Tomcat refused for a missing or wrong `secret`.
+    pub secret_refusals: AtomicU64,
+}
+
+impl AjpWorker {
+    fn new(name: &str, settings: &AjpSettings) -> Arc<AjpWorker> {
+        Arc::new(AjpWorker {
+            name: name.to_string(),
+            settings: settings.clone(),
+            pool: Pool::new(name, settings),
+            secret_refusals: AtomicU64::new(0),
+        })
+    }
+
+    /// Tomcat answers a request without the right secret with 403 and closes the
+    /// connection (END_RESPONSE reuse=0); it looks like any 403 to a client, so jkd
+    /// says what it is.
+    fn note_refusal(&self, status: u16, reused: bool) {
+        if status == 403 && !reused {
+            let n = self.secret_refusals.fetch_add(1, Ordering::Relaxed) + 1;
+            let hint = if self.settings.secret.is_some() {
+                "the worker's secret differs from the secret of Tomcat's AJP connector"
+            } else {
+                "the worker sends no secret but Tomcat's AJP connector requires one"
+            };
+            tracing::warn!(
+                worker = %self.name,
+                refusals = n,
+                "Tomcat refused the request with 403 and closed the connection: {hint} \
+                 (set worker.{}.secret to the value of secret=\"...\" on the <Connector protocol=\"AJP/1.3\">)",
+                self.name
+            );
+        }
+    }
 }
 
 /// A load balancer at run time.
@@ -61,22 +95,12 @@ impl Runtime {
         let mut targets = HashMap::new();
         for w in &config.workers {
             let target = match &w.kind {
-                WorkerKind::Ajp(a) => Target::Ajp(Arc::new(AjpWorker {
-                    name: w.name.clone(),
-                    settings: a.clone(),
-                    pool: Pool::new(&w.name, a),
-                })),
+                WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
                 WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
                     members: lb
                         .members
                         .iter()
-                        .map(|m| {
-                            Arc::new(AjpWorker {
-                                name: m.name.clone(),
-                                settings: m.ajp.clone(),
-                                pool: Pool::new(&m.name, &m.ajp),
-                            })
-                        })
+                        .map(|m| AjpWorker::new(&m.name, &m.ajp))
                         .collect(),
                     balancer: Balancer::new(
                         &w.name,
@@ -405,10 +429,11 @@ fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Opti
 /// Relays the rest of the response in the background and then tells `done` how it
 /// ended (the balancer's report, or nothing for a direct worker).
 fn spawn_relay(
+    worker: Arc<AjpWorker>,
+    status: u16,
     mut lease: Lease,
     mut body: RequestBody<IncomingSource>,
-    reply: Option<std::time::Duration>,
-    socket: Option<std::time::Duration>,
+    (reply, socket): (Option<std::time::Duration>, Option<std::time::Duration>),
     tx: mpsc::Sender<io::Result<Bytes>>,
     done: impl FnOnce(Result<(), Failure>) + Send + 'static,
 ) {
@@ -421,6 +446,7 @@ fn spawn_relay(
         .await;
         match result {
             Ok(reuse) => {
+                worker.note_refusal(status, reuse);
                 lease.release(reuse);
                 done(Ok(()));
             }
@@ -533,19 +559,27 @@ pub async fn via_balancer(
                 let (tx, rx) = mpsc::channel(4);
                 let resp = response_from(&head, rx, cookie);
                 let lb2 = lb.clone();
-                spawn_relay(lease, body, reply, t.socket, tx, move |result| {
-                    let mut attempts = attempts;
-                    let outcome = match &result {
-                        Ok(()) => Outcome::Success,
-                        Err(f) => outcome_of(f),
-                    };
-                    lb2.balancer.report(
-                        &mut attempts,
-                        report(outcome, false),
-                        true,
-                        Instant::now(),
-                    );
-                });
+                spawn_relay(
+                    member.clone(),
+                    head.status,
+                    lease,
+                    body,
+                    (reply, t.socket),
+                    tx,
+                    move |result| {
+                        let mut attempts = attempts;
+                        let outcome = match &result {
+                            Ok(()) => Outcome::Success,
+                            Err(f) => outcome_of(f),
+                        };
+                        lb2.balancer.report(
+                            &mut attempts,
+                            report(outcome, false),
+                            true,
+                            Instant::now(),
+                        );
+                    },
+                );
                 return Ok(resp);
             }
             Err(f) => {
@@ -647,11 +681,19 @@ pub async fn direct(
                 let (tx, rx) = mpsc::channel(4);
                 let resp = response_from(&head, rx, None);
                 let name = worker.name.clone();
-                spawn_relay(lease, body, reply, t.socket, tx, move |r| {
-                    if let Err(f) = r {
-                        tracing::warn!(worker = %name, "response aborted: {f}");
-                    }
-                });
+                spawn_relay(
+                    worker.clone(),
+                    head.status,
+                    lease,
+                    body,
+                    (reply, t.socket),
+                    tx,
+                    move |r| {
+                        if let Err(f) = r {
+                            tracing::warn!(worker = %name, "response aborted: {f}");
+                        }
+                    },
+                );
                 return Ok(resp);
             }
             Err(f) => {
