@@ -315,7 +315,8 @@ pub struct ForwardRequest<'a> {
     pub server_port: u16,
     /// Whether the client connection is TLS.
     pub is_ssl: bool,
-    /// Request headers in order, names in the case received.
+    /// Request headers in order, names in the case received. Client headers
+    /// belong here and nowhere else (see the module docs on attributes).
     pub headers: Vec<(&'a [u8], &'a [u8])>,
     /// The attribute section.
     pub attributes: RequestAttributes<'a>,
@@ -330,9 +331,11 @@ pub struct ForwardRequest<'a> {
 pub struct RequestAttributes<'a> {
     /// The worker's `secret`; sent first.
     pub secret: Option<&'a [u8]>,
-    /// Authenticated user.
+    /// Authenticated user. mod_jk turns an empty one into "absent" before
+    /// marshalling (`get_env_string` with `null_for_empty`); here `Some(b"")`
+    /// is sent as an empty string, so leave that choice to the builder.
     pub remote_user: Option<&'a [u8]>,
-    /// Authentication type.
+    /// Authentication type; empty becomes absent in mod_jk, as for `remote_user`.
     pub auth_type: Option<&'a [u8]>,
     /// Query string (`r->args`): sent whenever present, even empty.
     pub query_string: Option<&'a [u8]>,
