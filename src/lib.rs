@@ -3,4 +3,5 @@
 pub mod ajp;
 pub mod balancer;
 pub mod config;
+pub mod demo;
 pub mod http;

@@ -70,8 +70,12 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Vec<String>,
     },
-    /// Run the example configuration with built-in demo backends
-    Demo,
+    /// Run the example configuration with three built-in demo backends
+    Demo {
+        /// address to listen on; repeatable
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: Vec<String>,
+    },
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -129,6 +133,11 @@ fn init_logging() {
 
 /// Binds every listen address, then serves until killed.
 fn run(cfg: config::Config, listen: &[String]) -> ExitCode {
+    run_with(cfg, listen, || {})
+}
+
+/// `run`, with `before` called inside the async runtime before serving.
+fn run_with(cfg: config::Config, listen: &[String], before: impl FnOnce()) -> ExitCode {
     init_logging();
     let addrs: Vec<String> = if listen.is_empty() {
         vec!["127.0.0.1:8080".to_string()]
@@ -146,6 +155,7 @@ fn run(cfg: config::Config, listen: &[String]) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        before();
         let mut listeners = Vec::new();
         for a in &addrs {
             match tokio::net::TcpListener::bind(a.as_str()).await {
@@ -169,6 +179,58 @@ fn run(cfg: config::Config, listen: &[String]) -> ExitCode {
     })
 }
 
+/// Starts three demo nodes on free local ports and serves the example configuration
+/// in front of them.
+fn demo(listen: &[String]) -> ExitCode {
+    let nodes: Vec<std::net::TcpListener> = match (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect()
+    {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("jkd demo: cannot open the demo nodes' ports: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ports: Vec<u16> = nodes
+        .iter()
+        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect();
+    let text = jkd::demo::example_with_ports(&ports);
+    let loaded = config::from_workers_bytes(
+        "workers.properties.example",
+        text.as_bytes(),
+        &config::props::process_env,
+    );
+    let Some(cfg) = loaded.config else {
+        print_diagnostics(&loaded.diagnostics);
+        return ExitCode::from(1);
+    };
+    eprintln!(
+        "jkd demo: three demo nodes on 127.0.0.1 ports {ports:?}; open http://{}/",
+        listen
+            .first()
+            .map(String::as_str)
+            .unwrap_or("127.0.0.1:8080")
+    );
+    let started = std::sync::Mutex::new(Some(nodes));
+    run_with(cfg, listen, move || {
+        let nodes = started
+            .lock()
+            .ok()
+            .and_then(|mut n| n.take())
+            .unwrap_or_default();
+        for (i, l) in nodes.into_iter().enumerate() {
+            let node = jkd::demo::DemoNode::new(&format!("node{}", i + 1));
+            if l.set_nonblocking(true).is_ok()
+                && let Ok(l) = tokio::net::TcpListener::from_std(l)
+            {
+                tokio::spawn(node.serve(l));
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -184,9 +246,6 @@ fn main() -> ExitCode {
             };
             run(cfg, &listen)
         }
-        Command::Demo => {
-            eprintln!("jkd demo: the built-in demo cluster is not built yet");
-            ExitCode::from(2)
-        }
+        Command::Demo { listen } => demo(&listen),
     }
 }

@@ -1,5 +1,6 @@
-//! The AJP13 codec: pure bytes-in/messages-out encoding and decoding of the protocol mod_jk 1.2.48 speaks to Tomcat; no I/O.
+//! AJP13 as mod_jk 1.2.48 speaks it to Tomcat: a pure codec (bytes in, messages out) and, kept apart from it, the sockets, pool and exchanges that use it.
 //!
+//! The codec modules do no I/O:
 //! * [`frame`]: packet framing, size limits, message type codes, the
 //!   incremental packet decoder ([`decode_packet`]).
 //! * [`request`]: what the web server sends — FORWARD_REQUEST
@@ -9,6 +10,11 @@
 //!   into a [`ContainerMessage`] borrowing the input — and Tomcat-style encoders
 //!   for a mock container.
 //! * [`error`]: [`DecodeError`], [`EncodeError`].
+//!
+//! The I/O modules build on them:
+//! * [`conn`]: one backend connection (the only owner of its socket).
+//! * [`pool`]: a worker's connections: slots, reuse, stale detection, CPing modes.
+//! * [`exchange`]: one request over one connection, reporting how far it got.
 //!
 //! Nothing here panics on any input: readers are bounds-checked, and the lints
 //! below keep indexing, `unwrap` and `expect` out of non-test code.

@@ -107,7 +107,7 @@ pub fn from_workers_bytes(file: &str, bytes: &[u8], env: Env<'_>) -> Loaded {
     let config = if props.read_bytes(&origin.file, bytes, Treatment::Duplicates, env, &mut diags)
         && props.resolve_references(&mut diags)
     {
-        build(props, origin, &mut diags)
+        build(props, origin, Vec::new(), &mut diags)
     } else {
         None
     };
@@ -230,41 +230,17 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         };
         rules.extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
     }
-    let mut config = build(props, fallback, diags)?;
-    for worker in &config.workers {
-        let name = &worker.name;
-        let Some(entry) = config.properties.get(&format!("worker.{name}.mount")) else {
-            continue;
-        };
-        let origin = entry.origin.clone();
-        for pattern in values::list(&entry.value) {
-            rules.extend(mounts::parse_rule(
-                &pattern,
-                name,
-                RuleSource::WorkerDefinition,
-                origin.clone(),
-                diags,
-            ));
-        }
-    }
-    for rule in &rules {
-        if !rule.disabled && rule.worker != "*" && config.worker(&rule.worker).is_none() {
-            diags.warning(
-                rule.origin.clone(),
-                rule.pattern.clone(),
-                format!(
-                    "rule maps to worker '{}', which is not in worker.list; mod_jk answers such requests with 500",
-                    rule.worker
-                ),
-            );
-        }
-    }
-    config.mounts = MountTable::new(rules);
-    Some(config)
+    build(props, fallback, rules, diags)
 }
 
-/// Instantiates the listed workers from a resolved property map.
-pub fn build(props: PropMap, fallback: Origin, diags: &mut Diagnostics) -> Option<Config> {
+/// Instantiates the listed workers from a resolved property map and builds the URI
+/// map from `rules` (JkMount lines, mount files) plus every `worker.X.mount`.
+pub fn build(
+    props: PropMap,
+    fallback: Origin,
+    mut rules: Vec<MountRule>,
+    diags: &mut Diagnostics,
+) -> Option<Config> {
     let list_origin = props
         .get("worker.list")
         .map(|e| e.origin.clone())
@@ -318,12 +294,41 @@ pub fn build(props: PropMap, fallback: Origin, diags: &mut Diagnostics) -> Optio
         }
     }
     warn_unused(&props, &created, diags);
+    for worker in &workers {
+        let name = &worker.name;
+        let Some(entry) = props.get(&format!("worker.{name}.mount")) else {
+            continue;
+        };
+        let origin = entry.origin.clone();
+        for pattern in values::list(&entry.value) {
+            rules.extend(mounts::parse_rule(
+                &pattern,
+                name,
+                RuleSource::WorkerDefinition,
+                origin.clone(),
+                diags,
+            ));
+        }
+    }
+    for rule in &rules {
+        if !rule.disabled && rule.worker != "*" && !workers.iter().any(|w| w.name == rule.worker) {
+            diags.warning(
+                rule.origin.clone(),
+                rule.pattern.clone(),
+                format!(
+                    "rule maps to worker '{}', which is not in worker.list; mod_jk answers such \
+                     requests with 500",
+                    rule.worker
+                ),
+            );
+        }
+    }
     Some(Config {
         worker_list,
         workers,
         maintain,
         properties: props,
-        mounts: MountTable::new(Vec::new()),
+        mounts: MountTable::new(rules),
     })
 }
 
