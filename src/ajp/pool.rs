@@ -56,6 +56,8 @@ pub struct Timeouts {
     /// Longest wait for any socket operation.
     pub socket: Option<Duration>,
     pub acquire: Duration,
+    /// `ping_timeout`: the wait for CPONG when a CPing is sent.
+    pub ping: Duration,
     /// Idle connections older than this are closed.
     pub idle: Option<Duration>,
 }
@@ -80,6 +82,7 @@ impl Timeouts {
             reply: ms(s.reply_timeout).or(socket),
             socket,
             acquire: Duration::from_millis(s.acquire_timeout.max(0) as u64),
+            ping: Duration::from_millis(s.ping_timeout.max(1) as u64),
             idle: (s.pool_timeout > 0).then(|| Duration::from_secs(s.pool_timeout as u64)),
         }
     }
@@ -185,6 +188,14 @@ impl Pool {
     /// A connection for one request: a live idle one (checked, CPinged in prepost
     /// mode), else a new one (CPinged in connect mode).
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+        self.acquire_checked(false).await
+    }
+
+    /// Like [`Pool::acquire`]; with `probe`, the connection must answer CPing (within
+    /// `ping_timeout`) whatever the ping mode. Used for a member coming back from an
+    /// error: a restarting Tomcat accepts connections before its webapps are
+    /// deployed, but answers CPing only once its connectors have started.
+    pub async fn acquire_checked(self: &Arc<Self>, probe: bool) -> Result<Lease, AcquireError> {
         if self.port == 0 {
             return Err(AcquireError::Connect(ConnError::Unexpected(
                 "the worker has port 0 and is disabled",
@@ -210,7 +221,11 @@ impl Pool {
                 self.counters.connected.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
-            if let Some(t) = self.timeouts.prepost_cping
+            let check = self
+                .timeouts
+                .prepost_cping
+                .or(probe.then_some(self.timeouts.ping));
+            if let Some(t) = check
                 && conn.cping(t).await.is_err()
             {
                 self.counters.connected.fetch_sub(1, Ordering::Relaxed);
@@ -243,7 +258,12 @@ impl Pool {
         )
         .await
         .map_err(AcquireError::Connect)?;
-        if let Some(t) = self.timeouts.connect_cping.or(self.timeouts.prepost_cping) {
+        let check = self
+            .timeouts
+            .connect_cping
+            .or(self.timeouts.prepost_cping)
+            .or(probe.then_some(self.timeouts.ping));
+        if let Some(t) = check {
             conn.cping(t).await.map_err(AcquireError::Connect)?;
         }
         let n = self.counters.connected.fetch_add(1, Ordering::Relaxed) + 1;

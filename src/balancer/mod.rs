@@ -155,6 +155,9 @@ pub struct Choice {
     /// True when the member was reached through the session's route.
     pub sticky: bool,
     pub activation: Activation,
+    /// The member is coming back from an error (recovery or forced recovery): the
+    /// front end checks it answers CPing before risking the request on it.
+    pub probe: bool,
 }
 
 /// What the front end does next for a request.
@@ -333,6 +336,10 @@ impl Balancer {
                         .route
                         .get_or_insert_with(|| inner.members[member].route.clone())
                         .clone();
+                    let probe = matches!(
+                        inner.members[member].state,
+                        MemberState::Recover | MemberState::Force
+                    );
                     if inner.members[member].state == MemberState::Recover {
                         inner.members[member].state = MemberState::Probe;
                         req.states[member] = MemberState::Probe;
@@ -342,6 +349,7 @@ impl Balancer {
                         route,
                         sticky,
                         activation,
+                        probe,
                     };
                     req.last = Some(choice.clone());
                     return Step::Try(choice);

@@ -206,6 +206,7 @@ fn a_failed_member_recovers_after_recover_time_through_a_probe() {
         panic!("expected a try")
     };
     assert_eq!(c.member, 0);
+    assert!(c.probe, "a recovering member is probed first");
     assert_eq!(state(&b, 0), MemberState::Probe);
     b.begin(&req, &c);
     b.report(&mut req, ok(), true, t0 + Duration::from_secs(122));

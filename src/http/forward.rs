@@ -511,10 +511,10 @@ pub async fn via_balancer(
             recoverable,
             bytes: 0,
         };
-        let mut lease = match member.pool.acquire().await {
+        let mut lease = match member.pool.acquire_checked(choice.probe).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(lb = %lb.balancer.name, member = %member.name, "cannot get a connection: {e}");
+                tracing::warn!(lb = %lb.balancer.name, member = %member.name, probe = choice.probe, "cannot get a connection: {e}");
                 let outcome = match e {
                     AcquireError::Busy => Outcome::NoConnection,
                     _ => Outcome::ConnectFailed,

@@ -15,6 +15,11 @@ pub struct Jkd {
 }
 
 impl Jkd {
+    /// Process id of the `jkd run` child (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything jkd logged so far.
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
@@ -75,4 +80,9 @@ impl Drop for Jkd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Serves one built-in demo node (route `route`) on `listener`.
+pub async fn demo_node(route: &'static str, listener: tokio::net::TcpListener) {
+    jkd::demo::DemoNode::new(route).serve(listener).await;
 }
