@@ -69,6 +69,9 @@ enum Command {
         /// address to listen on, e.g. 127.0.0.1:8080; repeatable
         #[arg(long, value_name = "ADDR")]
         listen: Vec<String>,
+        /// a proxy in front of jkd whose X-Forwarded-For is believed; repeatable
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -131,13 +134,14 @@ fn init_logging() {
         .init();
 }
 
-/// Binds every listen address, then serves until killed.
-fn run(cfg: config::Config, listen: &[String]) -> ExitCode {
-    run_with(cfg, listen, || {})
-}
-
-/// `run`, with `before` called inside the async runtime before serving.
-fn run_with(cfg: config::Config, listen: &[String], before: impl FnOnce()) -> ExitCode {
+/// Binds every listen address, then serves until killed; `before` is called inside
+/// the async runtime first.
+fn run_with(
+    cfg: config::Config,
+    listen: &[String],
+    trusted_proxies: &[std::net::IpAddr],
+    before: impl FnOnce(),
+) -> ExitCode {
     init_logging();
     let addrs: Vec<String> = if listen.is_empty() {
         vec!["127.0.0.1:8080".to_string()]
@@ -173,7 +177,10 @@ fn run_with(cfg: config::Config, listen: &[String], before: impl FnOnce()) -> Ex
                 }
             }
         }
-        let rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
+        let mut rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
+        if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
+            r.trusted_proxies = trusted_proxies.to_vec();
+        }
         jkd::http::serve(rt, listeners).await;
         ExitCode::SUCCESS
     })
@@ -214,7 +221,7 @@ fn demo(listen: &[String]) -> ExitCode {
             .unwrap_or("127.0.0.1:8080")
     );
     let started = std::sync::Mutex::new(Some(nodes));
-    run_with(cfg, listen, move || {
+    run_with(cfg, listen, &[], move || {
         let nodes = started
             .lock()
             .ok()
@@ -240,11 +247,15 @@ fn main() -> ExitCode {
             map,
             map_file,
         } => check(&config, dump, &map, &map_file),
-        Command::Run { config, listen } => {
+        Command::Run {
+            config,
+            listen,
+            trusted_proxies,
+        } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
             };
-            run(cfg, &listen)
+            run_with(cfg, &listen, &trusted_proxies, || {})
         }
         Command::Demo { listen } => demo(&listen),
     }

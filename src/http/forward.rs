@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -88,6 +88,8 @@ pub enum Target {
 pub struct Runtime {
     pub config: Config,
     pub targets: HashMap<String, Target>,
+    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Runtime {
@@ -114,7 +116,11 @@ impl Runtime {
             };
             targets.insert(w.name.clone(), target);
         }
-        Arc::new(Runtime { config, targets })
+        Arc::new(Runtime {
+            config,
+            targets,
+            trusted_proxies: Vec::new(),
+        })
     }
 
     /// Periodic upkeep: balancer maintenance and idle-connection cleanup.
@@ -139,6 +145,28 @@ impl Runtime {
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub local: SocketAddr,
+}
+
+/// The client address: the TCP peer, or, when the peer is a trusted proxy, the last
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
+/// `X-Forwarded-For` is ignored, so a client cannot spoof its address.
+pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
 }
 
 /// The request, owned, in the shape mod_jk forwards it.
@@ -169,7 +197,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 }
 
 impl Outbound {
-    pub fn new(parts: &http::request::Parts, conn: ConnInfo) -> Outbound {
+    pub fn new(parts: &http::request::Parts, conn: ConnInfo, trusted: &[IpAddr]) -> Outbound {
         let raw_path = parts.uri.path().to_string();
         let decoded = uri::decode_path(&raw_path).unwrap_or_else(|_| raw_path.clone().into_bytes());
         let chunked = parts
@@ -245,7 +273,7 @@ impl Outbound {
             },
             uri: uri::canon_encode(&decoded),
             query: parts.uri.query().map(str::to_string),
-            remote_addr: conn.peer.ip().to_string(),
+            remote_addr: client_addr(conn.peer.ip(), &parts.headers, trusted).to_string(),
             remote_port: conn.peer.port().to_string(),
             local_addr: conn.local.ip().to_string(),
             server_name,
@@ -734,6 +762,21 @@ mod tests {
         assert!(!may_retry(Stage::Sent, true, &get, 1 | 8 | 16, true));
         assert!(!may_retry(Stage::BodyStreamed, true, &get, 0, false));
         assert!(!may_retry(Stage::Head, true, &get, 0, true));
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 10.0.0.5"),
+        );
+        let proxy: IpAddr = "10.0.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let inner: IpAddr = "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let client: IpAddr = "1.2.3.4".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(client_addr(proxy, &h, &[]), proxy);
+        assert_eq!(client_addr(proxy, &h, &[proxy]), inner);
+        assert_eq!(client_addr(proxy, &h, &[proxy, inner]), client);
     }
 
     #[test]

@@ -87,7 +87,7 @@ async fn route(
         .get(&rule.worker)
         .cloned()
         .ok_or_else(|| ProxyError::NoSuchWorker(rule.worker.clone()))?;
-    let out = Outbound::new(parts, conn);
+    let out = Outbound::new(parts, conn, &rt.trusted_proxies);
     let body = IncomingSource::new(incoming);
     match target {
         Target::Ajp(w) => forward::direct(w, rule, out, body).await,
