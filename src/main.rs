@@ -72,12 +72,18 @@ enum Command {
         /// a proxy in front of jkd whose X-Forwarded-For is believed; repeatable
         #[arg(long = "trusted-proxy", value_name = "IP")]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
+        #[arg(long = "metrics-listen", value_name = "ADDR")]
+        metrics_listen: Option<String>,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
         /// address to listen on; repeatable
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: Vec<String>,
+        /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
+        #[arg(long = "metrics-listen", value_name = "ADDR")]
+        metrics_listen: Option<String>,
     },
 }
 
@@ -134,19 +140,21 @@ fn init_logging() {
         .init();
 }
 
+/// How `run` and `demo` serve.
+struct Serving {
+    listen: Vec<String>,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    metrics_listen: Option<String>,
+}
+
 /// Binds every listen address, then serves until killed; `before` is called inside
 /// the async runtime first.
-fn run_with(
-    cfg: config::Config,
-    listen: &[String],
-    trusted_proxies: &[std::net::IpAddr],
-    before: impl FnOnce(),
-) -> ExitCode {
+fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
     init_logging();
-    let addrs: Vec<String> = if listen.is_empty() {
+    let addrs: Vec<String> = if serving.listen.is_empty() {
         vec!["127.0.0.1:8080".to_string()]
     } else {
-        listen.to_vec()
+        serving.listen.clone()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -179,7 +187,23 @@ fn run_with(
         }
         let mut rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
         if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
-            r.trusted_proxies = trusted_proxies.to_vec();
+            r.trusted_proxies = serving.trusted_proxies.clone();
+        }
+        if let Some(addr) = &serving.metrics_listen {
+            match tokio::net::TcpListener::bind(addr.as_str()).await {
+                Ok(l) => {
+                    let shown = l
+                        .local_addr()
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|_| addr.clone());
+                    tracing::info!("metrics on http://{shown}/metrics");
+                    tokio::spawn(jkd::metrics::serve(rt.clone(), l));
+                }
+                Err(e) => {
+                    eprintln!("jkd: cannot listen on {addr} for metrics: {e}");
+                    return ExitCode::from(1);
+                }
+            }
         }
         jkd::http::serve(rt, listeners).await;
         ExitCode::SUCCESS
@@ -188,7 +212,7 @@ fn run_with(
 
 /// Starts three demo nodes on free local ports and serves the example configuration
 /// in front of them.
-fn demo(listen: &[String]) -> ExitCode {
+fn demo(serving: Serving) -> ExitCode {
     let nodes: Vec<std::net::TcpListener> = match (0..3)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect()
@@ -215,13 +239,14 @@ fn demo(listen: &[String]) -> ExitCode {
     };
     eprintln!(
         "jkd demo: three demo nodes on 127.0.0.1 ports {ports:?}; open http://{}/",
-        listen
+        serving
+            .listen
             .first()
             .map(String::as_str)
             .unwrap_or("127.0.0.1:8080")
     );
     let started = std::sync::Mutex::new(Some(nodes));
-    run_with(cfg, listen, &[], move || {
+    run_with(cfg, &serving, move || {
         let nodes = started
             .lock()
             .ok()
@@ -251,12 +276,25 @@ fn main() -> ExitCode {
             config,
             listen,
             trusted_proxies,
+            metrics_listen,
         } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
             };
-            run_with(cfg, &listen, &trusted_proxies, || {})
+            let serving = Serving {
+                listen,
+                trusted_proxies,
+                metrics_listen,
+            };
+            run_with(cfg, &serving, || {})
         }
-        Command::Demo { listen } => demo(&listen),
+        Command::Demo {
+            listen,
+            metrics_listen,
+        } => demo(Serving {
+            listen,
+            trusted_proxies: Vec::new(),
+            metrics_listen,
+        }),
     }
 }

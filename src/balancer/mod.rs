@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::config::values::{Activation, Method};
-use crate::config::workers::LbSettings;
+use crate::config::values::{Activation, Lock, Method};
+use crate::config::workers::{LbSettings, lb_mults};
 
 /// A member's state, as mod_jk's `JK_LB_STATE_*`; the order matters: everything up to
 /// `Force` may be chosen.
@@ -83,7 +83,43 @@ pub struct MemberRuntime {
     pub state: MemberState,
     pub first_error: Option<Instant>,
     pub last_error: Option<Instant>,
+    /// When the member's statistics were last reset (startup or the manager's reset).
+    pub last_reset: Instant,
     elected_snapshot: u64,
+}
+
+/// The load balancer settings the status manager may change while jkd runs
+/// (mod_jk's `commit_worker`); everything else in [`LbSettings`] stays as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LbTunables {
+    pub sticky_session: bool,
+    pub sticky_session_force: bool,
+    pub method: Method,
+    pub lock: Lock,
+    pub retries: i32,
+    /// milliseconds
+    pub retry_interval: i32,
+    /// seconds
+    pub recover_time: i32,
+    /// seconds
+    pub error_escalation_time: i32,
+    pub max_reply_timeouts: i32,
+}
+
+impl LbTunables {
+    pub fn of(s: &LbSettings) -> LbTunables {
+        LbTunables {
+            sticky_session: s.sticky_session,
+            sticky_session_force: s.sticky_session_force,
+            method: s.method,
+            lock: s.lock,
+            retries: s.retries,
+            retry_interval: s.retry_interval,
+            recover_time: s.recover_time,
+            error_escalation_time: s.error_escalation_time,
+            max_reply_timeouts: s.max_reply_timeouts,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -92,12 +128,18 @@ struct Inner {
     /// Where the next round-robin scan starts (ties between equal load values).
     next_offset: usize,
     last_maintain: Instant,
+    /// The live values of the changeable settings.
+    tunables: LbTunables,
+    /// When the balancer's own statistics were last reset.
+    last_reset: Instant,
 }
 
 /// One load balancer worker at run time.
 #[derive(Debug)]
 pub struct Balancer {
     pub name: String,
+    /// The settings as configured; the ones the manager may change are read from
+    /// [`Balancer::tunables`].
     pub settings: LbSettings,
     /// `worker.maintain`, in seconds; 0 turns maintenance off.
     pub maintain_interval: u64,
@@ -105,6 +147,11 @@ pub struct Balancer {
     pub counters: Vec<Arc<MemberCounters>>,
     pub busy: AtomicU64,
     pub max_busy: AtomicU64,
+    /// Requests with a session id that reached / did not reach the session's member.
+    pub sticky_hits: AtomicU64,
+    pub sticky_misses: AtomicU64,
+    /// Attempts on another member after a failed attempt.
+    pub failovers: AtomicU64,
 }
 
 /// How one attempt on a member ended, as the AJP layer classifies it.
@@ -230,10 +277,12 @@ impl Balancer {
                 state: MemberState::Idle,
                 first_error: None,
                 last_error: None,
+                last_reset: now,
                 elected_snapshot: 0,
             })
             .collect();
         let counters = members.iter().map(|_| Arc::default()).collect();
+        let tunables = LbTunables::of(&settings);
         Balancer {
             name: name.to_string(),
             settings,
@@ -242,10 +291,15 @@ impl Balancer {
                 members,
                 next_offset: 0,
                 last_maintain: now,
+                tunables,
+                last_reset: now,
             }),
             counters,
             busy: AtomicU64::new(0),
             max_busy: AtomicU64::new(0),
+            sticky_hits: AtomicU64::new(0),
+            sticky_misses: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
         }
     }
 
@@ -277,7 +331,7 @@ impl Balancer {
             }
         }
         let states = inner.members.iter().map(|m| m.state).collect();
-        let session = if self.settings.sticky_session && !options.sticky_ignore {
+        let session = if inner.tunables.sticky_session && !options.sticky_ignore {
             session
         } else {
             None
@@ -312,6 +366,7 @@ impl Balancer {
         }
         let n = self.settings.members.len();
         let lb_retries = self.settings.lb_retries.max(1) as usize;
+        let tunables = self.tunables();
         loop {
             if req.waiting {
                 req.waiting = false;
@@ -320,12 +375,12 @@ impl Balancer {
                 req.attempt = 0;
             } else if req.attempt >= n || req.attempt >= lb_retries {
                 req.retry += 1;
-                if req.retry >= self.settings.retries {
+                if req.retry >= tunables.retries {
                     req.finished = true;
                     return Step::Unavailable;
                 }
                 req.waiting = true;
-                let ms = self.settings.retry_interval.max(0) as u64;
+                let ms = tunables.retry_interval.max(0) as u64;
                 return Step::Wait(Duration::from_millis(ms));
             }
             let mut inner = self.inner.lock();
@@ -388,7 +443,7 @@ impl Balancer {
                     return Some(hit);
                 }
             }
-            if self.settings.sticky_session_force {
+            if inner.tunables.sticky_session_force {
                 return None;
             }
         }
@@ -455,7 +510,7 @@ impl Balancer {
         if !req.states[i].sticky_usable(Self::activation_of(inner, req, i)) {
             sticky = false;
             let m = &inner.members[i];
-            if self.settings.sticky_session_force {
+            if inner.tunables.sticky_session_force {
                 candidate = None;
             } else if !m.redirect.is_empty() {
                 candidate = Self::by_route(inner, &m.redirect);
@@ -510,11 +565,21 @@ impl Balancer {
     /// Accounts a chosen member before the request is forwarded (load value, new
     /// session, busy counts). Call once the connection was obtained.
     pub fn begin(&self, req: &Attempts, choice: &Choice) {
+        if req.last_outcome.is_some() {
+            self.failovers.fetch_add(1, Ordering::Relaxed);
+        } else if req.session.is_some() {
+            let c = if choice.sticky {
+                &self.sticky_hits
+            } else {
+                &self.sticky_misses
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
         let mut inner = self.inner.lock();
         let busy = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
         self.max_busy.fetch_max(busy, Ordering::Relaxed);
         let new_session = req.session.is_none() && !req.options.stateless;
-        let counts = match self.settings.method {
+        let counts = match inner.tunables.method {
             Method::Request | Method::Busyness => true,
             Method::Sessions | Method::Next => new_session,
             Method::Traffic => false,
@@ -548,9 +613,10 @@ impl Balancer {
         }
         // Requests still in flight on this member, besides this one.
         let busy_now = c.busy.load(Ordering::Relaxed);
+        let tunables = inner.tunables;
         let m = &mut inner.members[i];
         if began {
-            match self.settings.method {
+            match tunables.method {
                 Method::Traffic => {
                     m.lb_value = m
                         .lb_value
@@ -608,7 +674,7 @@ impl Balancer {
             }
             Outcome::ReplyTimeout => {
                 let timeouts = c.reply_timeouts.load(Ordering::Relaxed);
-                if timeouts > self.settings.max_reply_timeouts.max(0) as u64 {
+                if timeouts > tunables.max_reply_timeouts.max(0) as u64 {
                     mark_error(m);
                 }
                 req.states[i] = MemberState::Error;
@@ -622,7 +688,7 @@ impl Balancer {
             }
             Outcome::Failed => {
                 c.errors.fetch_add(1, Ordering::Relaxed);
-                let escalation = self.settings.error_escalation_time;
+                let escalation = tunables.error_escalation_time;
                 let lingering = m
                     .first_error
                     .is_some_and(|f| elapsed_secs(now, f) >= i64::from(escalation));
@@ -676,7 +742,8 @@ impl Balancer {
         }
         let exponent = (elapsed / self.maintain_interval).min(63) as u32;
         inner.last_maintain = now;
-        let method = self.settings.method;
+        let tunables = inner.tunables;
+        let method = tunables.method;
         let mut curmax = 0;
         for (i, m) in inner.members.iter_mut().enumerate() {
             if method != Method::Busyness {
@@ -700,8 +767,8 @@ impl Balancer {
                 m.lb_value = m.lb_value.saturating_sub(min);
             }
         }
-        let recover = i64::from(self.settings.recover_time);
-        let escalation = i64::from(self.settings.error_escalation_time);
+        let recover = i64::from(tunables.recover_time);
+        let escalation = i64::from(tunables.error_escalation_time);
         let mut non_error = 0;
         for (i, m) in inner.members.iter_mut().enumerate() {
             let used = self.counters[i].elected.load(Ordering::Relaxed);
@@ -738,7 +805,7 @@ impl Balancer {
     /// The manager's `recover`: an ERR member is marked for recovery at once.
     pub fn recover(&self, index: usize) -> bool {
         let mut inner = self.inner.lock();
-        let curmax = if self.settings.method == Method::Busyness {
+        let curmax = if inner.tunables.method == Method::Busyness {
             None
         } else {
             inner.members.iter().map(|m| m.lb_value).max()
@@ -757,6 +824,95 @@ impl Balancer {
             .store(0, Ordering::Relaxed);
         m.state = MemberState::Recover;
         true
+    }
+
+    /// The live values of the settings the manager may change.
+    pub fn tunables(&self) -> LbTunables {
+        self.inner.lock().tunables
+    }
+
+    /// Replaces the changeable settings; requests already under way keep the values
+    /// they started with only where they copied them.
+    pub fn set_tunables(&self, tunables: LbTunables) {
+        self.inner.lock().tunables = tunables;
+    }
+
+    /// When the last global maintenance ran (or the balancer was created).
+    pub fn last_maintain(&self) -> Instant {
+        self.inner.lock().last_maintain
+    }
+
+    /// When the balancer's statistics were last reset (or the balancer was created).
+    pub fn last_reset(&self) -> Instant {
+        self.inner.lock().last_reset
+    }
+
+    /// Sets a member's lbfactor (at least 1) and recomputes every member's lb_mult,
+    /// as mod_jk's `update_mult`. Returns false for an unknown member.
+    pub fn set_lbfactor(&self, index: usize, lbfactor: i32) -> bool {
+        let mut inner = self.inner.lock();
+        let Some(m) = inner.members.get_mut(index) else {
+            return false;
+        };
+        m.lbfactor = lbfactor.max(1);
+        let factors: Vec<i32> = inner.members.iter().map(|m| m.lbfactor).collect();
+        for (m, mult) in inner.members.iter_mut().zip(lb_mults(&factors)) {
+            m.lb_mult = mult;
+        }
+        true
+    }
+
+    /// Sets every member's load value to 0 (mod_jk's `reset_lb_values`, done when an
+    /// activation changes); Busyness keeps its values, they count requests in flight.
+    pub fn reset_lb_values(&self) {
+        let mut inner = self.inner.lock();
+        if inner.tunables.method != Method::Busyness {
+            for m in &mut inner.members {
+                m.lb_value = 0;
+            }
+        }
+    }
+
+    /// The manager's reset of one member: state OK/IDLE, no error times, load value
+    /// and statistics counters 0 (`busy` stays: those requests are still running).
+    pub fn reset_member(&self, index: usize, now: Instant) -> bool {
+        let mut inner = self.inner.lock();
+        let Some(m) = inner.members.get_mut(index) else {
+            return false;
+        };
+        m.state = MemberState::Idle;
+        m.elected_snapshot = 0;
+        m.first_error = None;
+        m.last_error = None;
+        m.lb_value = 0;
+        m.last_reset = now;
+        let c = &self.counters[index];
+        for counter in [
+            &c.elected,
+            &c.sessions,
+            &c.errors,
+            &c.client_errors,
+            &c.reply_timeouts,
+            &c.transferred,
+            &c.read,
+            &c.max_busy,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// The manager's reset of the whole balancer: its own max_busy and reset time,
+    /// then every member as [`Balancer::reset_member`].
+    pub fn reset(&self, now: Instant) {
+        {
+            let mut inner = self.inner.lock();
+            inner.last_reset = now;
+        }
+        self.max_busy.store(0, Ordering::Relaxed);
+        for i in 0..self.counters.len() {
+            self.reset_member(i, now);
+        }
     }
 }
 

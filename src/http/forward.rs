@@ -19,7 +19,9 @@ use crate::ajp::pool::{AcquireError, Lease, Pool};
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
 };
-use crate::balancer::{self, Balancer, Choice, Outcome, Report, RequestOptions, Step};
+use crate::balancer::{
+    self, Balancer, Choice, MemberCounters, Outcome, Report, RequestOptions, Step,
+};
 use crate::config::Config;
 use crate::config::mounts::{MountRule, split_members};
 use crate::config::uri;
@@ -34,6 +36,8 @@ pub struct AjpWorker {
     pub pool: Arc<Pool>,
     /// Requests Tomcat refused for a missing or wrong `secret`.
     pub secret_refusals: AtomicU64,
+    /// Counters of this worker used directly (members are counted by their balancer).
+    pub counters: Arc<MemberCounters>,
 }
 
 impl AjpWorker {
@@ -43,6 +47,7 @@ impl AjpWorker {
             settings: settings.clone(),
             pool: Pool::new(name, settings),
             secret_refusals: AtomicU64::new(0),
+            counters: Arc::default(),
         })
     }
 
@@ -90,6 +95,9 @@ pub struct Runtime {
     pub targets: HashMap<String, Target>,
     /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpAddr>,
+    pub metrics: crate::metrics::Registry,
+    /// Latency histogram per worker name.
+    pub latency: HashMap<String, metrics::Histogram>,
 }
 
 impl Runtime {
@@ -116,10 +124,17 @@ impl Runtime {
             };
             targets.insert(w.name.clone(), target);
         }
+        let metrics = crate::metrics::Registry::new();
+        let latency = targets
+            .keys()
+            .map(|n| (n.clone(), metrics.latency(n)))
+            .collect();
         Arc::new(Runtime {
             config,
             targets,
             trusted_proxies: Vec::new(),
+            metrics,
+            latency,
         })
     }
 
@@ -456,35 +471,58 @@ fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Opti
 
 /// Relays the rest of the response in the background and then tells `done` how it
 /// ended (the balancer's report, or nothing for a direct worker).
+/// Bytes of one exchange: sent to the backend (request packet and body) and relayed
+/// from it (response body).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Traffic {
+    pub sent: u64,
+    pub read: u64,
+}
+
 fn spawn_relay(
     worker: Arc<AjpWorker>,
     status: u16,
     mut lease: Lease,
     mut body: RequestBody<IncomingSource>,
-    (reply, socket): (Option<std::time::Duration>, Option<std::time::Duration>),
+    (reply, socket, request_bytes): (
+        Option<std::time::Duration>,
+        Option<std::time::Duration>,
+        u64,
+    ),
     tx: mpsc::Sender<io::Result<Bytes>>,
-    done: impl FnOnce(Result<(), Failure>) + Send + 'static,
+    done: impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static,
 ) {
     tokio::spawn(async move {
         let sender = tx.clone();
+        let mut relayed: u64 = 0;
         let result = exchange::relay_body(lease.conn(), &mut body, reply, socket, |chunk| {
+            relayed += chunk.len() as u64;
             let sender = sender.clone();
             async move { sender.send(Ok(chunk)).await.is_ok() }
         })
         .await;
+        let traffic = Traffic {
+            sent: request_bytes + body.sent,
+            read: relayed,
+        };
         match result {
             Ok(reuse) => {
                 worker.note_refusal(status, reuse);
                 lease.release(reuse);
-                done(Ok(()));
+                done(Ok(()), traffic);
             }
             Err(f) => {
                 let _ = tx.send(Err(io::Error::other(f.to_string()))).await;
                 drop(lease);
-                done(Err(f));
+                done(Err(f), traffic);
             }
         }
     });
+}
+
+fn count_traffic(c: &MemberCounters, t: Traffic) {
+    c.transferred.fetch_add(t.sent, Ordering::Relaxed);
+    c.read.fetch_add(t.read, Ordering::Relaxed);
 }
 
 /// Forwards through a balancer.
@@ -587,25 +625,30 @@ pub async fn via_balancer(
                 let (tx, rx) = mpsc::channel(4);
                 let resp = response_from(&head, rx, cookie);
                 let lb2 = lb.clone();
+                let member_index = choice.member;
                 spawn_relay(
                     member.clone(),
                     head.status,
                     lease,
                     body,
-                    (reply, t.socket),
+                    (reply, t.socket, packet.len() as u64),
                     tx,
-                    move |result| {
+                    move |result, traffic| {
                         let mut attempts = attempts;
                         let outcome = match &result {
                             Ok(()) => Outcome::Success,
                             Err(f) => outcome_of(f),
                         };
-                        lb2.balancer.report(
-                            &mut attempts,
-                            report(outcome, false),
-                            true,
-                            Instant::now(),
-                        );
+                        if let Some(c) = lb2.balancer.counters.get(member_index) {
+                            count_traffic(c, traffic);
+                        }
+                        let done = Report {
+                            outcome,
+                            recoverable: false,
+                            bytes: traffic.sent + traffic.read,
+                        };
+                        lb2.balancer
+                            .report(&mut attempts, done, true, Instant::now());
                     },
                 );
                 return Ok(resp);
@@ -688,6 +731,10 @@ pub async fn direct(
             }
         };
         let packet = out.encode(&worker.settings, None, Activation::Active)?;
+        let c = &worker.counters;
+        c.elected.fetch_add(1, Ordering::Relaxed);
+        let busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        c.max_busy.fetch_max(busy, Ordering::Relaxed);
         let t = worker.pool.timeouts;
         let ext = &rule.extensions;
         let reply = if ext.reply_timeout >= 0 {
@@ -700,6 +747,8 @@ pub async fn direct(
             Ok(head) => {
                 if fail_on_status(&worker.settings, rule, head.status).is_some() {
                     drop(lease);
+                    c.busy.fetch_sub(1, Ordering::Relaxed);
+                    c.errors.fetch_add(1, Ordering::Relaxed);
                     last_error = ProxyError::Unavailable;
                     if body.replayable() {
                         continue;
@@ -708,17 +757,27 @@ pub async fn direct(
                 }
                 let (tx, rx) = mpsc::channel(4);
                 let resp = response_from(&head, rx, None);
-                let name = worker.name.clone();
+                let w = worker.clone();
                 spawn_relay(
                     worker.clone(),
                     head.status,
                     lease,
                     body,
-                    (reply, t.socket),
+                    (reply, t.socket, packet.len() as u64),
                     tx,
-                    move |r| {
+                    move |r, traffic| {
+                        count_traffic(&w.counters, traffic);
+                        w.counters.busy.fetch_sub(1, Ordering::Relaxed);
                         if let Err(f) = r {
-                            tracing::warn!(worker = %name, "response aborted: {f}");
+                            tracing::warn!(worker = %w.name, "response aborted: {f}");
+                            let c = &w.counters;
+                            match f.kind {
+                                FailureKind::ClientGone | FailureKind::Client(_) => {
+                                    &c.client_errors
+                                }
+                                FailureKind::Backend(_) => &c.errors,
+                            }
+                            .fetch_add(1, Ordering::Relaxed);
                         }
                     },
                 );
@@ -726,6 +785,12 @@ pub async fn direct(
             }
             Err(f) => {
                 drop(lease);
+                c.busy.fetch_sub(1, Ordering::Relaxed);
+                match f.kind {
+                    FailureKind::ClientGone | FailureKind::Client(_) => &c.client_errors,
+                    FailureKind::Backend(_) => &c.errors,
+                }
+                .fetch_add(1, Ordering::Relaxed);
                 let again = !matches!(f.kind, FailureKind::Client(_) | FailureKind::ClientGone)
                     && may_retry(
                         f.stage,

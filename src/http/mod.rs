@@ -89,14 +89,21 @@ async fn route(
         .ok_or_else(|| ProxyError::NoSuchWorker(rule.worker.clone()))?;
     let out = Outbound::new(parts, conn, &rt.trusted_proxies);
     let body = IncomingSource::new(incoming);
-    match target {
+    let started = Instant::now();
+    let forwarded = match target {
         Target::Ajp(w) => forward::direct(w, rule, out, body).await,
         Target::Lb(lb) => forward::via_balancer(lb, rule, out, body).await,
-        Target::Status => Err(ProxyError::Unsupported(
-            "the status worker is not served yet",
-        )),
-        Target::Unsupported(why) => Err(ProxyError::Unsupported(why)),
+        Target::Status => {
+            return Err(ProxyError::Unsupported(
+                "the status worker is not served yet",
+            ));
+        }
+        Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
+    };
+    if let Some(h) = rt.latency.get(&rule.worker) {
+        h.record(started.elapsed().as_secs_f64());
     }
+    forwarded
 }
 
 /// Serves on the given listeners until the process ends; runs maintenance every second.

@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct Jkd {
     child: Child,
     pub port: u16,
+    /// The `/metrics` port, when started with `--metrics-listen`.
+    pub metrics_port: Option<u16>,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -47,13 +49,20 @@ pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
     let sink = log.clone();
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let port = rest
-                    .trim()
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse::<u16>().ok());
-                let _ = tx.send(port);
+            let announced = |marker: &str| {
+                line.split(marker).nth(1).and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("/metrics")
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                })
+            };
+            if let Some(p) = announced("metrics on http://") {
+                let _ = tx.send(("metrics", p));
+            }
+            if let Some(p) = announced("listening on http://") {
+                let _ = tx.send(("http", p));
             }
             if let Ok(mut l) = sink.lock() {
                 l.push_str(&line);
@@ -61,18 +70,34 @@ pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
             }
         }
     });
-    let port = match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Some(p)) => p,
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "jkd did not start:\n{}",
-                log.lock().map(|l| l.clone()).unwrap_or_default()
-            );
+    let want_metrics = extra.contains(&"--metrics-listen");
+    let mut metrics_port = None;
+    let mut http_port = None;
+    let port = loop {
+        if let Some(p) = http_port
+            && (!want_metrics || metrics_port.is_some())
+        {
+            break p;
+        }
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(("metrics", p)) => metrics_port = Some(p),
+            Ok((_, p)) => http_port = Some(p),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "jkd did not start:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
         }
     };
-    Jkd { child, port, log }
+    Jkd {
+        child,
+        port,
+        metrics_port,
+        log,
+    }
 }
 
 impl Drop for Jkd {

@@ -1,0 +1,310 @@
+//! Prometheus metrics: a private registry per runtime, counters published from the lock-free atomics at scrape time, request latency histograms, and the `/metrics` listener.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+use tokio::net::TcpListener;
+
+use crate::balancer::{MemberCounters, MemberState};
+use crate::config::values::Activation;
+use crate::http::forward::{Runtime, Target};
+
+const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
+
+/// Latency buckets in seconds, from a fast local backend to a slow page.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+const STATES: [MemberState; 7] = [
+    MemberState::Idle,
+    MemberState::Ok,
+    MemberState::Recover,
+    MemberState::Force,
+    MemberState::Busy,
+    MemberState::Error,
+    MemberState::Probe,
+];
+
+/// The registry of one runtime.
+pub struct Registry {
+    recorder: PrometheusRecorder,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Registry")
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, v.to_string()))
+        .collect();
+    Key::from_parts(name, labels)
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        let builder = PrometheusBuilder::new();
+        let builder = match builder.set_buckets(LATENCY_BUCKETS) {
+            Ok(b) => b,
+            Err(_) => PrometheusBuilder::new(),
+        };
+        let recorder = builder.build_recorder();
+        Self::describe(&recorder);
+        Registry { recorder }
+    }
+
+    fn describe(r: &PrometheusRecorder) {
+        let d = |name: &'static str, unit: Option<Unit>, text: &'static str| {
+            r.describe_counter(name.into(), unit, text.into());
+        };
+        d(
+            "jkd_requests_total",
+            None,
+            "Requests sent to a backend (mod_jk: elected/used)",
+        );
+        d(
+            "jkd_errors_total",
+            None,
+            "Failed requests counted against the backend",
+        );
+        d(
+            "jkd_client_errors_total",
+            None,
+            "Requests that failed on the client side",
+        );
+        d(
+            "jkd_sessions_total",
+            None,
+            "Requests without a session id (new sessions)",
+        );
+        d(
+            "jkd_backend_sent_bytes_total",
+            Some(Unit::Bytes),
+            "Bytes sent to the backend",
+        );
+        d(
+            "jkd_backend_received_bytes_total",
+            Some(Unit::Bytes),
+            "Response body bytes relayed from the backend",
+        );
+        d(
+            "jkd_secret_refusals_total",
+            None,
+            "Requests Tomcat refused for a missing or wrong AJP secret",
+        );
+        d(
+            "jkd_sticky_requests_total",
+            None,
+            "Requests with a session id, by whether they reached the session's member",
+        );
+        d(
+            "jkd_failovers_total",
+            None,
+            "Attempts on another member after a failed one",
+        );
+        let g = |name: &'static str, text: &'static str| {
+            r.describe_gauge(name.into(), None, text.into());
+        };
+        g("jkd_busy", "Requests in flight");
+        g("jkd_max_busy", "Most requests in flight at once");
+        g("jkd_connections", "Open backend connections");
+        g(
+            "jkd_max_connections",
+            "Most open backend connections at once",
+        );
+        g(
+            "jkd_reply_timeouts",
+            "Recent reply timeouts (decayed as mod_jk does)",
+        );
+        g(
+            "jkd_member_state",
+            "1 for the member's current state (OK, OK/IDLE, ERR, ...)",
+        );
+        g(
+            "jkd_member_activation",
+            "1 for the member's current activation (ACT, DIS, STP)",
+        );
+        g(
+            "jkd_member_lb_value",
+            "The member's load value (lower is chosen first)",
+        );
+        g("jkd_member_lbfactor", "The member's configured weight");
+        r.describe_histogram(
+            "jkd_request_duration_seconds".into(),
+            Some(Unit::Seconds),
+            "Time from request to response head, by worker".into(),
+        );
+    }
+
+    /// A latency histogram for requests mapped to `worker`.
+    pub fn latency(&self, worker: &str) -> Histogram {
+        self.recorder.register_histogram(
+            &key("jkd_request_duration_seconds", &[("worker", worker)]),
+            &META,
+        )
+    }
+
+    fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        self.recorder.register_counter(&key(name, labels), &META)
+    }
+
+    fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+        self.recorder.register_gauge(&key(name, labels), &META)
+    }
+
+    fn publish_counters(&self, c: &MemberCounters, labels: &[(&'static str, &str)]) {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        self.counter("jkd_requests_total", labels)
+            .absolute(load(&c.elected));
+        self.counter("jkd_errors_total", labels)
+            .absolute(load(&c.errors));
+        self.counter("jkd_client_errors_total", labels)
+            .absolute(load(&c.client_errors));
+        self.counter("jkd_backend_sent_bytes_total", labels)
+            .absolute(load(&c.transferred));
+        self.counter("jkd_backend_received_bytes_total", labels)
+            .absolute(load(&c.read));
+        self.gauge("jkd_busy", labels).set(load(&c.busy) as f64);
+        self.gauge("jkd_max_busy", labels)
+            .set(load(&c.max_busy) as f64);
+        self.gauge("jkd_reply_timeouts", labels)
+            .set(load(&c.reply_timeouts) as f64);
+    }
+
+    /// Publishes the runtime's current values and renders the text format.
+    pub fn render(&self, rt: &Runtime) -> String {
+        for (name, target) in &rt.targets {
+            match target {
+                Target::Ajp(w) => {
+                    let labels = [("worker", name.as_str()), ("member", "")];
+                    self.publish_counters(&w.counters, &labels);
+                    self.publish_pool(w, &labels);
+                }
+                Target::Lb(lb) => {
+                    let b = &lb.balancer;
+                    let lb_labels = [("worker", name.as_str())];
+                    self.gauge("jkd_busy", &[("worker", name.as_str()), ("member", "")])
+                        .set(b.busy.load(Ordering::Relaxed) as f64);
+                    self.gauge("jkd_max_busy", &[("worker", name.as_str()), ("member", "")])
+                        .set(b.max_busy.load(Ordering::Relaxed) as f64);
+                    for (result, v) in [("hit", &b.sticky_hits), ("miss", &b.sticky_misses)] {
+                        self.counter(
+                            "jkd_sticky_requests_total",
+                            &[("worker", name.as_str()), ("result", result)],
+                        )
+                        .absolute(v.load(Ordering::Relaxed));
+                    }
+                    self.counter("jkd_failovers_total", &lb_labels)
+                        .absolute(b.failovers.load(Ordering::Relaxed));
+                    let members = b.members();
+                    for (i, m) in members.iter().enumerate() {
+                        let labels = [("worker", name.as_str()), ("member", m.name.as_str())];
+                        if let Some(c) = b.counters.get(i) {
+                            self.publish_counters(c, &labels);
+                            self.counter("jkd_sessions_total", &labels)
+                                .absolute(c.sessions.load(Ordering::Relaxed));
+                        }
+                        if let Some(w) = lb.members.get(i) {
+                            self.publish_pool(w, &labels);
+                        }
+                        for s in STATES {
+                            let v = if s == m.state { 1.0 } else { 0.0 };
+                            self.gauge(
+                                "jkd_member_state",
+                                &[
+                                    ("worker", name.as_str()),
+                                    ("member", m.name.as_str()),
+                                    ("state", s.as_str()),
+                                ],
+                            )
+                            .set(v);
+                        }
+                        for a in [
+                            Activation::Active,
+                            Activation::Disabled,
+                            Activation::Stopped,
+                        ] {
+                            let v = if a == m.activation { 1.0 } else { 0.0 };
+                            self.gauge(
+                                "jkd_member_activation",
+                                &[
+                                    ("worker", name.as_str()),
+                                    ("member", m.name.as_str()),
+                                    ("activation", a.as_str()),
+                                ],
+                            )
+                            .set(v);
+                        }
+                        self.gauge("jkd_member_lb_value", &labels)
+                            .set(m.lb_value as f64);
+                        self.gauge("jkd_member_lbfactor", &labels)
+                            .set(f64::from(m.lbfactor));
+                    }
+                }
+                Target::Status | Target::Unsupported(_) => {}
+            }
+        }
+        self.recorder.handle().render()
+    }
+
+    fn publish_pool(&self, w: &crate::http::forward::AjpWorker, labels: &[(&'static str, &str)]) {
+        let p = &w.pool.counters;
+        self.gauge("jkd_connections", labels)
+            .set(p.connected.load(Ordering::Relaxed) as f64);
+        self.gauge("jkd_max_connections", labels)
+            .set(p.max_connected.load(Ordering::Relaxed) as f64);
+        self.counter("jkd_secret_refusals_total", labels)
+            .absolute(w.secret_refusals.load(Ordering::Relaxed));
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until the process ends.
+pub async fn serve(rt: Arc<Runtime>, listener: TcpListener) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let rt = rt.clone();
+                async move {
+                    let (status, body) = if req.uri().path() == "/metrics" {
+                        (StatusCode::OK, rt.metrics.render(&rt))
+                    } else {
+                        (
+                            StatusCode::NOT_FOUND,
+                            "not found: try /metrics\n".to_string(),
+                        )
+                    };
+                    let mut resp = Response::new(Full::new(Bytes::from(body)));
+                    *resp.status_mut() = status;
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
