@@ -413,3 +413,67 @@ fn the_first_route_is_forwarded_even_after_failover() {
     assert_ne!(c1.member, c2.member);
     assert_eq!(c2.route, c1.route);
 }
+
+#[test]
+fn changed_tunables_take_effect_on_the_next_request() {
+    let (b, t) = lb("", "a,b");
+    assert_eq!(run(&b, Some("x.b"), &[], t).0, vec![1]);
+    let mut tunables = b.tunables();
+    tunables.sticky_session = false;
+    b.set_tunables(tunables);
+    // Without stickiness the route is ignored and the load values decide.
+    assert_eq!(run(&b, Some("x.b"), &[], t).0, vec![0]);
+    tunables.retries = 1;
+    b.set_tunables(tunables);
+    let (tried, served) = run(&b, None, &[0, 1], t);
+    assert!(!served);
+    assert_eq!(tried.len(), 2, "one round only: {tried:?}");
+}
+
+#[test]
+fn a_new_lbfactor_recomputes_every_multiplier() {
+    let (b, _) = lb("worker.a.lbfactor=2\n", "a,b,c");
+    let mults = |b: &Balancer| b.members().iter().map(|m| m.lb_mult).collect::<Vec<_>>();
+    assert_eq!(mults(&b), vec![1, 2, 2]);
+    assert!(b.set_lbfactor(1, 3));
+    assert_eq!(mults(&b), vec![3, 2, 6]);
+    assert!(b.set_lbfactor(2, 0), "factors below 1 are raised to 1");
+    assert_eq!(b.members()[2].lbfactor, 1);
+    assert!(!b.set_lbfactor(7, 1));
+}
+
+#[test]
+fn resetting_clears_statistics_and_errors() {
+    let (b, t) = lb("", "a,b");
+    run(&b, None, &[0], t);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    assert!(b.counters[0].errors.load(Ordering::Relaxed) > 0);
+    let later = t + Duration::from_secs(5);
+    assert!(b.reset_member(0, later));
+    let m = &b.members()[0];
+    assert_eq!(m.state, MemberState::Idle);
+    assert_eq!((m.lb_value, m.first_error, m.last_reset), (0, None, later));
+    assert_eq!(b.counters[0].errors.load(Ordering::Relaxed), 0);
+    assert_eq!(b.counters[0].elected.load(Ordering::Relaxed), 0);
+    assert!(b.members()[1].lb_value > 0);
+    b.reset(later);
+    assert_eq!(b.members()[1].lb_value, 0);
+    assert_eq!(b.last_reset(), later);
+    assert_eq!(b.max_busy.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn load_values_reset_except_for_busyness() {
+    let (b, t) = lb("", "a,b");
+    run(&b, None, &[], t);
+    b.reset_lb_values();
+    assert!(b.members().iter().all(|m| m.lb_value == 0));
+    let (busy, _) = lb("worker.lb.method=B\n", "a,b");
+    let mut req = busy.start(None, RequestOptions::default(), |_| true);
+    let Step::Try(c) = busy.next_step(&mut req) else {
+        panic!()
+    };
+    busy.begin(&req, &c);
+    busy.reset_lb_values();
+    assert_eq!(busy.members()[c.member].lb_value, 1, "in-flight count kept");
+}
