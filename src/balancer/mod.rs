@@ -147,6 +147,11 @@ pub struct Balancer {
     pub counters: Vec<Arc<MemberCounters>>,
     pub busy: AtomicU64,
     pub max_busy: AtomicU64,
+    /// Requests with a session id that reached / did not reach the session's member.
+    pub sticky_hits: AtomicU64,
+    pub sticky_misses: AtomicU64,
+    /// Attempts on another member after a failed attempt.
+    pub failovers: AtomicU64,
 }
 
 /// How one attempt on a member ended, as the AJP layer classifies it.
@@ -292,6 +297,9 @@ impl Balancer {
             counters,
             busy: AtomicU64::new(0),
             max_busy: AtomicU64::new(0),
+            sticky_hits: AtomicU64::new(0),
+            sticky_misses: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
         }
     }
 
@@ -557,6 +565,16 @@ impl Balancer {
     /// Accounts a chosen member before the request is forwarded (load value, new
     /// session, busy counts). Call once the connection was obtained.
     pub fn begin(&self, req: &Attempts, choice: &Choice) {
+        if req.last_outcome.is_some() {
+            self.failovers.fetch_add(1, Ordering::Relaxed);
+        } else if req.session.is_some() {
+            let c = if choice.sticky {
+                &self.sticky_hits
+            } else {
+                &self.sticky_misses
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
         let mut inner = self.inner.lock();
         let busy = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
         self.max_busy.fetch_max(busy, Ordering::Relaxed);
