@@ -477,3 +477,25 @@ fn load_values_reset_except_for_busyness() {
     busy.reset_lb_values();
     assert_eq!(busy.members()[c.member].lb_value, 1, "in-flight count kept");
 }
+
+#[test]
+fn a_busy_member_is_skipped_until_it_has_room() {
+    let (b, t) = lb("", "a,b");
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    assert_eq!(c.member, 0);
+    b.report(&mut req, fail(Outcome::Busy), false, t);
+    assert_eq!(state(&b, 0), MemberState::Busy);
+    // The same request goes on to b.
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    assert_eq!(c.member, 1);
+    // A later request clears BUSY only when a has room again.
+    let _ = b.start(None, RequestOptions::default(), |i| i != 0);
+    assert_eq!(state(&b, 0), MemberState::Busy);
+    let _ = b.start(None, RequestOptions::default(), |_| true);
+    assert_eq!(state(&b, 0), MemberState::Ok);
+}

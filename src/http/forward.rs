@@ -432,7 +432,17 @@ fn response_from(
         if hop_by_hop(&n) || n == http::header::TRANSFER_ENCODING {
             continue;
         }
+        // Tomcat keeps a servlet's Content-Length on 204 and 205 but sends no body with
+        // them: on a 204 the header is forbidden (RFC 9110 §8.6), on a 205 it promises
+        // bytes that never come and the client connection is cut. httpd drops it on 204
+        // and sends 0 on 205 (set below).
+        if matches!(head.status, 204 | 205) && n == http::header::CONTENT_LENGTH {
+            continue;
+        }
         headers.append(n, v);
+    }
+    if head.status == 205 {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     }
     if let Some(cookie) = extra {
         headers.append(http::header::SET_COOKIE, cookie);
@@ -553,9 +563,17 @@ pub async fn via_balancer(
         stateless: ext.stateless,
         activation: activation_overrides(&lb, rule),
     };
-    let members = lb.members.clone();
+    let below_busy_limit = |i: usize| {
+        let limit = lb.members.get(i).map_or(0, |m| m.settings.busy_limit);
+        let busy = lb
+            .balancer
+            .counters
+            .get(i)
+            .map_or(0, |c| c.busy.load(Ordering::Relaxed));
+        limit <= 0 || busy < limit as u64
+    };
     let mut attempts = lb.balancer.start(session, options, |i| {
-        members.get(i).is_some_and(|m| m.pool.has_room())
+        below_busy_limit(i) && lb.members.get(i).is_some_and(|m| m.pool.has_room())
     });
     let mut body = RequestBody::new(body, out.length);
     let mut last_error: Option<ProxyError> = None;
@@ -577,6 +595,16 @@ pub async fn via_balancer(
             recoverable,
             bytes: 0,
         };
+        if !below_busy_limit(choice.member) {
+            tracing::info!(lb = %lb.balancer.name, member = %member.name, "busy_limit reached");
+            lb.balancer.report(
+                &mut attempts,
+                report(Outcome::Busy, true),
+                false,
+                Instant::now(),
+            );
+            continue;
+        }
         let mut lease = match member.pool.acquire_checked(choice.probe).await {
             Ok(l) => l,
             Err(e) => {
