@@ -256,24 +256,15 @@ pub fn build(
             vec!["ajp13".to_string()]
         }
     };
-    let maintain = {
-        let r = Reader {
-            props: &props,
-            diags,
-            fallback: fallback.clone(),
-        };
-        match props.value("worker.maintain") {
-            Some(text) => {
-                let (v, note) = values::int(text);
-                if let Some(n) = note {
-                    let origin = props.get("worker.maintain").map(|e| e.origin.clone());
-                    r.diags
-                        .warning(origin.unwrap_or(fallback.clone()), "worker.maintain", n);
-                }
-                v.max(0)
+    let maintain = match props.get("worker.maintain") {
+        Some(entry) => {
+            let (v, note) = values::int(&entry.value);
+            if let Some(n) = note {
+                diags.warning(entry.origin.clone(), "worker.maintain", n);
             }
-            None => workers::DEFAULT_MAINTAIN,
+            v.max(0)
         }
+        None => workers::DEFAULT_MAINTAIN,
     };
     let mut workers: Vec<Worker> = Vec::new();
     let mut listed: HashSet<&str> = HashSet::new();
@@ -452,7 +443,6 @@ fn build_lb(
     let mut ok = true;
     for m in &names {
         instantiated.insert(m.clone());
-        let m_origin = worker_origin(r.props, m, &r.fallback.clone());
         let members_origin = r
             .entry(name, "balance_workers")
             .or_else(|| r.entry(name, "balanced_workers"))
@@ -543,7 +533,6 @@ fn build_lb(
         {
             domain = d.to_string();
         }
-        let _ = m_origin;
         members.push(Member {
             name: m.clone(),
             ajp,
