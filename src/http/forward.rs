@@ -15,7 +15,7 @@ use super::body::{ChannelBody, IncomingSource};
 use super::error::ProxyError;
 use crate::ajp::conn::ConnError;
 use crate::ajp::exchange::{self, Failure, FailureKind, Head, RequestBody, Stage};
-use crate::ajp::pool::{AcquireError, Lease, Pool};
+use crate::ajp::pool::{AcquireError, Lease, Pool, Timeouts};
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
 };
@@ -462,6 +462,16 @@ fn route_cookie(lb: &LbWorker, route: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&v).ok()
 }
 
+/// The reply timeout of one request: the mount rule's `reply_timeout=` extension when
+/// set (0 = none), else the worker's.
+fn reply_timeout(rule: &MountRule, t: &Timeouts) -> Option<std::time::Duration> {
+    match rule.extensions.reply_timeout {
+        ms if ms > 0 => Some(std::time::Duration::from_millis(ms as u64)),
+        0 => None,
+        _ => t.reply,
+    }
+}
+
 fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Option<Outcome> {
     let rule_codes = rule.extensions.fail_on_status_codes();
     let codes: &[i32] = if rule.extensions.fail_on_status.is_some() {
@@ -627,12 +637,7 @@ pub async fn via_balancer(
         };
         lb.balancer.begin(&attempts, &choice);
         let t = member.pool.timeouts;
-        let reply = if ext.reply_timeout >= 0 {
-            (ext.reply_timeout > 0)
-                .then(|| std::time::Duration::from_millis(ext.reply_timeout as u64))
-        } else {
-            t.reply
-        };
+        let reply = reply_timeout(rule, &t);
         match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
             Ok(head) => {
                 if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
@@ -764,13 +769,7 @@ pub async fn direct(
         let busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
         c.max_busy.fetch_max(busy, Ordering::Relaxed);
         let t = worker.pool.timeouts;
-        let ext = &rule.extensions;
-        let reply = if ext.reply_timeout >= 0 {
-            (ext.reply_timeout > 0)
-                .then(|| std::time::Duration::from_millis(ext.reply_timeout as u64))
-        } else {
-            t.reply
-        };
+        let reply = reply_timeout(rule, &t);
         match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
             Ok(head) => {
                 if fail_on_status(&worker.settings, rule, head.status).is_some() {
