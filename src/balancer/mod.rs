@@ -740,8 +740,12 @@ impl Balancer {
         if elapsed < self.maintain_interval {
             return false;
         }
-        let exponent = (elapsed / self.maintain_interval).min(63) as u32;
-        inner.last_maintain = now;
+        let intervals = elapsed / self.maintain_interval;
+        let exponent = intervals.min(63) as u32;
+        // Advance by whole intervals rather than to `now`: the periodic timer fires a
+        // little late by a varying amount, and `now - last` measured from the previous
+        // (later) firing would often fall just short of one interval and skip a run.
+        inner.last_maintain += Duration::from_secs(intervals * self.maintain_interval);
         let tunables = inner.tunables;
         let method = tunables.method;
         let mut curmax = 0;

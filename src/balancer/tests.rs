@@ -499,3 +499,16 @@ fn a_busy_member_is_skipped_until_it_has_room() {
     let _ = b.start(None, RequestOptions::default(), |_| true);
     assert_eq!(state(&b, 0), MemberState::Ok);
 }
+
+#[test]
+fn maintenance_keeps_its_period_when_the_timer_jitters() {
+    let (b, t0) = lb("worker.maintain=1\n", "a,b");
+    // A 1 s timer whose firings are late by 10 ms, then by only 2 ms: the second one is
+    // 0.992 s after the first, but 2.002 s after the balancer's start.
+    assert!(b.maintain(t0 + Duration::from_millis(1010)));
+    assert!(b.maintain(t0 + Duration::from_millis(2002)));
+    assert!(b.maintain(t0 + Duration::from_millis(3001)));
+    // Still at most once per interval.
+    assert!(!b.maintain(t0 + Duration::from_millis(3500)));
+    assert!(b.maintain(t0 + Duration::from_millis(4000)));
+}
