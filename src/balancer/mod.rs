@@ -771,13 +771,17 @@ impl Balancer {
                 m.lb_value = m.lb_value.saturating_sub(min);
             }
         }
-        let recover = i64::from(tunables.recover_time);
+        // Strictly after recover_time, measured exactly: whole seconds truncated down
+        // would mean recover_time + 1.
+        let recover = Duration::from_secs(tunables.recover_time.max(0) as u64);
         let escalation = i64::from(tunables.error_escalation_time);
         let mut non_error = 0;
         for (i, m) in inner.members.iter_mut().enumerate() {
             let used = self.counters[i].elected.load(Ordering::Relaxed);
             if m.state == MemberState::Error {
-                let since = m.last_error.map_or(i64::MAX, |t| elapsed_secs(now, t));
+                let since = m
+                    .last_error
+                    .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
                 if since > recover {
                     if method != Method::Busyness {
                         m.lb_value = curmax;

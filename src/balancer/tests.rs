@@ -512,3 +512,16 @@ fn maintenance_keeps_its_period_when_the_timer_jitters() {
     assert!(!b.maintain(t0 + Duration::from_millis(3500)));
     assert!(b.maintain(t0 + Duration::from_millis(4000)));
 }
+
+#[test]
+fn recovery_starts_right_after_recover_time() {
+    let (b, t0) = lb("worker.lb.recover_time=2\nworker.maintain=1\n", "a,b");
+    let (tried, _) = run(&b, Some("s.a"), &[0], t0);
+    assert_eq!(tried, vec![0, 1]);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    assert!(b.maintain(t0 + Duration::from_millis(1500)));
+    assert_eq!(state(&b, 0), MemberState::Error, "not before recover_time");
+    // 2.5 s after the error is past recover_time=2 (not only from 3 s on).
+    assert!(b.maintain(t0 + Duration::from_millis(2500)));
+    assert_eq!(state(&b, 0), MemberState::Recover);
+}
