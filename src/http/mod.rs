@@ -94,9 +94,7 @@ async fn route(
         Target::Ajp(w) => forward::direct(w, rule, out, body).await,
         Target::Lb(lb) => forward::via_balancer(lb, rule, out, body).await,
         Target::Status => {
-            return Err(ProxyError::Unsupported(
-                "the status worker is not served yet",
-            ));
+            return Ok(crate::status::respond(rt, &rule.worker, parts, conn, None).await);
         }
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
     };

@@ -1,0 +1,473 @@
+//! The status worker (mod_jk's `jkstatus`): lists balancers, members and AJP workers in html, xml, txt, prop and JSON, and changes members and balancers at run time, answering as mod_jk 1.2.48's `jk_status.c` does.
+//!
+//! [`respond`] serves one HTTP request for a status worker; [`render`] is the same
+//! without I/O (the caller resolves backend addresses and reads the clock), which is
+//! what the tests drive. Every answer has status 200, even errors and "Access
+//! denied.", with `Content-Type`, `Cache-Control: no-cache` and `Pragma: no-cache`.
+//!
+//! Versions: `web_server` is `jkd/<version>`; `jk_version` is
+//! `mod_jk/1.2.48+jkd-<version>`, which keeps the `mod_jk/1.2.48` prefix that
+//! scripts compare, adds jkd's version as semver build metadata, and has no space
+//! (the txt format prints it unquoted).
+
+pub mod actions;
+pub mod clock;
+pub mod html;
+pub mod machine;
+pub mod page;
+pub mod params;
+pub mod view;
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use crate::config::workers::{StatusSettings, WorkerKind};
+use crate::http::forward::{ConnInfo, ProxyBody, Runtime, Target};
+use actions::Actor;
+use clock::Clock;
+use page::{Body, EditForm, Head, Page, Section, Server};
+use params::{Command, Mime, Params, opt};
+use view::{Addresses, Gather, Ratings, Stamp};
+
+/// The mod_jk release whose status worker jkd reproduces.
+pub const MOD_JK_VERSION: &str = "1.2.48";
+
+/// `web_server` of the status page.
+pub fn web_server() -> String {
+    format!("jkd/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `jk_version` of the status page.
+pub fn jk_version() -> String {
+    format!("mod_jk/{MOD_JK_VERSION}+jkd-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What the status worker needs to know about the HTTP request.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The raw query string (`None` when the URI has no `?`).
+    pub query: Option<&'a str>,
+    /// The request path, which links and forms point back to.
+    pub path: &'a str,
+    /// The host the client asked for (Host header without the port).
+    pub server_name: &'a str,
+    pub server_port: u16,
+    /// The client's address, for the log.
+    pub client: &'a str,
+    /// The authenticated user; the status worker's `user` list is checked against it.
+    pub remote_user: Option<&'a str>,
+}
+
+/// A rendered answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+fn settings_of<'a>(rt: &'a Runtime, worker: &str) -> Option<&'a StatusSettings> {
+    match &rt.config.worker(worker)?.kind {
+        WorkerKind::Status(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The status worker's `user` list: empty lets everyone in; otherwise the request
+/// must carry one of the names (compared as `user_case_insensitive` says).
+fn access_denied(st: &StatusSettings, req: &Request<'_>, worker: &str) -> bool {
+    if st.users.is_empty() {
+        return false;
+    }
+    let allowed = req.remote_user.is_some_and(|user| {
+        st.users.iter().any(|u| {
+            if st.user_case_insensitive {
+                u.eq_ignore_ascii_case(user)
+            } else {
+                u == user
+            }
+        })
+    });
+    if !allowed {
+        tracing::warn!(
+            status_worker = worker,
+            user = req.remote_user.unwrap_or("(none)"),
+            client = req.client,
+            "status worker access denied: the user is not in worker.{worker}.user"
+        );
+    }
+    !allowed
+}
+
+/// Checks `w` and `sw` as mod_jk's `check_worker`; wildcards in `sw` only where
+/// `wildcards_allowed` (update).
+fn check_worker(rt: &Runtime, params: &Params, wildcards_allowed: bool) -> Result<(), String> {
+    let Some(name) = params.get("w").filter(|w| !w.is_empty()) else {
+        return Err("NULL or EMPTY worker param".into());
+    };
+    let sub = params.get("sw");
+    if sub == Some("") {
+        return Err("EMPTY sub worker param".into());
+    }
+    let Some(target) = rt.targets.get(name) else {
+        return Err("Could not find given worker".into());
+    };
+    let Some(sub) = sub else {
+        return Ok(());
+    };
+    if actions::is_wildcard(sub) && !wildcards_allowed {
+        return Err("wildcard not allowed in sub worker for this command".into());
+    }
+    let Target::Lb(lb) = target else {
+        return Err("worker type has no sub workers".into());
+    };
+    if actions::matching_members(lb, sub).is_empty() {
+        return Err("could not find sub worker".into());
+    }
+    Ok(())
+}
+
+/// `cmd=list`: balancers of `worker.list` first, then AJP workers; a name listed
+/// twice is listed twice, status workers are left out.
+fn list(g: &Gather<'_>, params: &Params) -> Body {
+    let mut balancers = Section::new(params.option(opt::NO_LB));
+    let mut ajp_workers = Section::new(params.option(opt::NO_AJP));
+    for name in &g.rt.config.worker_list {
+        match g.rt.targets.get(name) {
+            Some(Target::Lb(lb)) => {
+                balancers.count += 1;
+                if !balancers.hidden {
+                    balancers.items.push(g.lb(name, lb, None));
+                }
+            }
+            Some(Target::Ajp(w)) => {
+                ajp_workers.count += 1;
+                if !ajp_workers.hidden {
+                    ajp_workers.items.push(g.ajp(name, w));
+                }
+            }
+            _ => {}
+        }
+    }
+    Body::List {
+        balancers,
+        ajp_workers,
+    }
+}
+
+/// `cmd=show`: one worker, or one member with `sw`; a status worker shows nothing.
+fn show(g: &Gather<'_>, params: &Params) -> Body {
+    let name = params.get("w").unwrap_or_default();
+    match g.rt.targets.get(name) {
+        Some(Target::Lb(lb)) => {
+            let only = params
+                .get("sw")
+                .and_then(|sw| lb.members.iter().position(|m| m.name == sw));
+            Body::Balancer(g.lb(name, lb, only))
+        }
+        Some(Target::Ajp(w)) => Body::Ajp(g.ajp(name, w)),
+        _ => Body::Nothing,
+    }
+}
+
+/// `cmd=edit` (HTML only): the form for a balancer, a member, one attribute of all
+/// members, or a plain worker.
+fn edit(g: &Gather<'_>, params: &Params) -> Result<Body, String> {
+    let name = params.get("w").unwrap_or_default();
+    let form = match g.rt.targets.get(name) {
+        Some(Target::Lb(lb)) => match params.get("sw").filter(|s| !s.is_empty()) {
+            Some(sw) => {
+                let index = lb.members.iter().position(|m| m.name == sw);
+                EditForm::Member(g.lb(name, lb, index))
+            }
+            None => match params.get("att") {
+                Some(att) => EditForm::AllMembers(g.lb(name, lb, None), att.to_string()),
+                None => EditForm::Balancer(g.lb(name, lb, None)),
+            },
+        },
+        Some(Target::Ajp(w)) => EditForm::Ajp(g.ajp(name, w)),
+        _ => return Err("Error in generating this worker's configuration form.".into()),
+    };
+    Ok(Body::Edit(form))
+}
+
+/// `cmd=dump`: the configuration map as read at startup; keys ending in `.secret`
+/// are left out (as mod_jk, only when the key is longer than 8 bytes).
+fn dump(rt: &Runtime) -> Body {
+    Body::Dump(
+        rt.config
+            .properties
+            .entries()
+            .iter()
+            .filter(|e| !(e.key.len() > 8 && e.key.ends_with(".secret")))
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect(),
+    )
+}
+
+/// Renders the answer of status worker `worker` to one request.
+pub fn render(
+    rt: &Runtime,
+    worker: &str,
+    req: &Request<'_>,
+    clock: Clock,
+    addresses: &Addresses,
+) -> Reply {
+    let fallback;
+    let st = match settings_of(rt, worker) {
+        Some(s) => s,
+        None => {
+            fallback = crate::config::workers::StatusSettings {
+                css: None,
+                prefix: "worker".into(),
+                ns: "jk:".into(),
+                xmlns: "xmlns:jk=\"http://tomcat.apache.org\"".into(),
+                doctype: None,
+                read_only: true,
+                users: Vec::new(),
+                user_case_insensitive: false,
+                good: Vec::new(),
+                bad: Vec::new(),
+            };
+            &fallback
+        }
+    };
+    let params = Params::parse(req.query);
+    let command = params.command();
+    let mime = params.mime();
+    let read_only = st.read_only || params.option(opt::READ_ONLY);
+    let mut error: Option<String> = None;
+    if params.malformed {
+        error = Some("Error during parsing of URI".into());
+    }
+    if access_denied(st, req, worker) {
+        error = Some("Access denied.".into());
+    }
+    if error.is_none()
+        && read_only
+        && let Some(c) = command
+        && !c.reads_only()
+    {
+        error = Some("This command is not allowed in read only mode.".into());
+    }
+    if error.is_none() {
+        error = match (command, mime) {
+            (None, _) => Some("Invalid command.".into()),
+            (_, None) => Some("Invalid mime type.".into()),
+            (Some(c), Some(_)) if c.checks_worker() => {
+                check_worker(rt, &params, c == Command::Update).err()
+            }
+            _ => None,
+        };
+    }
+    let mut page = Page {
+        server: None,
+        head: None,
+        body: Body::Nothing,
+        outcome: Ok(()),
+    };
+    let mut action_done = false;
+    if let (None, Some(command), Some(mime)) = (&error, command, mime) {
+        let actor = Actor {
+            status_worker: worker,
+            user: req.remote_user,
+            client: req.client,
+        };
+        if command.is_action() {
+            page.outcome = match command {
+                Command::Update => actions::update(rt, &params, &actor),
+                Command::Reset => actions::reset(rt, &params, &actor, clock.now, clock.unix),
+                _ => actions::recover(rt, &params, &actor),
+            };
+            action_done = page.outcome.is_ok();
+        } else {
+            page.server = Some(Server {
+                name: req.server_name.to_string(),
+                port: req.server_port,
+            });
+            if command.prints_head() {
+                page.head = Some(Head {
+                    time: Stamp::of(clock.unix),
+                    web_server: web_server(),
+                    jk_version: jk_version(),
+                });
+            }
+            let gather = Gather {
+                rt,
+                clock,
+                addresses,
+                ratings: Ratings::of(st),
+                server_name: req.server_name,
+                hide_members: params.option(opt::NO_MEMBERS),
+                hide_maps: params.option(opt::NO_MAPS),
+            };
+            page.body = match command {
+                Command::List => list(&gather, &params),
+                Command::Show => show(&gather, &params),
+                Command::Edit if mime == Mime::Html => match edit(&gather, &params) {
+                    Ok(body) => body,
+                    Err(e) => {
+                        page.outcome = Err(e);
+                        Body::Nothing
+                    }
+                },
+                Command::Dump => dump(rt),
+                _ => Body::Nothing,
+            };
+        }
+    } else if let Some(e) = error {
+        page.outcome = Err(e);
+    }
+    if let Err(e) = &page.outcome {
+        tracing::warn!(
+            status_worker = worker,
+            client = req.client,
+            "status worker: {e}"
+        );
+    }
+    match mime {
+        Some(Mime::Html) => Reply {
+            content_type: Mime::Html.content_type(),
+            body: html::render(
+                &page,
+                &html::Context {
+                    settings: st,
+                    params: &params,
+                    path: req.path,
+                    command,
+                    read_only,
+                    server_name: req.server_name,
+                    server_port: req.server_port,
+                    action_done,
+                },
+            ),
+        },
+        Some(Mime::Xml) => Reply {
+            content_type: Mime::Xml.content_type(),
+            body: machine::xml(&page, st),
+        },
+        Some(Mime::Txt) => Reply {
+            content_type: Mime::Txt.content_type(),
+            body: machine::txt(&page),
+        },
+        Some(Mime::Json) => Reply {
+            content_type: Mime::Json.content_type(),
+            body: machine::json(&page),
+        },
+        Some(Mime::Prop) | None => Reply {
+            content_type: Mime::Prop.content_type(),
+            body: machine::prop(&page, st),
+        },
+    }
+}
+
+/// How long one status request waits for host names to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Resolves every backend host name of the runtime at once (as mod_jk shows the
+/// address each worker resolved to), preferring IPv4 unless the worker prefers IPv6.
+pub async fn resolve_addresses(rt: &Runtime) -> Addresses {
+    let mut lookups = tokio::task::JoinSet::new();
+    for (host, prefer_ipv6) in Addresses::hosts_of(rt) {
+        lookups.spawn(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await;
+            let ips: Vec<IpAddr> = found
+                .map(|a| a.map(|s| s.ip()).collect())
+                .unwrap_or_default();
+            let ip = ips
+                .iter()
+                .find(|ip| ip.is_ipv6() == prefer_ipv6)
+                .or(ips.first())
+                .copied();
+            (host, ip)
+        });
+    }
+    let mut addresses = Addresses::default();
+    let _ = tokio::time::timeout(RESOLVE_TIMEOUT, async {
+        while let Some(Ok((host, ip))) = lookups.join_next().await {
+            addresses.insert(&host, ip);
+        }
+    })
+    .await;
+    addresses
+}
+
+/// The host and port the client asked for: the Host header (or HTTP/2 authority),
+/// else the local address, as httpd's `UseCanonicalName Off`.
+fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+    let Some(host) = host.filter(|h| !h.is_empty()) else {
+        return (conn.local.ip().to_string(), conn.local.port());
+    };
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.strip_prefix(':').and_then(|p| p.parse().ok()),
+            ),
+            None => (host.clone(), None),
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
+            _ => (host.clone(), None),
+        }
+    };
+    (name, port.unwrap_or(conn.local.port()))
+}
+
+/// Serves one HTTP request for status worker `worker`. `remote_user` is the user the
+/// front end authenticated, if any.
+pub async fn respond(
+    rt: &Runtime,
+    worker: &str,
+    parts: &http::request::Parts,
+    conn: ConnInfo,
+    remote_user: Option<&str>,
+) -> Response<ProxyBody> {
+    let addresses = resolve_addresses(rt).await;
+    let (server_name, server_port) = requested_server(parts, &conn);
+    let client = conn.peer.ip().to_string();
+    let request = Request {
+        query: parts.uri.query(),
+        path: parts.uri.path(),
+        server_name: &server_name,
+        server_port,
+        client: &client,
+        remote_user,
+    };
+    let reply = render(rt, worker, &request, Clock::read(), &addresses);
+    into_response(reply)
+}
+
+/// The HTTP response of a reply: always 200, never cached.
+pub fn into_response(reply: Reply) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from(reply.body))
+        .map_err(|never: Infallible| match never {})
+        .boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::OK;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    headers.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+#[cfg(test)]
+mod tests;
