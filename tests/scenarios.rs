@@ -806,6 +806,21 @@ struct KillResult {
     recovered_ms: u128,
 }
 
+/// A member's `state` on the status worker mounted at `/jkstatus` (`mime=prop`).
+fn member_state(port: u16, member: &str) -> String {
+    let r = get(port, "/jkstatus?cmd=list&mime=prop", None).expect("status page");
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("worker.{member}.state=")))
+        .unwrap_or_else(|| panic!("no state of {member} in\n{}", r.text()))
+        .to_string()
+}
+
+/// The status worker `jkstatus` on `/jkstatus`, for workers files.
+const STATUS_WORKER: &str =
+    "worker.list=jkstatus\nworker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus\n";
+
 /// Scenario 3 for one front end: sessions on every node, continuous GETs (with and
 /// without session), SIGKILL of `victim`, then restart and recovery.
 fn kill_run(front: &Front, nodes: &mut [Tomcat], victim: usize) -> KillResult {
@@ -855,6 +870,8 @@ fn kill_run(front: &Front, nodes: &mut [Tomcat], victim: usize) -> KillResult {
         "load before the kill",
         || (sticky.done() >= 60 && plain.done() >= 20).then_some(()),
     );
+    let before = member_state(port, &victim_route);
+    assert!(before.starts_with("OK"), "{}: state {before}", front.name());
     let kill_at = t0.elapsed();
     nodes[victim].kill();
     // Until every session of the victim was answered by another node, then at least
@@ -921,26 +938,19 @@ fn kill_run(front: &Front, nodes: &mut [Tomcat], victim: usize) -> KillResult {
         .max()
         .unwrap_or_default();
 
-    // The member shows the error: jkd logs it (warn), mod_jk's status worker says ERR.
-    match front {
-        Front::Jkd(j) => {
-            let log = j.log();
-            assert!(
-                log.lines()
-                    .any(|l| l.contains("WARN") && l.contains(&format!("member={victim_route}"))),
-                "jkd logged no failure of {victim_route}:\n{}",
-                front.log_tail()
-            );
-        }
-        Front::ModJk(m) => {
-            let prop = m.prop();
-            let state = prop
+    // The member shows the error on the status worker of the workers file (`/jkstatus`,
+    // the same page on both), and jkd also logs it (warn).
+    let state = member_state(port, &victim_route);
+    assert!(state.starts_with("ERR"), "{}: state {state}", front.name());
+    if front.is_jkd() {
+        assert!(
+            front
+                .log()
                 .lines()
-                .find_map(|l| l.strip_prefix(&format!("worker.{victim_route}.state=")))
-                .unwrap_or("?")
-                .to_string();
-            assert!(state.starts_with("ERR"), "mod_jk state {state}");
-        }
+                .any(|l| l.contains("WARN") && l.contains(&format!("member={victim_route}"))),
+            "jkd logged no failure of {victim_route}:\n{}",
+            front.log_tail()
+        );
     }
 
     // Restart: the member serves requests without session again after recover_time.
@@ -984,7 +994,7 @@ fn s3_sigkill_of_a_node() {
             &[&format!("recover_time={RECOVER_TIME}")],
             &members,
         );
-    let workers = Workers::new("kill", &text);
+    let workers = Workers::new("kill", &(text + STATUS_WORKER));
     for kind in [Kind::Jkd, Kind::ModJk] {
         let front = Front::start(kind, &workers);
         let r = kill_run(&front, &mut nodes, 1);
