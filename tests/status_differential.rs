@@ -12,6 +12,11 @@
 //!   `address` and `activation`, and the good/degraded/bad counts of their balancer,
 //!   are not compared.
 //!
+//! Files: a hand-written one (two balancers, plain AJP workers, mounts from three
+//! sources, shows, hidden parts, errors, `dump`, and updates and resets applied to
+//! both servers before listing again) and every file of the mod_jk corpus that both
+//! accept (the listings only).
+//!
 //! Backends are never contacted: the status worker only reads configuration and
 //! counters, and every host of the hand-written file is 127.0.0.1 or localhost.
 
@@ -128,21 +133,6 @@ const HAND_MOUNTS: &[(&str, &str)] = &[
     ("JkUnMount /app/static/* lb1", "!/app/static/*=lb1"),
     ("JkMount /lb2/* lb2", "/lb2/*=lb2"),
     ("JkMount /plain/x plain1", "/plain/x=plain1"),
-];
-
-/// Corpus files both mod_jk and jkd accept that are compared (mod_jk refusing one
-/// is reported, not a failure).
-const CORPUS_FILES: &[&str] = &[
-    "001-tomcat-connectors-head.properties",
-    "003-tomcat-connectors-minimal.properties",
-    "013-edsingleton-jvm-route.properties",
-    "015-balanivedhitha-dotted-member.properties",
-    "022-bkhk06-redirect-activation.properties",
-    "030-laborg-multi-list.properties",
-    "034-ricardolima87-many-workers.properties",
-    "039-yckwon-template-pool.properties",
-    "048-caltech-busyness.properties",
-    "049-dim8n-five-members.properties",
 ];
 
 struct Answer {
@@ -272,22 +262,47 @@ fn compare_prop(t: &mut Tally, skips: &Skips, ctx: &str, theirs: &str, ours: &st
     }
 }
 
-/// The `key=value` tokens of a txt line; values in double quotes may hold spaces.
+/// The `key=value` tokens of a txt line. A key is a run of `[a-z_]` after a space;
+/// a value in double quotes may hold spaces, and so may an unquoted host name (mod_jk
+/// prints `host=` unquoted), so a value runs up to the next key.
 fn txt_tokens(line: &str) -> (String, Vec<(String, String)>) {
     let (kind, rest) = line.split_once(": ").unwrap_or((line, ""));
-    let mut tokens = Vec::new();
-    let mut rest = rest.trim_start();
-    while let Some((key, after)) = rest.split_once('=') {
-        let (value, tail) = if let Some(q) = after.strip_prefix('"') {
-            match q.split_once('"') {
-                Some((v, t)) => (v, t),
-                None => (q, ""),
+    let bytes = rest.as_bytes();
+    let key_at = |i: usize| -> Option<usize> {
+        if i > 0 && bytes[i - 1] != b' ' {
+            return None;
+        }
+        let end = i + bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || **b == b'_')
+            .count();
+        (end > i && bytes.get(end) == Some(&b'=')).then_some(end)
+    };
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(eq) = key_at(i) {
+            starts.push((i, eq));
+            if bytes.get(eq + 1) == Some(&b'"') {
+                let close = bytes[eq + 2..]
+                    .iter()
+                    .position(|&b| b == b'"')
+                    .map_or(bytes.len(), |p| eq + 2 + p);
+                i = close + 1;
+                continue;
             }
-        } else {
-            after.split_once(' ').unwrap_or((after, ""))
-        };
-        tokens.push((key.to_string(), value.to_string()));
-        rest = tail.trim_start();
+        }
+        i += 1;
+    }
+    let mut tokens = Vec::new();
+    for (n, &(key_start, eq)) in starts.iter().enumerate() {
+        let value_end = starts.get(n + 1).map_or(bytes.len(), |&(next, _)| next);
+        let raw = rest[eq + 1..value_end].trim_end_matches(' ');
+        let value = raw
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(raw);
+        tokens.push((rest[key_start..eq].to_string(), value.to_string()));
     }
     (kind.to_string(), tokens)
 }
@@ -392,7 +407,9 @@ fn jkd_copy(original: &Path, dir: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_owned())
         .unwrap_or_default();
-    let path = dir.join(name);
+    let jkd_dir = dir.join("jkd");
+    fs::create_dir_all(&jkd_dir).expect("jkd copy dir");
+    let path = jkd_dir.join(name);
     fs::write(&path, out).expect("write jkd copy");
     path
 }
@@ -461,12 +478,23 @@ fn compare(t: &mut Tally, skips: &Skips, file: &str, jk: u16, ours: u16, query: 
             ));
         }
     }
-    if query.contains("mime=xml") {
-        compare_xml(t, skips, &ctx, &a.body, &b.body);
-    } else if query.contains("mime=txt") {
-        compare_txt(t, skips, &ctx, &a.body, &b.body);
+    // httpd puts its ServerRoot into mod_jk's configuration map; jkd has none.
+    let theirs = if query.contains("cmd=dump") {
+        let kept: Vec<&str> = a
+            .body
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("ServerRoot="))
+            .collect();
+        kept.join("\n") + "\n"
     } else {
-        compare_prop(t, skips, &ctx, &a.body, &b.body);
+        a.body.clone()
+    };
+    if query.contains("mime=xml") {
+        compare_xml(t, skips, &ctx, &theirs, &b.body);
+    } else if query.contains("mime=txt") {
+        compare_txt(t, skips, &ctx, &theirs, &b.body);
+    } else {
+        compare_prop(t, skips, &ctx, &theirs, &b.body);
     }
 }
 
@@ -482,6 +510,9 @@ const HAND_QUERIES: &[&str] = &[
     "cmd=show&w=plain2&mime=txt",
     "cmd=show&w=jkd_diff_status&mime=prop",
     "cmd=version&mime=xml",
+    "cmd=dump&mime=prop",
+    "cmd=dump&mime=txt",
+    "cmd=dump&mime=xml",
     "cmd=list&mime=prop&opt=3",
     "cmd=list&mime=xml&opt=8",
     "cmd=list&mime=txt&opt=16",
@@ -563,8 +594,14 @@ fn status_pages_match_mod_jk() {
     queries.extend_from_slice(HAND_QUERIES);
     let mut runs = Vec::new();
     runs.extend(run_file(&hand, &dir, HAND_MOUNTS, &queries));
-    for f in CORPUS_FILES {
-        runs.extend(run_file(&Path::new(CORPUS).join(f), &dir, &[], &LISTINGS));
+    let mut corpus: Vec<PathBuf> = fs::read_dir(CORPUS)
+        .expect("corpus folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    corpus.sort();
+    for f in &corpus {
+        runs.extend(run_file(f, &dir, &[], &LISTINGS));
     }
     let _ = fs::remove_dir_all(&dir);
     let mut failures = Vec::new();
@@ -593,7 +630,7 @@ fn status_pages_match_mod_jk() {
         runs.iter().any(|r| r.name == "hand-written.properties"),
         "the hand-written file was not compared"
     );
-    assert!(runs.len() >= 6, "too few files compared: {}", runs.len());
+    assert!(runs.len() >= 40, "too few files compared: {}", runs.len());
     assert!(
         failures.is_empty(),
         "jkd and mod_jk differ:\n{}",
