@@ -226,9 +226,15 @@ impl Pool {
                 .prepost_cping
                 .or(probe.then_some(self.timeouts.ping));
             if let Some(t) = check
-                && conn.cping(t).await.is_err()
+                && let Err(e) = conn.cping(t).await
             {
                 self.counters.connected.fetch_sub(1, Ordering::Relaxed);
+                // A closed connection is just stale: try the next one. A CPing that
+                // timed out means the backend hangs: trying every idle connection
+                // (or a new one) would cost one ping_timeout each.
+                if matches!(e, ConnError::Timeout) {
+                    return Err(AcquireError::Connect(e));
+                }
                 continue;
             }
             return Ok(Lease {
