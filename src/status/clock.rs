@@ -35,7 +35,7 @@ impl Clock {
 
     /// Whole seconds from `instant` to now (C's `(int)difftime(now, then)`).
     pub fn seconds_since(&self, instant: Instant) -> i64 {
-        self.unix - self.unix_of(instant)
+        self.unix.saturating_sub(self.unix_of(instant))
     }
 }
 

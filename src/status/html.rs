@@ -609,7 +609,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
                 out,
                 "LB Method",
                 "vlm",
-                &["Request", "Session", "Next", "Traffic", "Busyness"],
+                &["Request", "Sessions", "Next", "Traffic", "Busyness"],
                 lb.method,
             );
             select(

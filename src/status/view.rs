@@ -691,7 +691,7 @@ impl Gather<'_> {
 
     fn error_time(&self, unix: i64) -> Option<ErrorTime> {
         Stamp::of(unix).map(|stamp| ErrorTime {
-            ago: self.clock.unix - unix,
+            ago: self.clock.unix.saturating_sub(unix),
             stamp,
         })
     }
@@ -733,7 +733,9 @@ impl Gather<'_> {
                 let (mut rs_min, mut rs_max) = (0, 0);
                 if m.state == MemberState::Error {
                     let since = m.last_error.map_or(0, |t| self.clock.seconds_since(t));
-                    rs_min = (i64::from(tunables.recover_time) - since).max(0);
+                    rs_min = i64::from(tunables.recover_time)
+                        .saturating_sub(since)
+                        .max(0);
                     rs_max = rs_min.saturating_add(interval);
                     rs_min = rs_min.max(ms_min);
                 }
@@ -819,7 +821,7 @@ impl Gather<'_> {
             },
             map_count: self.map_count(name),
             last_reset_at: last_reset,
-            last_reset_ago: self.clock.unix - last_reset,
+            last_reset_ago: self.clock.unix.saturating_sub(last_reset),
             error: None,
             maps: self.maps(name),
             retry_interval: worker.settings.retry_interval,
