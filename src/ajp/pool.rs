@@ -296,3 +296,83 @@ impl Pool {
             .fetch_sub(closed as u64, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::ajp::response::CPONG_PACKET;
+
+    /// A backend that answers every CPing until `hung` is set, then reads and stays silent.
+    async fn backend(hung: Arc<AtomicBool>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let hung = hung.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 5];
+                    while s.read_exact(&mut buf).await.is_ok() {
+                        if !hung.load(Ordering::Relaxed)
+                            && s.write_all(&CPONG_PACKET).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn settings(port: u16) -> AjpSettings {
+        let text = format!(
+            "worker.list=w\nworker.w.host=127.0.0.1\nworker.w.port={port}\n\
+             worker.w.ping_mode=P\nworker.w.ping_timeout=200\n"
+        );
+        let loaded = crate::config::from_workers_bytes("t", text.as_bytes(), &|_| None);
+        match loaded
+            .config
+            .and_then(|c| c.workers.into_iter().next())
+            .map(|w| w.kind)
+        {
+            Some(crate::config::workers::WorkerKind::Ajp(a)) => a,
+            _ => panic!("bad test config"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hung_backend_costs_one_ping_timeout_not_one_per_idle_connection() {
+        let hung = Arc::new(AtomicBool::new(false));
+        let port = backend(hung.clone()).await;
+        let pool = Pool::new("w", &settings(port));
+        let mut leases = Vec::new();
+        for _ in 0..4 {
+            leases.push(
+                pool.acquire()
+                    .await
+                    .unwrap_or_else(|e| panic!("acquire: {e}")),
+            );
+        }
+        for l in leases {
+            l.release(true);
+        }
+        hung.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = pool.acquire().await;
+        assert!(matches!(
+            result,
+            Err(AcquireError::Connect(ConnError::Timeout))
+        ));
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+}
