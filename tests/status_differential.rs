@@ -127,6 +127,46 @@ worker.plain2.host=localhost
 worker.plain2.port=29032
 ";
 
+/// The status worker's own settings: prefix, namespace, xmlns, doctype, ratings and
+/// read-only (mod_jk reads them although the harness appends the worker's type
+/// after them).
+const HAND_WRITTEN_STYLED: &str = "\
+worker.list=lbx,solo
+worker.lbx.type=lb
+worker.lbx.balance_workers=a,b,c,d
+worker.a.host=127.0.0.1
+worker.a.port=29041
+worker.b.host=127.0.0.1
+worker.b.port=29042
+worker.b.activation=D
+worker.c.host=127.0.0.1
+worker.c.port=29043
+worker.c.activation=S
+worker.d.host=127.0.0.1
+worker.d.port=29044
+worker.d.lbfactor=7
+worker.solo.host=127.0.0.1
+worker.solo.port=29045
+worker.jkd_diff_status.prefix=jk
+worker.jkd_diff_status.ns=st:
+worker.jkd_diff_status.xmlns=xmlns:st=\"urn:jkd-test\"
+worker.jkd_diff_status.doctype=<!DOCTYPE status>
+worker.jkd_diff_status.good=a.o,a.i,d.i
+worker.jkd_diff_status.bad=s.i,e
+worker.jkd_diff_status.read_only=true
+";
+
+const STYLED_QUERIES: &[&str] = &[
+    "mime=prop",
+    "mime=txt",
+    "mime=xml",
+    "cmd=show&w=lbx&sw=c&mime=xml",
+    "cmd=version&mime=xml",
+    "cmd=update&w=lbx&sw=a&vwd=1&mime=xml",
+    "cmd=reset&w=lbx&mime=prop",
+    "mime=unknown",
+];
+
 /// JkMount / JkUnMount lines for mod_jk and the same rules as jkd's `--mount`.
 const HAND_MOUNTS: &[(&str, &str)] = &[
     ("JkMount /app/*.jsp lb1", "/app/*.jsp=lb1"),
@@ -594,6 +634,9 @@ fn status_pages_match_mod_jk() {
     queries.extend_from_slice(HAND_QUERIES);
     let mut runs = Vec::new();
     runs.extend(run_file(&hand, &dir, HAND_MOUNTS, &queries));
+    let styled = dir.join("hand-written-styled.properties");
+    fs::write(&styled, HAND_WRITTEN_STYLED).expect("write styled file");
+    runs.extend(run_file(&styled, &dir, &[], STYLED_QUERIES));
     let mut corpus: Vec<PathBuf> = fs::read_dir(CORPUS)
         .expect("corpus folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -626,10 +669,12 @@ fn status_pages_match_mod_jk() {
         runs.len(),
         failures.len()
     );
-    assert!(
-        runs.iter().any(|r| r.name == "hand-written.properties"),
-        "the hand-written file was not compared"
-    );
+    for hand in ["hand-written.properties", "hand-written-styled.properties"] {
+        assert!(
+            runs.iter().any(|r| r.name == hand),
+            "{hand} was not compared"
+        );
+    }
     assert!(runs.len() >= 40, "too few files compared: {}", runs.len());
     assert!(
         failures.is_empty(),
