@@ -4,14 +4,15 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use tokio::sync::mpsc;
 
 use crate::ajp::exchange::BodySource;
 
-/// The client's request body, read in pieces no larger than the backend asks for.
+/// The client's request body, read in pieces of exactly the size the backend asks for
+/// (fewer bytes only at the end of the body).
 pub struct IncomingSource {
     body: Option<Incoming>,
     pending: Bytes,
@@ -27,20 +28,29 @@ impl IncomingSource {
 }
 
 impl BodySource for IncomingSource {
+    /// Fills the piece as mod_jk does (`ajp_read_fully_from_server`): reads on until
+    /// `max` bytes or the end of the body. Handing on each client frame as it came
+    /// would cost an AJP packet and a GET_BODY_CHUNK round trip per frame: a chunked
+    /// upload in 100-byte chunks went through ten times slower than with mod_jk.
     async fn next_chunk(&mut self, max: usize) -> io::Result<Option<Bytes>> {
+        let mut filled = BytesMut::new();
         loop {
             if !self.pending.is_empty() {
-                let n = self.pending.len().min(max);
-                return Ok(Some(self.pending.split_to(n)));
+                let n = self.pending.len().min(max - filled.len());
+                let piece = self.pending.split_to(n);
+                if filled.is_empty() && n == max {
+                    return Ok(Some(piece));
+                }
+                filled.extend_from_slice(&piece);
+                if filled.len() == max {
+                    return Ok(Some(filled.freeze()));
+                }
             }
             let Some(body) = self.body.as_mut() else {
-                return Ok(None);
+                return Ok((!filled.is_empty()).then(|| filled.freeze()));
             };
             match body.frame().await {
-                None => {
-                    self.body = None;
-                    return Ok(None);
-                }
+                None => self.body = None,
                 Some(Err(e)) => return Err(io::Error::other(e)),
                 Some(Ok(frame)) => {
                     if let Ok(mut data) = frame.into_data() {
