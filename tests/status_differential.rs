@@ -238,6 +238,8 @@ struct Tally {
     lines: usize,
     values: usize,
     skipped: usize,
+    /// Lines compared per format: prop, txt, xml.
+    lines_by_format: [usize; 3],
     mismatches: Vec<String>,
 }
 
@@ -529,13 +531,18 @@ fn compare(t: &mut Tally, skips: &Skips, file: &str, jk: u16, ours: u16, query: 
     } else {
         a.body.clone()
     };
-    if query.contains("mime=xml") {
+    let before = t.lines;
+    let format = if query.contains("mime=xml") {
         compare_xml(t, skips, &ctx, &theirs, &b.body);
+        2
     } else if query.contains("mime=txt") {
         compare_txt(t, skips, &ctx, &theirs, &b.body);
+        1
     } else {
         compare_prop(t, skips, &ctx, &theirs, &b.body);
-    }
+        0
+    };
+    t.lines_by_format[format] += t.lines - before;
 }
 
 const LISTINGS: [&str; 3] = ["mime=prop", "mime=txt", "mime=xml"];
@@ -649,6 +656,7 @@ fn status_pages_match_mod_jk() {
     let _ = fs::remove_dir_all(&dir);
     let mut failures = Vec::new();
     let (mut lines, mut values, mut skipped) = (0, 0, 0);
+    let mut by_format = [0; 3];
     for r in &runs {
         println!(
             "  {}: {} lines, {} values compared, {} skipped, {} mismatches",
@@ -661,12 +669,18 @@ fn status_pages_match_mod_jk() {
         lines += r.tally.lines;
         values += r.tally.values;
         skipped += r.tally.skipped;
+        for (total, n) in by_format.iter_mut().zip(r.tally.lines_by_format) {
+            *total += n;
+        }
         failures.extend(r.tally.mismatches.iter().take(10).cloned());
     }
     println!(
-        "status differential: {} files, {lines} lines, {values} values compared, {skipped} \
-         skipped as runtime or unresolved, {} mismatches",
+        "status differential: {} files, {lines} lines ({} prop, {} txt, {} xml), {values} \
+         values compared, {skipped} skipped as runtime or unresolved, {} mismatches",
         runs.len(),
+        by_format[0],
+        by_format[1],
+        by_format[2],
         failures.len()
     );
     for hand in ["hand-written.properties", "hand-written-styled.properties"] {
