@@ -814,10 +814,20 @@ impl Gather<'_> {
         AjpView {
             name: name.to_string(),
             conf: AjpConf::of(&worker.settings, self.addresses),
-            traffic: Traffic {
-                connected: load(&pool.connected),
-                max_connected: load(&pool.max_connected),
-                ..Traffic::default()
+            traffic: {
+                let c = &worker.counters;
+                Traffic {
+                    requests: load(&c.elected),
+                    errors: load(&c.errors),
+                    client_errors: load(&c.client_errors),
+                    reply_timeouts: load(&c.reply_timeouts),
+                    transferred: load(&c.transferred),
+                    read: load(&c.read),
+                    busy: load(&c.busy),
+                    max_busy: load(&c.max_busy),
+                    connected: load(&pool.connected),
+                    max_connected: load(&pool.max_connected),
+                }
             },
             map_count: self.map_count(name),
             last_reset_at: last_reset,
