@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test
+cargo test --no-fail-fast
