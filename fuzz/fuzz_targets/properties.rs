@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let loaded = config::from_workers_bytes("fuzz.properties", data, &no_env);
     let lines = data.split(|b| *b == b'\n').count() as u32;
     for d in &loaded.diagnostics {
-        assert!(d.origin.line <= lines, "diagnostic beyond the last line: {d}");
+        assert!(
+            d.origin.line <= lines,
+            "diagnostic beyond the last line: {d}"
+        );
     }
     let has_error = loaded.diagnostics.iter().any(|d| d.is_error());
     assert_eq!(loaded.config.is_some(), !has_error);
