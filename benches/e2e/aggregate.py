@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Summarises compare.sh's results.tsv as Markdown: per backend set and workload, the median
+and min-max over rounds of every measure per target; the ratios jkd / other target taken
+round by round (same round, so the same machine conditions); and issue 6's targets.
+
+usage: aggregate.py results.tsv [machine.txt]
+"""
+
+import csv
+import math
+import statistics
+import sys
+from collections import defaultdict
+
+WORKLOAD_TEXT = {
+    ("tomcat", "small"): "GET /echo/x?size=17 (17-byte body), 50 connections",
+    ("tomcat", "64k"): "GET /echo/x?size=65536 (64 KiB body), 50 connections",
+    ("tomcat", "upload"): "POST /echo/x with a 1 MiB body, 50 connections",
+    ("tomcat", "idle"): "10,000 idle keep-alive connections + the small GET on 50 more",
+    ("demo", "small"): "GET /echo/x (demo node echo, ~300 bytes), 50 connections",
+    ("demo", "upload"): "POST /echo/x with a 1 MiB body, 50 connections",
+    ("demo", "idle"): "10,000 idle keep-alive connections + the small GET on 50 more",
+}
+ORDER = ["jkd", "modjk-event", "modjk-worker", "proxy-ajp", "haproxy", "nginx", "direct"]
+WORKLOADS = ["small", "64k", "upload", "idle"]
+
+
+def num(x):
+    try:
+        v = float(x)
+    except ValueError:
+        return math.nan
+    return v
+
+
+def fmt(v, digits=0):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def med_range(values, digits=0):
+    vals = [v for v in values if not math.isnan(v)]
+    if not vals:
+        return "–"
+    m = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt(m, digits)
+    return f"{fmt(m, digits)} ({fmt(min(vals), digits)}–{fmt(max(vals), digits)})"
+
+
+def errors_text(values):
+    total = fmt(sum(v for v in values if v > 0))
+    failed = sum(1 for v in values if v < 0)
+    return total + (f" (wrk got no result in {failed} run{'s' if failed > 1 else ''})" if failed else "")
+
+
+def median(values):
+    vals = [v for v in values if not math.isnan(v)]
+    return statistics.median(vals) if vals else math.nan
+
+
+def main():
+    rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+    out = []
+    if len(sys.argv) > 2:
+        out.append("```")
+        out.extend(open(sys.argv[2]).read().rstrip("\n").split("\n"))
+        out.append("```")
+        out.append("")
+    data = defaultdict(lambda: defaultdict(dict))  # (backend, workload) -> target -> round -> row
+    for r in rows:
+        data[(r["backend"], r["workload"])][r["target"]][int(r["round"])] = r
+    backends = []
+    for r in rows:
+        if r["backend"] not in backends:
+            backends.append(r["backend"])
+
+    def series(b, w, t, col):
+        return [num(r[col]) for _, r in sorted(data[(b, w)].get(t, {}).items())]
+
+    def ratio(b, w, col, a, c):
+        """Round-by-round a/c, as (median, min, max) or None."""
+        ra = data[(b, w)].get(a, {})
+        rc = data[(b, w)].get(c, {})
+        vals = []
+        for k in sorted(set(ra) & set(rc)):
+            x, y = num(ra[k][col]), num(rc[k][col])
+            if not (math.isnan(x) or math.isnan(y)) and y > 0:
+                vals.append(x / y)
+        if not vals:
+            return None
+        return statistics.median(vals), min(vals), max(vals)
+
+    def ratio_text(rt):
+        if rt is None:
+            return "–"
+        m, lo, hi = rt
+        return f"{m:.2f} ({lo:.2f}–{hi:.2f})"
+
+    for b in backends:
+        out.append(f"## Backends: {b}")
+        out.append("")
+        for w in WORKLOADS:
+            if (b, w) not in data:
+                continue
+            targets = [t for t in ORDER if t in data[(b, w)]]
+            out.append(f"### {b} / {w}: {WORKLOAD_TEXT.get((b, w), w)}")
+            out.append("")
+            out.append("Median over rounds, (min–max) where more than one round.")
+            out.append("")
+            out.append(
+                "| target | requests/s | p50 ms | p99 ms | max ms | proxy CPU-s / 10k req | proxy peak RSS MiB | errors |"
+            )
+            out.append("|---|---|---|---|---|---|---|---|")
+            for t in targets:
+                out.append(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                        t,
+                        med_range(series(b, w, t, "rps")),
+                        med_range(series(b, w, t, "p50_ms"), 2),
+                        med_range(series(b, w, t, "p99_ms"), 2),
+                        med_range(series(b, w, t, "max_ms"), 1),
+                        med_range(series(b, w, t, "cpu_per_10k"), 3),
+                        "–" if t == "direct" else med_range(series(b, w, t, "hwm_mib"), 1),
+                        errors_text(series(b, w, t, "errors")),
+                    )
+                )
+            out.append("")
+            if w == "idle":
+                out.append(
+                    "| target | first GET served / connected | seconds to 50 % / 99 % / all served | RSS MiB with the idle connections | alive after the hold | closed while idle | client errors |"
+                )
+                out.append("|---|---|---|---|---|---|---|")
+                for t in targets:
+                    for k, r in sorted(data[(b, w)][t].items()):
+                        kv = dict(x.split("=") for x in r["extra"].split(",") if "=" in x)
+                        out.append(
+                            "| {} (round {}) | {} / {} | {} / {} / {} | {} | {} | {} | {} |".format(
+                                t, k, kv.get("served1", "?"), kv.get("opened", "?"),
+                                kv.get("t50_1", "?"), kv.get("t99_1", "?"), kv.get("tall_1", "?"),
+                                kv.get("rss_idle_mib", "?"),
+                                kv.get("alive2", "?"), kv.get("closed_idle", "?"), kv.get("errors", "?"),
+                            )
+                        )
+                out.append("")
+                out.append(
+                    "The first table's requests/s, latency and errors are wrk's 50 busy connections during the hold; "
+                    "its CPU per 10k counts every request of the run, the idle connections' two included; "
+                    "peak RSS includes wrk's connections. Second table: -1 s means that share of the "
+                    f"{ 'connections' } was never served; 'connected' counts completed TCP handshakes."
+                )
+                out.append("")
+        # Ratios
+        out.append(f"### {b}: jkd against the others, round by round within this run")
+        out.append("")
+        out.append("Median of the per-round ratios (min–max).")
+        out.append("")
+        present = [w for w in WORKLOADS if (b, w) in data]
+        out.append("| ratio | " + " | ".join(present) + " |")
+        out.append("|---|" + "---|" * len(present))
+        others = [t for t in ORDER if t != "jkd" and any(t in data[(b, w)] for w in present)]
+        for label, col in [("requests/s", "rps"), ("CPU per request", "cpu_per_10k"), ("p99", "p99_ms"), ("peak RSS", "hwm_mib")]:
+            for o in others:
+                if col in ("cpu_per_10k", "hwm_mib") and o == "direct":
+                    continue
+                out.append(
+                    f"| {label} jkd / {o} | "
+                    + " | ".join(ratio_text(ratio(b, w, col, "jkd", o)) for w in present)
+                    + " |"
+                )
+        out.append("")
+        # Targets of issue 6
+        out.append(f"### {b}: issue 6's targets (small GET unless said otherwise)")
+        out.append("")
+        out.append("| target | measured | met |")
+        out.append("|---|---|---|")
+
+        def target_row(text, rt, good):
+            if rt is None:
+                out.append(f"| {text} | not measured | – |")
+            else:
+                out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+
+        target_row("throughput ≥ 2× mod_jk (event MPM)", ratio(b, "small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
+        target_row("throughput ≥ 1.5× mod_jk (worker MPM)", ratio(b, "small", "rps", "jkd", "modjk-worker"), lambda v: v >= 1.5)
+        target_row("throughput ≥ 1.0× HAProxy", ratio(b, "small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+        target_row("proxy CPU per request ≤ 0.25× httpd's (mod_jk event)", ratio(b, "small", "cpu_per_10k", "jkd", "modjk-event"), lambda v: v <= 0.25)
+        target_row("proxy CPU per request ≤ HAProxy's", ratio(b, "small", "cpu_per_10k", "jkd", "haproxy"), lambda v: v <= 1.0)
+        target_row("p99 latency ≤ mod_jk's (event MPM)", ratio(b, "small", "p99_ms", "jkd", "modjk-event"), lambda v: v <= 1.0)
+        rss = series(b, "idle", "jkd", "hwm_mib")
+        if any(not math.isnan(v) for v in rss):
+            m = median(rss)
+            out.append(
+                f"| peak RSS with 10,000 idle client connections ≤ 100 MiB | {med_range(rss, 1)} MiB | {'yes' if m <= 100 else 'no'} |"
+            )
+        else:
+            out.append("| peak RSS with 10,000 idle client connections ≤ 100 MiB | not measured | – |")
+        out.append("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
