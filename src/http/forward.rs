@@ -262,16 +262,7 @@ impl Outbound {
         {
             headers.push((http::header::HOST, v));
         }
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-        let (server_name, server_port) = match host.as_deref().map(split_host_port) {
-            Some((h, p)) => (h.to_string(), p.unwrap_or(conn.local.port())),
-            None => (conn.local.ip().to_string(), conn.local.port()),
-        };
+        let (server_name, server_port) = requested_server(parts, &conn);
         let cookies = parts
             .headers
             .get_all(http::header::COOKIE)
@@ -354,6 +345,22 @@ impl Outbound {
                 | Method::PUT
                 | Method::DELETE
         )
+    }
+}
+
+/// The host and port the client asked for: the Host header (or HTTP/2 authority),
+/// else the local address, as httpd's `UseCanonicalName Off`.
+pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .filter(|h| !h.is_empty());
+    match host.as_deref().map(split_host_port) {
+        Some((h, p)) => (h.to_string(), p.unwrap_or(conn.local.port())),
+        None => (conn.local.ip().to_string(), conn.local.port()),
     }
 }
 

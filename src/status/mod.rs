@@ -396,35 +396,6 @@ pub async fn resolve_addresses(rt: &Runtime) -> Addresses {
     addresses
 }
 
-/// The host and port the client asked for: the Host header (or HTTP/2 authority),
-/// else the local address, as httpd's `UseCanonicalName Off`.
-fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-    let Some(host) = host.filter(|h| !h.is_empty()) else {
-        return (conn.local.ip().to_string(), conn.local.port());
-    };
-    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((h, p)) => (
-                h.to_string(),
-                p.strip_prefix(':').and_then(|p| p.parse().ok()),
-            ),
-            None => (host.clone(), None),
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
-            _ => (host.clone(), None),
-        }
-    };
-    (name, port.unwrap_or(conn.local.port()))
-}
-
 /// Serves one HTTP request for status worker `worker`. `remote_user` is the user the
 /// front end authenticated, if any.
 pub async fn respond(
@@ -435,7 +406,7 @@ pub async fn respond(
     remote_user: Option<&str>,
 ) -> Response<ProxyBody> {
     let addresses = resolve_addresses(rt).await;
-    let (server_name, server_port) = requested_server(parts, &conn);
+    let (server_name, server_port) = crate::http::forward::requested_server(parts, &conn);
     let client = conn.peer.ip().to_string();
     let request = Request {
         query: parts.uri.query(),

@@ -1,5 +1,6 @@
 //! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them.
 
+use crate::config::uri::hex_value;
 use std::collections::HashMap;
 
 use crate::config::values;
@@ -150,15 +151,6 @@ pub struct Params {
 
 fn mask(text: &str) -> String {
     text.replace(MASKED, "@")
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// `jk_unescape_url` with `+` as space: `None` for a `%` without two hex digits or
