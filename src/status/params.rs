@@ -1,8 +1,8 @@
 //! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them.
 
-use crate::config::uri::hex_value;
 use std::collections::HashMap;
 
+use crate::config::uri::hex_value;
 use crate::config::values;
 
 /// The characters mod_jk replaces with `@` in the query and in every value, against
