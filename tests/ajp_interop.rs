@@ -306,8 +306,9 @@ fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The first line of jkd's log that `matches`, waiting for it up to 10 s (jkd may log
-/// an exchange's end just after the client has the whole response).
+/// The first line of jkd's log that `matches`, waiting for it up to 10 s: jkd may log an
+/// exchange's end just after the client has the whole response, and its stderr is read
+/// by a thread of the harness.
 fn wait_for_log(j: &Jkd, matches: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -1237,7 +1238,7 @@ fn packet_size_governs_header_room() {
     // 413 itself and Tomcat never sees a (truncated) FORWARD_REQUEST.
     let (head, _, _) = send("/echo/small/headers");
     assert_eq!(head.status, 413, "{}", j.log());
-    assert!(j.log().contains("max_packet_size"), "{}", j.log());
+    wait_for_log(&j, |l| l.contains("max_packet_size"));
     let (head, _, _) = send("/echo/small/headers");
     assert_eq!(head.status, 413);
     // The worker is fine for requests that fit.
