@@ -825,8 +825,24 @@ fn statuses_head_and_bodiless_responses() {
             _ => assert_eq!(head.content_length(), Some(3), "status {status}"),
         }
     }
+    // Tomcat's own error pages (sendError) on the same connection.
+    for status in [400, 401, 404, 500, 503] {
+        let (head, body, _) = client
+            .exchange(
+                &request(
+                    "GET",
+                    &format!("/echo/e?senderror={status}"),
+                    &[("Host", "127.0.0.1")],
+                ),
+                false,
+            )
+            .unwrap_or_else(|e| panic!("senderror={status}: {e}"));
+        assert_eq!(head.status, status);
+        assert_eq!(head.header("content-type"), Some("text/html;charset=utf-8"));
+        assert!(String::from_utf8_lossy(&body).contains(&format!("HTTP Status {status}")));
+    }
     println!(
-        "400 statuses through jkd on one connection: {:?}",
+        "400 statuses and 5 error pages through jkd on one connection: {:?}",
         started.elapsed()
     );
 
@@ -1087,6 +1103,64 @@ fn bodies_both_ways_stream_without_buffering() {
         assert_eq!(Echo::parse(&body).field("requestURI"), "/echo/after-abort");
     }
     wait_for_log(&j, |l| l.contains("the client went away"));
+
+    // A client that dies mid-upload: jkd gives up on the request (Tomcat gets the end
+    // of the body, the AJP connection is closed), the slot comes back.
+    for chunked in [false, true] {
+        let mut client = Client::connect(j.port);
+        let framing = if chunked {
+            ("Transfer-Encoding", "chunked".to_string())
+        } else {
+            ("Content-Length", MIB.to_string())
+        };
+        client
+            .write(&request(
+                "POST",
+                "/echo/dies",
+                &[("Host", "127.0.0.1"), (framing.0, framing.1.as_str())],
+            ))
+            .expect("send head");
+        let piece = vec![b'z'; 50_000];
+        if chunked {
+            client
+                .write(format!("{:x}\r\n", piece.len()).as_bytes())
+                .expect("chunk size");
+        }
+        client.write(&piece).expect("send part of the body");
+        drop(client);
+        let (head, body) = get_once(j.port, "/echo/after-dead-upload", &[]);
+        assert_eq!(head.status, 200, "{}", j.log());
+        assert_eq!(
+            Echo::parse(&body).field("requestURI"),
+            "/echo/after-dead-upload"
+        );
+    }
+
+    // A body the servlet does not read (read=0): Tomcat answers, swallows what it was
+    // sent, and keeps the AJP connection. Known difference: jkd (hyper) then closes the
+    // client connection instead of reading and discarding the rest of the body, so a
+    // request pipelined behind it gets no answer; httpd + mod_jk drain the body and
+    // answer both.
+    let mut client = Client::connect(j.port);
+    let mut raw = request(
+        "POST",
+        "/echo/unread?read=0&size=5",
+        &[("Host", "127.0.0.1"), ("Content-Length", "100000")],
+    );
+    raw.extend_from_slice(&vec![b'u'; 100_000]);
+    raw.extend_from_slice(&request(
+        "GET",
+        "/echo/pipelined?size=7",
+        &[("Host", "127.0.0.1"), ("Connection", "close")],
+    ));
+    let (head, body, _) = client.exchange(&raw, false).expect("unread body");
+    assert_eq!((head.status, body.as_slice()), (200, b"00000".as_slice()));
+    assert!(
+        client.read_head().is_err(),
+        "jkd answered the pipelined request: update this known difference"
+    );
+    let (head, body) = get_once(j.port, "/echo/after-unread?size=9", &[]);
+    assert_eq!((head.status, body.len()), (200, 9));
     drop(j);
     drop(tc);
 }
