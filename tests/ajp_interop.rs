@@ -757,6 +757,17 @@ fn uris_and_request_fields_match_mod_jk() {
         assert_eq!(echo.field("localPort"), local_port, "{front}");
         assert_eq!(echo.field("serverName"), "localhost", "{front}");
         assert_eq!(echo.field("serverPort"), "80", "{front}");
+        // jkd adds an X-Request-Id (`jkd-<hex>`) to requests that have none (the same
+        // id is in its log); mod_jk adds nothing.
+        let id = echo.header("x-request-id");
+        if front == "mod_jk" {
+            assert_eq!(id, None);
+        } else {
+            assert!(
+                id.as_deref().is_some_and(|v| v.starts_with("jkd-")),
+                "{id:?}"
+            );
+        }
     }
     drop(m);
     drop(j);
@@ -854,11 +865,13 @@ fn statuses_head_and_bodiless_responses() {
         ("status=404&size=3", Some(3)),
     ] {
         let target = format!("/echo/head?{query}");
+        // Our own request id, so the echo texts differ only in the method name.
+        let headers = [("Host", "127.0.0.1"), ("X-Request-Id", "head")];
         let (get_head, get_body, _) = client
-            .exchange(&request("GET", &target, &[("Host", "127.0.0.1")]), false)
+            .exchange(&request("GET", &target, &headers), false)
             .expect("GET");
         let (head, body, framing) = client
-            .exchange(&request("HEAD", &target, &[("Host", "127.0.0.1")]), true)
+            .exchange(&request("HEAD", &target, &headers), true)
             .expect("HEAD");
         assert_eq!(head.status, get_head.status, "HEAD {target}");
         assert!(body.is_empty());
