@@ -949,6 +949,33 @@ fn statuses_head_and_bodiless_responses() {
         // mod_jk's status line carries Tomcat's numeric reason phrase.
         assert_eq!(mh.status_line, format!("HTTP/1.1 {0} {0}", mh.status));
     }
+    // HEAD answered with an error status: the reference doc (trap 30) expects mod_jk
+    // 1.2.48 to hand it to httpd's own error page (bug 65901). On this stack httpd +
+    // mod_jk pass Tomcat's headers on, as jkd does.
+    for query in ["senderror=404", "status=500&size=3"] {
+        let target = format!("/echo/head-error?{query}");
+        let head_of = |port: u16| {
+            Client::connect(port)
+                .exchange(
+                    &request(
+                        "HEAD",
+                        &target,
+                        &[("Host", "127.0.0.1"), ("Connection", "close")],
+                    ),
+                    true,
+                )
+                .unwrap_or_else(|e| panic!("HEAD {target}: {e}"))
+                .0
+        };
+        let (mh, jh) = (head_of(m.port()), head_of(j.port));
+        assert_eq!(mh.status, jh.status, "{query}");
+        assert_eq!(
+            mh.header("content-type"),
+            jh.header("content-type"),
+            "{query}"
+        );
+        assert_eq!(mh.content_length(), jh.content_length(), "{query}");
+    }
     drop(m);
     drop(j);
     drop(tc);
