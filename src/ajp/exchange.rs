@@ -100,6 +100,24 @@ impl<B: BodySource> RequestBody<B> {
     pub fn replayable(&self) -> bool {
         !self.streamed
     }
+
+    /// Reads and discards what the backend did not read of the body, up to `limit`
+    /// bytes, as mod_jk does after the response: the client connection can then carry
+    /// its next request. Returns false when more than `limit` was left or reading failed.
+    pub async fn discard_rest(&mut self, limit: u64) -> bool {
+        let mut left = limit;
+        while !self.ended {
+            match self.source.next_chunk(64 * 1024).await {
+                Ok(Some(c)) => match left.checked_sub(c.len() as u64) {
+                    Some(l) => left = l,
+                    None => return false,
+                },
+                Ok(None) => self.ended = true,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
 }
 
 fn backend(stage: Stage) -> impl Fn(ConnError) -> Failure {

@@ -498,6 +498,10 @@ fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Opti
 
 /// Relays the rest of the response in the background and then tells `done` how it
 /// ended (the balancer's report, or nothing for a direct worker).
+/// How much of a request body the backend did not read jkd still reads and drops to
+/// keep the client connection usable; past this, the connection is closed instead.
+const DISCARD_LIMIT: u64 = 1024 * 1024;
+
 /// Bytes of one exchange: sent to the backend (request packet and body) and relayed
 /// from it (response body).
 #[derive(Clone, Copy, Debug, Default)]
@@ -536,6 +540,10 @@ fn spawn_relay(
             Ok(reuse) => {
                 worker.note_refusal(status, reuse);
                 lease.release(reuse);
+                // Before the response ends, so that hyper can keep the client
+                // connection for the next request.
+                body.discard_rest(DISCARD_LIMIT).await;
+                drop(tx);
                 done(Ok(()), traffic);
             }
             Err(f) => {
