@@ -75,6 +75,9 @@ enum Command {
         /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
         #[arg(long = "metrics-listen", value_name = "ADDR")]
         metrics_listen: Option<String>,
+        /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
+        #[arg(long = "manager-users", value_name = "FILE")]
+        manager_users: Option<PathBuf>,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -84,6 +87,9 @@ enum Command {
         /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
         #[arg(long = "metrics-listen", value_name = "ADDR")]
         metrics_listen: Option<String>,
+        /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
+        #[arg(long = "manager-users", value_name = "FILE")]
+        manager_users: Option<PathBuf>,
     },
 }
 
@@ -145,12 +151,72 @@ struct Serving {
     listen: Vec<String>,
     trusted_proxies: Vec<std::net::IpAddr>,
     metrics_listen: Option<String>,
+    /// `--manager-users`: who may write through the status manager.
+    manager_users: Option<PathBuf>,
+}
+
+/// Reads `--manager-users` (a bad line stops jkd with `file:line`) and sets up the
+/// status manager's access: read-only without the flag.
+fn manager_access(serving: &Serving) -> Result<jkd::status::auth::Manager, ExitCode> {
+    use jkd::status::auth::{Manager, Users};
+    let Some(path) = &serving.manager_users else {
+        return Ok(Manager::new(None));
+    };
+    match Users::load(path) {
+        Ok(users) => Ok(Manager::new(Some(users))),
+        Err(e) => {
+            eprintln!("jkd: --manager-users: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Says at startup whether the status manager can change anything, and why not.
+fn log_manager_access(cfg: &config::Config, manager: &jkd::status::auth::Manager) {
+    let status_workers: Vec<&str> = cfg
+        .worker_list
+        .iter()
+        .filter(|name| {
+            cfg.worker(name)
+                .is_some_and(|w| matches!(w.kind, config::workers::WorkerKind::Status(_)))
+        })
+        .map(String::as_str)
+        .collect();
+    if status_workers.is_empty() {
+        return;
+    }
+    if !manager.writable() {
+        tracing::info!(
+            "status manager is read-only: start jkd with --manager-users FILE to allow changes"
+        );
+        return;
+    }
+    for name in status_workers {
+        let read_only = cfg.worker(name).is_some_and(
+            |w| matches!(&w.kind, config::workers::WorkerKind::Status(s) if s.read_only),
+        );
+        if read_only {
+            tracing::info!(
+                "status manager '{name}' is read-only: worker.{name}.read_only=true wins over --manager-users"
+            );
+        } else {
+            tracing::info!(
+                "status manager '{name}': users of --manager-users may change the cluster after signing in"
+            );
+        }
+    }
 }
 
 /// Binds every listen address, then serves until killed; `before` is called inside
 /// the async runtime first.
 fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
+    let manager = match manager_access(serving) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
     init_logging();
+    log_manager_access(&cfg, &manager);
+    jkd::status::auth::install(manager);
     let addrs: Vec<String> = if serving.listen.is_empty() {
         vec!["127.0.0.1:8080".to_string()]
     } else {
@@ -277,6 +343,7 @@ fn main() -> ExitCode {
             listen,
             trusted_proxies,
             metrics_listen,
+            manager_users,
         } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
@@ -285,16 +352,19 @@ fn main() -> ExitCode {
                 listen,
                 trusted_proxies,
                 metrics_listen,
+                manager_users,
             };
             run_with(cfg, &serving, || {})
         }
         Command::Demo {
             listen,
             metrics_listen,
+            manager_users,
         } => demo(Serving {
             listen,
             trusted_proxies: Vec::new(),
             metrics_listen,
+            manager_users,
         }),
     }
 }

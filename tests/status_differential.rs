@@ -190,13 +190,23 @@ impl Answer {
     }
 }
 
+/// jkd keeps its manager read-only unless started with `--manager-users`: this file
+/// (`htpasswd -nbB -C 4 admin s3cret`) lets the updates and resets below through,
+/// sent as a script sends them (a GET with Basic credentials).
+const MANAGER_USERS: &str = "admin:$2y$04$hHEtGog20YUmdj7yeTFto.BP6WYCtFNPZYqk57blARo78zFLgXHum\n";
+
+/// base64("admin:s3cret"); httpd without authentication ignores it.
+const CREDENTIALS: &str = "Basic YWRtaW46czNjcmV0";
+
 /// A plain HTTP/1.0 GET on 127.0.0.1 (both servers then close after the body).
 fn get(port: u16, target: &str) -> Answer {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    let request = format!("GET {target} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let request = format!(
+        "GET {target} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {CREDENTIALS}\r\n\r\n"
+    );
     s.write_all(request.as_bytes()).expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
@@ -618,7 +628,10 @@ fn run_file(original: &Path, dir: &Path, mounts: &[(&str, &str)], queries: &[&st
         }
     };
     let mount = format!("/{STATUS}={STATUS}");
-    let mut args: Vec<&str> = vec!["--mount", &mount];
+    let users = dir.join("manager-users");
+    fs::write(&users, MANAGER_USERS).expect("write the manager's users");
+    let users = users.display().to_string();
+    let mut args: Vec<&str> = vec!["--mount", &mount, "--manager-users", &users];
     for (_, rule) in mounts {
         args.extend(["--mount", rule]);
     }

@@ -87,15 +87,18 @@ async fn route(
         .get(&rule.worker)
         .cloned()
         .ok_or_else(|| ProxyError::NoSuchWorker(rule.worker.clone()))?;
+    if let Target::Status = target {
+        // Authentication, the cross-site rules and POSTed forms: see status::auth.
+        return Ok(crate::status::auth::serve(rt, &rule.worker, parts, incoming, conn).await);
+    }
     let out = Outbound::new(parts, conn, &rt.trusted_proxies);
     let body = IncomingSource::new(incoming);
     let started = Instant::now();
     let forwarded = match target {
         Target::Ajp(w) => forward::direct(w, rule, out, body).await,
         Target::Lb(lb) => forward::via_balancer(lb, rule, out, body).await,
-        Target::Status => {
-            return Ok(crate::status::respond(rt, &rule.worker, parts, conn, None).await);
-        }
+        // Answered above.
+        Target::Status => return Err(ProxyError::Unsupported("status worker")),
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
     };
     if let Some(h) = rt.latency.get(&rule.worker) {

@@ -1,7 +1,18 @@
-//! The HTML page of the status worker: a plain XHTML rendering of the same content (version table, balancers with their members, AJP workers, URI maps, edit forms), with everything from the configuration or the request escaped.
+//! The HTML page of the status worker: one self-contained page (inline CSS and script, no other request but its own JSON) with every balancer and its members, their state and activation in colour, live request and error rates drawn as sparklines, buttons to activate, drain, stop, reset and recover a member, and mod_jk's full tables one click away; everything from the configuration or the request is escaped.
+//!
+//! What scripts grep for stays as mod_jk prints it: `<h1>JK Status Manager for
+//! host:port</h1>` (with ` (read only)` when it is) and the `Server Version:` row,
+//! and every link keeps the `cmd=` / `mime=` / `w=` / `sw=` / `opt=` scheme. The
+//! page's script polls `?cmd=list&mime=json` every few seconds and updates the page
+//! in place; without the script the page is complete, only not live.
+//!
+//! Changes are forms posting to the status worker with the process's token (see
+//! [`super::auth`]); they are left out when the manager is read-only.
 
 use std::fmt::Write;
 
+use super::Access;
+use super::auth::TOKEN_FIELD;
 use super::clock;
 use super::page::{Body, EditForm, Page, Section};
 use super::params::{Command, Params, opt};
@@ -9,6 +20,15 @@ use super::view::{AjpView, LbView, MapView, MemberView};
 use crate::balancer::MemberState;
 use crate::config::values::Activation;
 use crate::config::workers::StatusSettings;
+
+/// The page's style sheet.
+const STYLE: &str = include_str!("html.css");
+
+/// The page's script: polls the JSON listing, draws the sparklines, updates states.
+const SCRIPT: &str = include_str!("html.js");
+
+/// Seconds between two polls of the page's script.
+const POLL_SECONDS: u32 = 3;
 
 /// What the HTML page needs beyond the content.
 pub struct Context<'a> {
@@ -22,6 +42,10 @@ pub struct Context<'a> {
     pub server_port: u16,
     /// An update, reset or recover succeeded: the page sends the browser back.
     pub action_done: bool,
+    /// Whether anyone can write, and the forms' token.
+    pub access: Access<'a>,
+    /// The signed-in user.
+    pub remote_user: Option<&'a str>,
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -86,10 +110,58 @@ pub fn size(bytes: u64) -> String {
     format!("{value}E")
 }
 
+/// The colour class of a member's state: OK green, ERR red, on the way back amber.
+fn state_class(state: MemberState) -> &'static str {
+    match state {
+        MemberState::Idle | MemberState::Ok | MemberState::Busy => "ok",
+        MemberState::Error => "err",
+        MemberState::Recover | MemberState::Force | MemberState::Probe => "warn",
+    }
+}
+
+/// The colour class of an activation: active green, disabled grey-blue, stopped grey.
+fn activation_class(activation: Activation) -> &'static str {
+    match activation {
+        Activation::Active => "ok",
+        Activation::Disabled => "dis",
+        Activation::Stopped => "stp",
+    }
+}
+
+/// The colour of a member's row: a failing state first, then its activation.
+fn row_class(activation: Activation, state: MemberState) -> &'static str {
+    match (state_class(state), activation) {
+        ("ok", a) => activation_class(a),
+        (s, _) => s,
+    }
+}
+
+/// The letter of an activation in `vwa=` and the label of its button.
+const ACTIVATIONS: [(Activation, &str, &str, &str); 3] = [
+    (
+        Activation::Active,
+        "A",
+        "Activate",
+        "Take new sessions again",
+    ),
+    (
+        Activation::Disabled,
+        "D",
+        "Drain",
+        "Only requests of existing sessions (activation D)",
+    ),
+    (
+        Activation::Stopped,
+        "S",
+        "Stop",
+        "No requests at all (activation S)",
+    ),
+];
+
 impl Context<'_> {
     /// A link back to this status worker with the given parameters and the current
-    /// `opt` (changed by `add`/`remove`).
-    fn href(&self, pairs: &[(&str, &str)], add: u32, remove: u32) -> String {
+    /// `opt` (changed by `add`/`remove`), not yet escaped.
+    fn raw_href(&self, pairs: &[(&str, &str)], add: u32, remove: u32) -> String {
         let mut query: Vec<String> = pairs
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -100,10 +172,15 @@ impl Context<'_> {
             query.push(format!("opt={options}"));
         }
         if query.is_empty() {
-            escape(self.path)
+            self.path.to_string()
         } else {
-            escape(&format!("{}?{}", self.path, query.join("&")))
+            format!("{}?{}", self.path, query.join("&"))
         }
+    }
+
+    /// [`Self::raw_href`], escaped for an attribute.
+    fn href(&self, pairs: &[(&str, &str)], add: u32, remove: u32) -> String {
+        escape(&self.raw_href(pairs, add, remove))
     }
 
     fn link(&self, text: &str, pairs: &[(&str, &str)]) -> String {
@@ -119,46 +196,93 @@ impl Context<'_> {
     }
 
     /// Where the browser goes after an update, reset or recover: back to the list, or
-    /// to the worker when the change came from its page.
-    fn back_after_action(&self) -> String {
+    /// to the worker when the change came from its page (not escaped). After a form
+    /// the page asks the browser for its credentials again (`login=1`), which it
+    /// sends without asking the user, so that the page says who is signed in.
+    pub fn back_location(&self) -> String {
         let w = self.params.get("w").unwrap_or_default();
+        let login = if self.access.from_form && self.remote_user.is_some() {
+            "1"
+        } else {
+            ""
+        };
         match self.params.get("from") {
-            Some("show") => self.href(&[("cmd", "show"), ("w", w)], 0, 0),
-            _ => self.href(&[("cmd", "list")], 0, 0),
+            Some("show") => self.raw_href(&[("cmd", "show"), ("w", w), ("login", login)], 0, 0),
+            _ => self.raw_href(&[("cmd", "list"), ("login", login)], 0, 0),
         }
     }
 
-    /// `[S|E|R|T]` for a balancer, a member or a plain worker.
-    fn worker_links(&self, w: &str, sw: &str, show: bool, recover: bool) -> String {
-        let from = self.command_name();
-        let mut links = Vec::new();
-        if show {
-            links.push(self.link("S", &[("cmd", "show"), ("w", w), ("sw", sw)]));
-        } else {
-            links.push("S".to_string());
-        }
-        if !self.read_only {
-            links.push(self.link(
-                "E",
-                &[("cmd", "edit"), ("from", from), ("w", w), ("sw", sw)],
-            ));
-            links.push(self.link(
-                "R",
-                &[("cmd", "reset"), ("from", from), ("w", w), ("sw", sw)],
-            ));
-            if recover {
-                links.push(self.link(
-                    "T",
-                    &[("cmd", "recover"), ("from", from), ("w", w), ("sw", sw)],
-                ));
-            }
-        }
-        format!("[{}]", links.join("|"))
+    /// The page offers changes: anyone can sign in and nothing makes it read-only.
+    fn offers_changes(&self) -> bool {
+        !self.read_only && self.access.writable
     }
 
     fn time(&self, unix: i64) -> String {
         clock::html(unix).unwrap_or_else(|| unix.to_string())
     }
+
+    /// The start of a form that posts to the status worker with the token and the
+    /// given fields.
+    fn form_open(&self, out: &mut String, class: &str, fields: &[(&str, &str)]) {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"{}\" class=\"{class}\">\
+             <input type=\"hidden\" name=\"{TOKEN_FIELD}\" value=\"{}\"/>",
+            escape(self.path),
+            escape(self.access.token)
+        );
+        for (name, value) in fields {
+            if !value.is_empty() {
+                let _ = write!(
+                    out,
+                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\"/>",
+                    escape(value)
+                );
+            }
+        }
+        let options = self.params.options();
+        if options != 0 {
+            let _ = write!(
+                out,
+                "<input type=\"hidden\" name=\"opt\" value=\"{options}\"/>"
+            );
+        }
+    }
+
+    /// One button in a form of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn button(
+        &self,
+        out: &mut String,
+        fields: &[(&str, &str)],
+        action: &str,
+        label: &str,
+        title: &str,
+        class: &str,
+        pressed: Option<bool>,
+    ) {
+        self.form_open(out, "b", fields);
+        let pressed = match pressed {
+            Some(true) => " aria-pressed=\"true\" disabled=\"disabled\"",
+            Some(false) => " aria-pressed=\"false\"",
+            None => "",
+        };
+        let _ = write!(
+            out,
+            "<button type=\"submit\" class=\"{class}\" data-action=\"{action}\" title=\"{}\"{pressed}>{}</button></form>",
+            escape(title),
+            escape(label)
+        );
+    }
+}
+
+/// The body of a `303 See Other` answer.
+pub fn see_other(location: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>JK Status Manager</title></head><body>\
+         <p>Done: back to <a href=\"{0}\">{0}</a>.</p></body></html>\n",
+        escape(location)
+    )
 }
 
 fn cells(out: &mut String, values: &[String]) {
@@ -170,7 +294,7 @@ fn cells(out: &mut String, values: &[String]) {
 }
 
 fn header(out: &mut String, names: &[&str]) {
-    out.push_str("<tr valign=\"bottom\">");
+    out.push_str("<tr>");
     for n in names {
         let _ = write!(out, "<th>{n}</th>");
     }
@@ -185,6 +309,16 @@ fn or_nbsp(text: &str) -> String {
     }
 }
 
+/// An empty sparkline that the script fills in.
+fn sparkline(out: &mut String, kind: &str, title: &str) {
+    let _ = write!(
+        out,
+        "<td class=\"spark {kind}\" title=\"{title}\"><svg viewBox=\"0 0 100 28\" preserveAspectRatio=\"none\" \
+         aria-hidden=\"true\"><path class=\"area\" d=\"\"/><path class=\"base\" d=\"M0 27.5H100\"/>\
+         <path class=\"line\" d=\"\"/></svg><span class=\"rate\">&ndash;</span></td>"
+    );
+}
+
 fn maps(out: &mut String, ctx: &Context<'_>, worker: &str, count: usize, list: &[MapView]) {
     if ctx.params.option(opt::NO_MAPS) {
         return;
@@ -192,14 +326,15 @@ fn maps(out: &mut String, ctx: &Context<'_>, worker: &str, count: usize, list: &
     if count == 0 {
         let _ = writeln!(
             out,
-            "<hr/><h3>Warning: No URI Mappings defined for {} !</h3>",
+            "<p class=\"note\">Warning: No URI Mappings defined for {} !</p>",
             escape(worker)
         );
         return;
     }
     let _ = writeln!(
         out,
-        "<hr/><h3>URI Mappings for {} ({count} maps)</h3><table>",
+        "<details class=\"more\"><summary>URI Mappings for {} ({count} maps)</summary>\
+         <div class=\"scroll\"><table class=\"classic\">",
         escape(worker)
     );
     header(
@@ -239,136 +374,277 @@ fn maps(out: &mut String, ctx: &Context<'_>, worker: &str, count: usize, list: &
             ],
         );
     }
-    out.push_str("</table>\n");
+    out.push_str("</table></div></details>\n");
 }
 
+/// One member in the balancer's main table.
 fn member_row(out: &mut String, ctx: &Context<'_>, lb: &str, m: &MemberView, single: bool) {
-    let links = ctx.worker_links(lb, &m.name, !single, m.state == MemberState::Error);
-    let error = m
-        .error
-        .as_ref()
-        .map_or("&nbsp;".to_string(), |e| escape(&ctx.time(e.stamp.unix)));
-    cells(
+    let series = format!("m:{lb}/{}", m.name);
+    let _ = write!(
+        out,
+        "<tr class=\"member k-{}\" data-series=\"{}\" data-sw=\"{}\" data-n=\"{}\" data-e=\"{}\">",
+        row_class(m.activation, m.state),
+        escape(&series),
+        escape(&m.name),
+        m.traffic.requests,
+        m.traffic.errors
+    );
+    let name = if single {
+        format!("<b>{}</b>", escape(&m.name))
+    } else {
+        format!(
+            "<a href=\"{}\"><b>{}</b></a>",
+            ctx.href(&[("cmd", "show"), ("w", lb), ("sw", &m.name)], 0, 0),
+            escape(&m.name)
+        )
+    };
+    let _ = write!(
+        out,
+        "<td class=\"name\">{name}<small>route {} &middot; factor <span data-f=\"lbfactor\">{}</span> \
+         &middot; {}</small></td>",
+        escape(&m.route),
+        m.lbfactor,
+        escape(&m.conf.address)
+    );
+    let _ = write!(
+        out,
+        "<td><span class=\"badge s-{}\" data-f=\"state\">{}</span></td>\
+         <td><span class=\"badge a-{}\" data-f=\"activation\">{}</span></td>",
+        state_class(m.state),
+        m.state.as_str(),
+        activation_class(m.activation),
+        m.activation.as_str()
+    );
+    sparkline(out, "req", "Requests per second");
+    sparkline(out, "err", "Errors per second");
+    for (field, value) in [
+        ("elected", m.traffic.requests),
+        ("errors", m.traffic.errors),
+        ("busy", m.traffic.busy),
+        ("sessions", m.sessions),
+    ] {
+        let _ = write!(out, "<td class=\"num\" data-f=\"{field}\">{value}</td>");
+    }
+    if ctx.offers_changes() {
+        out.push_str("<td class=\"actions\"><span class=\"seg\">");
+        let from = ctx.command_name();
+        for (activation, letter, label, title) in ACTIVATIONS {
+            ctx.button(
+                out,
+                &[
+                    ("cmd", "update"),
+                    ("from", from),
+                    ("w", lb),
+                    ("sw", &m.name),
+                    ("vwa", letter),
+                ],
+                &label.to_ascii_lowercase(),
+                label,
+                title,
+                &format!("v-{letter}"),
+                Some(m.activation == activation),
+            );
+        }
+        out.push_str("</span>");
+        ctx.button(
+            out,
+            &[("cmd", "reset"), ("from", from), ("w", lb), ("sw", &m.name)],
+            "reset",
+            "Reset",
+            "Set this member's counters to zero",
+            "plain",
+            None,
+        );
+        let hidden = if m.state == MemberState::Error {
+            ""
+        } else {
+            " hide"
+        };
+        ctx.button(
+            out,
+            &[
+                ("cmd", "recover"),
+                ("from", from),
+                ("w", lb),
+                ("sw", &m.name),
+            ],
+            "recover",
+            "Recover",
+            "Try this member again at once",
+            &format!("plain warnb{hidden}"),
+            None,
+        );
+        let _ = write!(
+            out,
+            "<a class=\"edit\" href=\"{}\" title=\"Route, factor, domain, distance ...\">Edit</a></td>",
+            ctx.href(
+                &[("cmd", "edit"), ("from", from), ("w", lb), ("sw", &m.name)],
+                0,
+                0
+            )
+        );
+    }
+    out.push_str("</tr>\n");
+}
+
+/// mod_jk's member table with every column.
+fn classic_members(out: &mut String, ctx: &Context<'_>, lb: &LbView) {
+    out.push_str(
+        "<details class=\"more\"><summary>All member columns</summary>\
+         <div class=\"scroll\"><table class=\"classic\">",
+    );
+    header(
         out,
         &[
-            format!("{links}&nbsp;"),
-            escape(&m.name),
-            m.activation.as_str().to_string(),
-            m.state.as_str().to_string(),
-            m.distance.to_string(),
-            m.lbfactor.to_string(),
-            m.lbmult.to_string(),
-            m.lbvalue.to_string(),
-            m.traffic.requests.to_string(),
-            m.sessions.to_string(),
-            m.traffic.errors.to_string(),
-            m.traffic.client_errors.to_string(),
-            m.traffic.reply_timeouts.to_string(),
-            size(m.traffic.transferred),
-            size(m.traffic.read),
-            m.traffic.busy.to_string(),
-            m.traffic.max_busy.to_string(),
-            m.traffic.connected.to_string(),
-            m.traffic.max_connected.to_string(),
-            escape(&m.route),
-            or_nbsp(&m.redirect),
-            or_nbsp(&m.domain),
-            format!("{}/{}", m.time_to_recover_min, m.time_to_recover_max),
-            m.last_reset_ago.to_string(),
-            error,
+            "Name", "Act", "State", "D", "F", "M", "V", "Acc", "Sess", "Err", "CE", "RE", "Wr",
+            "Rd", "Busy", "MaxBusy", "Con", "MaxCon", "Route", "RR", "Cd", "Rs", "LR", "LE",
         ],
     );
+    for m in &lb.members {
+        let error = m
+            .error
+            .as_ref()
+            .map_or("&nbsp;".to_string(), |e| escape(&ctx.time(e.stamp.unix)));
+        cells(
+            out,
+            &[
+                escape(&m.name),
+                m.activation.as_str().to_string(),
+                m.state.as_str().to_string(),
+                m.distance.to_string(),
+                m.lbfactor.to_string(),
+                m.lbmult.to_string(),
+                m.lbvalue.to_string(),
+                m.traffic.requests.to_string(),
+                m.sessions.to_string(),
+                m.traffic.errors.to_string(),
+                m.traffic.client_errors.to_string(),
+                m.traffic.reply_timeouts.to_string(),
+                size(m.traffic.transferred),
+                size(m.traffic.read),
+                m.traffic.busy.to_string(),
+                m.traffic.max_busy.to_string(),
+                m.traffic.connected.to_string(),
+                m.traffic.max_connected.to_string(),
+                escape(&m.route),
+                or_nbsp(&m.redirect),
+                or_nbsp(&m.domain),
+                format!("{}/{}", m.time_to_recover_min, m.time_to_recover_max),
+                m.last_reset_ago.to_string(),
+                error,
+            ],
+        );
+    }
+    out.push_str("</table></div></details>\n");
+}
+
+fn conf_item(out: &mut String, label: &str, value: &str) {
+    let _ = write!(out, "<span>{label} <b>{value}</b></span>");
 }
 
 fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single: bool) {
-    let _ = writeln!(
+    let name = escape(&lb.name);
+    let _ = write!(
         out,
-        "<hr/><h3>{}&nbsp;&nbsp;Worker Status for {}</h3>",
-        ctx.worker_links(&lb.name, "", !single, false),
-        escape(&lb.name)
+        "<section class=\"card lb\" data-w=\"{name}\">\n<div class=\"card-head\">\
+         <h3><span class=\"kind\">Balancer</span> Worker Status for {name}</h3>"
     );
-    if !ctx.params.option(opt::NO_LB_CONF) {
-        out.push_str("<table>");
-        header(
-            out,
-            &[
-                "Type",
-                "Sticky Sessions",
-                "Force Sticky Sessions",
-                "Retries",
-                "LB Method",
-                "Locking",
-                "Recover Wait Time",
-                "Error Escalation Time",
-                "Max Reply Timeouts",
-            ],
-        );
-        let tf = |b: bool| if b { "True" } else { "False" }.to_string();
-        cells(
-            out,
-            &[
-                "lb".into(),
-                tf(lb.sticky_session),
-                tf(lb.sticky_session_force),
-                lb.retries.to_string(),
-                lb.method.into(),
-                lb.lock.into(),
-                lb.recover_time.to_string(),
-                lb.error_escalation_time.to_string(),
-                lb.max_reply_timeouts.to_string(),
-            ],
-        );
-        out.push_str("</table>\n<br/>\n");
-    }
     if !ctx.params.option(opt::NO_LB_SUMMARY) {
-        out.push_str("<table>");
-        header(
+        let _ = write!(
             out,
-            &[
-                "Good",
-                "Degraded",
-                "Bad/Stopped",
-                "Busy",
-                "Max Busy",
-                "Next Maintenance",
-                "Last Reset",
-            ],
+            "<div class=\"health\"><span class=\"pill ok\"><b data-f=\"good\">{}</b> good</span>\
+             <span class=\"pill warn\"><b data-f=\"degraded\">{}</b> degraded</span>\
+             <span class=\"pill bad\"><b data-f=\"bad\">{}</b> bad/stopped</span>\
+             <span class=\"pill\"><b data-f=\"busy\">{}</b> busy</span></div>",
+            lb.good, lb.degraded, lb.bad, lb.busy
         );
-        cells(
+    }
+    out.push_str("<div class=\"tools\">");
+    if !single {
+        out.push_str(&ctx.link("Show", &[("cmd", "show"), ("w", &lb.name)]));
+    }
+    if ctx.offers_changes() {
+        let from = ctx.command_name();
+        let _ = write!(
             out,
-            &[
-                lb.good.to_string(),
-                lb.degraded.to_string(),
-                lb.bad.to_string(),
-                lb.busy.to_string(),
-                lb.max_busy.to_string(),
-                format!(
-                    "{}/{}",
+            "<a href=\"{}\">Edit</a>",
+            ctx.href(&[("cmd", "edit"), ("from", from), ("w", &lb.name)], 0, 0)
+        );
+        ctx.button(
+            out,
+            &[("cmd", "reset"), ("from", from), ("w", &lb.name)],
+            "reset",
+            "Reset all",
+            "Set the counters of the balancer and all its members to zero",
+            "plain",
+            None,
+        );
+    }
+    out.push_str("</div></div>\n");
+    let show_conf = !ctx.params.option(opt::NO_LB_CONF);
+    let show_summary = !ctx.params.option(opt::NO_LB_SUMMARY);
+    if show_conf || show_summary {
+        out.push_str("<div class=\"conf\">");
+        let tf = |b: bool| if b { "True" } else { "False" };
+        if show_conf {
+            conf_item(out, "Sticky Sessions", tf(lb.sticky_session));
+            conf_item(out, "Force Sticky Sessions", tf(lb.sticky_session_force));
+            conf_item(out, "LB Method", lb.method);
+            conf_item(out, "Locking", lb.lock);
+            conf_item(out, "Retries", &lb.retries.to_string());
+            conf_item(out, "Recover Wait Time", &format!("{} s", lb.recover_time));
+            conf_item(
+                out,
+                "Error Escalation Time",
+                &format!("{} s", lb.error_escalation_time),
+            );
+            conf_item(
+                out,
+                "Max Reply Timeouts",
+                &lb.max_reply_timeouts.to_string(),
+            );
+        }
+        if show_summary {
+            conf_item(out, "Max Busy", &lb.max_busy.to_string());
+            conf_item(
+                out,
+                "Next Maintenance",
+                &format!(
+                    "{}/{} s",
                     lb.time_to_maintenance_min, lb.time_to_maintenance_max
                 ),
-                lb.last_reset_ago.to_string(),
-            ],
-        );
-        out.push_str("</table>\n");
+            );
+            conf_item(out, "Last Reset", &format!("{} s ago", lb.last_reset_ago));
+        }
+        out.push_str("</div>\n");
     }
     if lb.members_shown {
-        out.push_str("<h4>Balancer Members</h4>\n<table>");
-        header(
-            out,
-            &[
-                "&nbsp;", "Name", "Act", "State", "D", "F", "M", "V", "Acc", "Sess", "Err", "CE",
-                "RE", "Wr", "Rd", "Busy", "MaxBusy", "Con", "MaxCon", "Route", "RR", "Cd", "Rs",
-                "LR", "LE",
-            ],
-        );
+        out.push_str("<div class=\"scroll\"><table class=\"members\"><thead>");
+        let mut names = vec![
+            "Member",
+            "State",
+            "Activation",
+            "Requests/s",
+            "Errors/s",
+            "<span class=\"r\">Requests</span>",
+            "<span class=\"r\">Errors</span>",
+            "<span class=\"r\">Busy</span>",
+            "<span class=\"r\">Sessions</span>",
+        ];
+        if ctx.offers_changes() {
+            names.push("Actions");
+        }
+        header(out, &names);
+        out.push_str("</thead><tbody>\n");
         for m in &lb.members {
             member_row(out, ctx, &lb.name, m, single && lb.members.len() == 1);
         }
-        out.push_str("</table>\n");
-        if !ctx.read_only {
+        out.push_str("</tbody></table></div>\n");
+        classic_members(out, ctx, lb);
+        if ctx.offers_changes() {
             let _ = writeln!(
                 out,
-                "<p>Edit one attribute of all members: {}</p>",
+                "<p class=\"allm\">Edit one attribute of all members: {}</p>",
                 [
                     ("vwa", "Activation"),
                     ("vwf", "LB Factor"),
@@ -388,86 +664,115 @@ fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single: bool) {
                     ]
                 ))
                 .collect::<Vec<_>>()
-                .join(" | ")
+                .join(" &middot; ")
             );
         }
     }
     maps(out, ctx, &lb.name, lb.map_count, &lb.maps);
+    out.push_str("</section>\n");
 }
 
 fn ajp(out: &mut String, ctx: &Context<'_>, w: &AjpView, single: bool) {
-    let _ = writeln!(
+    let name = escape(&w.name);
+    let _ = write!(
         out,
-        "<hr/><h3>{}&nbsp;&nbsp;Worker Status for {}</h3>",
-        ctx.worker_links(&w.name, "", !single, false),
-        escape(&w.name)
+        "<section class=\"card ajp\" data-w=\"{name}\">\n<div class=\"card-head\">\
+         <h3><span class=\"kind\">AJP worker</span> Worker Status for {name}</h3><div class=\"tools\">"
     );
-    if !ctx.params.option(opt::NO_AJP_CONF) {
-        out.push_str("<table>");
-        header(
-            out,
-            &[
-                "Type",
-                "Hostname",
-                "Address:Port",
-                "Source",
-                "Connection Pool Timeout",
-                "Connect Timeout",
-                "Prepost Timeout",
-                "Reply Timeout",
-                "Retries",
-                "Recovery Options",
-                "Busy Limit",
-                "Max Packet Size",
-            ],
-        );
-        let c = &w.conf;
-        cells(
-            out,
-            &[
-                c.type_name.into(),
-                escape(&c.host),
-                escape(&c.address),
-                escape(&c.source),
-                c.connection_pool_timeout.to_string(),
-                c.connect_timeout.to_string(),
-                c.prepost_timeout.to_string(),
-                c.reply_timeout.to_string(),
-                c.retries.to_string(),
-                c.recovery_options.to_string(),
-                c.busy_limit.to_string(),
-                c.max_packet_size.to_string(),
-            ],
-        );
-        out.push_str("</table>\n<br/>\n");
+    if !single {
+        out.push_str(&ctx.link("Show", &[("cmd", "show"), ("w", &w.name)]));
     }
-    out.push_str("<table>");
+    if ctx.offers_changes() {
+        let from = ctx.command_name();
+        let _ = write!(
+            out,
+            "<a href=\"{}\">Edit</a>",
+            ctx.href(&[("cmd", "edit"), ("from", from), ("w", &w.name)], 0, 0)
+        );
+        ctx.button(
+            out,
+            &[("cmd", "reset"), ("from", from), ("w", &w.name)],
+            "reset",
+            "Reset",
+            "Set this worker's counters to zero",
+            "plain",
+            None,
+        );
+    }
+    out.push_str("</div></div>\n");
+    if !ctx.params.option(opt::NO_AJP_CONF) {
+        let c = &w.conf;
+        out.push_str("<div class=\"conf\">");
+        conf_item(out, "Type", c.type_name);
+        conf_item(out, "Hostname", &escape(&c.host));
+        conf_item(out, "Address:Port", &escape(&c.address));
+        conf_item(out, "Source", &escape(&c.source));
+        conf_item(
+            out,
+            "Connection Pool Timeout",
+            &c.connection_pool_timeout.to_string(),
+        );
+        conf_item(out, "Connect Timeout", &c.connect_timeout.to_string());
+        conf_item(out, "Prepost Timeout", &c.prepost_timeout.to_string());
+        conf_item(out, "Reply Timeout", &c.reply_timeout.to_string());
+        conf_item(out, "Retries", &c.retries.to_string());
+        conf_item(out, "Recovery Options", &c.recovery_options.to_string());
+        conf_item(out, "Busy Limit", &c.busy_limit.to_string());
+        conf_item(out, "Max Packet Size", &c.max_packet_size.to_string());
+        out.push_str("</div>\n");
+    }
+    out.push_str("<div class=\"scroll\"><table class=\"members\"><thead>");
     header(
         out,
         &[
-            "Acc", "Err", "CE", "RE", "Wr", "Rd", "Busy", "MaxBusy", "Con", "MaxCon", "LR", "LE",
+            "Requests/s",
+            "Errors/s",
+            "<span class=\"r\">Requests</span>",
+            "<span class=\"r\">Errors</span>",
+            "<span class=\"r\">Client Errors</span>",
+            "<span class=\"r\">Reply Timeouts</span>",
+            "<span class=\"r\">Written</span>",
+            "<span class=\"r\">Read</span>",
+            "<span class=\"r\">Busy</span>",
+            "<span class=\"r\">Max Busy</span>",
+            "<span class=\"r\">Connections</span>",
+            "<span class=\"r\">Max Conn.</span>",
+            "<span class=\"r\">Last Reset</span>",
         ],
     );
+    out.push_str("</thead><tbody>\n");
     let t = &w.traffic;
-    cells(
+    let _ = write!(
         out,
-        &[
-            t.requests.to_string(),
-            t.errors.to_string(),
-            t.client_errors.to_string(),
-            t.reply_timeouts.to_string(),
-            size(t.transferred),
-            size(t.read),
-            t.busy.to_string(),
-            t.max_busy.to_string(),
-            t.connected.to_string(),
-            t.max_connected.to_string(),
-            w.last_reset_ago.to_string(),
-            "&nbsp;".into(),
-        ],
+        "<tr class=\"member k-ok\" data-series=\"{}\" data-n=\"{}\" data-e=\"{}\">",
+        escape(&format!("w:{}", w.name)),
+        t.requests,
+        t.errors
     );
-    out.push_str("</table>\n");
+    sparkline(out, "req", "Requests per second");
+    sparkline(out, "err", "Errors per second");
+    for (field, value) in [
+        ("used", t.requests.to_string()),
+        ("errors", t.errors.to_string()),
+        ("client_errors", t.client_errors.to_string()),
+        ("reply_timeouts", t.reply_timeouts.to_string()),
+        ("", size(t.transferred)),
+        ("", size(t.read)),
+        ("busy", t.busy.to_string()),
+        ("max_busy", t.max_busy.to_string()),
+        ("connected", t.connected.to_string()),
+        ("max_connected", t.max_connected.to_string()),
+        ("", format!("{} s ago", w.last_reset_ago)),
+    ] {
+        if field.is_empty() {
+            let _ = write!(out, "<td class=\"num\">{value}</td>");
+        } else {
+            let _ = write!(out, "<td class=\"num\" data-f=\"{field}\">{value}</td>");
+        }
+    }
+    out.push_str("</tr>\n</tbody></table></div>\n");
     maps(out, ctx, &w.name, w.map_count, &w.maps);
+    out.push_str("</section>\n");
 }
 
 fn section<T>(
@@ -484,7 +789,7 @@ fn section<T>(
     if s.hidden {
         let _ = writeln!(
             out,
-            "<p><a href=\"{}\">Show {what}</a></p>",
+            "<p class=\"note\"><a href=\"{}\">Show {what}</a></p>",
             ctx.href(&[("cmd", "list")], 0, bit)
         );
         return;
@@ -492,30 +797,16 @@ fn section<T>(
     let plural = if s.count > 1 { "s" } else { "" };
     let _ = writeln!(
         out,
-        "<hr/><h2>Listing {what} ({} Worker{plural})</h2>",
+        "<h2 class=\"section\">Listing {what} ({} Worker{plural})</h2>",
         s.count
     );
     for item in &s.items {
         each(out, item);
     }
 }
-
 fn form_start(out: &mut String, ctx: &Context<'_>, hidden: &[(&str, &str)]) {
-    let _ = writeln!(out, "<form method=\"get\" action=\"{}\">", escape(ctx.path));
-    for (name, value) in hidden {
-        let _ = writeln!(
-            out,
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\"/>",
-            escape(value)
-        );
-    }
-    let options = ctx.params.options();
-    if options != 0 {
-        let _ = writeln!(
-            out,
-            "<input type=\"hidden\" name=\"opt\" value=\"{options}\"/>"
-        );
-    }
+    ctx.form_open(out, "edit pad", hidden);
+    out.push('\n');
 }
 
 fn text_input(out: &mut String, label: &str, name: &str, value: &str) {
@@ -557,7 +848,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
         EditForm::Balancer(lb) => {
             let _ = writeln!(
                 out,
-                "<hr/><h3>Edit load balancer settings for {}</h3>",
+                "<div class=\"card-head\"><h3>Edit load balancer settings for {}</h3></div>",
                 escape(&lb.name)
             );
             form_start(
@@ -565,7 +856,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
                 ctx,
                 &[("cmd", "update"), ("from", from), ("w", &lb.name)],
             );
-            out.push_str("<table>\n");
+            out.push_str("<table class=\"form\">\n");
             text_input(out, "Retries", "vlr", &lb.retries.to_string());
             text_input(
                 out,
@@ -627,7 +918,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
             };
             let _ = writeln!(
                 out,
-                "<hr/><h3>Edit worker settings for {} of {}</h3>",
+                "<div class=\"card-head\"><h3>Edit worker settings for {} of {}</h3></div>",
                 escape(&m.name),
                 escape(&lb.name)
             );
@@ -641,7 +932,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
                     ("sw", &m.name),
                 ],
             );
-            out.push_str("<table>\n");
+            out.push_str("<table class=\"form\">\n");
             select(
                 out,
                 "Activation",
@@ -656,7 +947,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
             text_input(out, "Distance", "vwd", &m.distance.to_string());
             out.push_str("</table>\n<input type=\"submit\" value=\"Update Worker\"/>\n</form>\n");
             out.push_str(
-                "<p>The connection settings of a worker (host, port, timeouts, retries, \
+                "<p class=\"pad note\">The connection settings of a worker (host, port, timeouts, retries, \
                  packet size) are read from workers.properties at startup.</p>\n",
             );
         }
@@ -671,7 +962,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
                 _ => {
                     let _ = writeln!(
                         out,
-                        "<p>jkd cannot change '{}' of the members while running.</p>",
+                        "<p class=\"pad\">jkd cannot change '{}' of the members while running.</p>",
                         escape(att)
                     );
                     return;
@@ -679,7 +970,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
             };
             let _ = writeln!(
                 out,
-                "<hr/><h3>Edit {label} for all members of {}</h3>",
+                "<div class=\"card-head\"><h3>Edit {label} for all members of {}</h3></div>",
                 escape(&lb.name)
             );
             form_start(
@@ -692,7 +983,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
                     ("att", att),
                 ],
             );
-            out.push_str("<table>\n");
+            out.push_str("<table class=\"form\">\n");
             for m in &lb.members {
                 let name = format!("val{}", m.index);
                 let member = escape(&m.name);
@@ -716,7 +1007,7 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
         EditForm::Ajp(w) => {
             let _ = writeln!(
                 out,
-                "<hr/><h3>Settings of {}</h3>\n<p>jkd reads the settings of an AJP worker from \
+                "<div class=\"card-head\"><h3>Settings of {}</h3></div>\n<p class=\"pad\">jkd reads the settings of an AJP worker from \
                  workers.properties at startup; they cannot be changed while it runs.</p>",
                 escape(&w.name)
             );
@@ -726,33 +1017,87 @@ fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
 
 fn legend(out: &mut String) {
     out.push_str(
-        "<h2>Legend</h2>\n<table>\n\
-         <tr><th>Act</th><td>Activation: ACT active, DIS disabled (only sticky requests), STP stopped</td></tr>\n\
-         <tr><th>State</th><td>OK, OK/IDLE (no request since the last maintenance), OK/BUSY (no free connection), \
-         ERR, ERR/REC (to be tried again), ERR/PRB (being tried), ERR/FRC (tried because every member failed)</td></tr>\n\
-         <tr><th>D / F / M / V</th><td>Distance, load factor, load multiplier, load value</td></tr>\n\
+        "<details class=\"legend\"><summary>Legend</summary>\n<table class=\"classic\">\n\
+         <tr><th>State</th><td><span class=\"badge s-ok\">OK</span> OK, OK/IDLE (no request since the last maintenance), OK/BUSY (no free connection); \
+         <span class=\"badge s-err\">ERR</span> in error; <span class=\"badge s-warn\">ERR/REC</span> to be tried again, ERR/PRB being tried, ERR/FRC tried because every member failed</td></tr>\n\
+         <tr><th>Activation</th><td><span class=\"badge a-ok\">ACT</span> active; <span class=\"badge a-dis\">DIS</span> disabled (drained: only requests of existing sessions); \
+         <span class=\"badge a-stp\">STP</span> stopped (no requests)</td></tr>\n\
+         <tr><th>Requests/s, Errors/s</th><td>Measured by this page every few seconds while it is open</td></tr>\n\
+         <tr><th>Act / D / F / M / V</th><td>Activation, distance, load factor, load multiplier, load value</td></tr>\n\
          <tr><th>Acc / Sess / Err / CE / RE</th><td>Requests, new sessions, errors, client errors, reply timeouts</td></tr>\n\
          <tr><th>Wr / Rd</th><td>Bytes sent to and read from the backend</td></tr>\n\
          <tr><th>Busy / Con</th><td>Requests in flight and open backend connections (now / at most)</td></tr>\n\
          <tr><th>RR / Cd</th><td>Redirect route, cluster domain</td></tr>\n\
          <tr><th>Rs / LR / LE</th><td>Seconds until recovery (min/max), seconds since the last reset, time of the last error</td></tr>\n\
-         </table>\n",
+         </table></details>\n",
     );
+}
+
+/// The line under the navigation that says whether and how changes can be made.
+fn access_notice(out: &mut String, ctx: &Context<'_>) {
+    let (class, text) = if ctx.settings.read_only {
+        (
+            "ro",
+            "Read-only: this status worker is configured with <code>read_only=true</code>."
+                .to_string(),
+        )
+    } else if !ctx.access.writable {
+        (
+            "ro",
+            "Read-only: jkd was started without <code>--manager-users</code>, so nobody can \
+             change anything here."
+                .to_string(),
+        )
+    } else if ctx.params.option(opt::READ_ONLY) {
+        (
+            "ro",
+            format!(
+                "Read-only view: the buttons are hidden. <a href=\"{}\">Show them</a>",
+                ctx.href(&[("cmd", ctx.command_name())], 0, opt::READ_ONLY)
+            ),
+        )
+    } else if let Some(user) = ctx.remote_user {
+        (
+            "rw",
+            format!(
+                "Signed in as <b>{}</b>. Every change is logged with your name and address.",
+                escape(user)
+            ),
+        )
+    } else {
+        let w = ctx.params.get("w").unwrap_or_default();
+        let sw = ctx.params.get("sw").unwrap_or_default();
+        (
+            "rw",
+            format!(
+                "Changes ask for a user name and password. <a href=\"{}\">Sign in</a>",
+                ctx.href(
+                    &[
+                        ("cmd", ctx.command_name()),
+                        ("w", w),
+                        ("sw", sw),
+                        ("login", "1")
+                    ],
+                    0,
+                    0
+                )
+            ),
+        )
+    };
+    let _ = writeln!(out, "<p class=\"notice {class}\"><span>{text}</span></p>");
 }
 
 /// The HTML page.
 pub fn render(page: &Page, ctx: &Context<'_>) -> String {
     let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\" \
-         \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n\
-         <html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\"><head>\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\n\
          <title>JK Status Manager</title>\n\
-         <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\"/>\n",
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n",
     );
     let listing = matches!(ctx.command, Some(Command::List | Command::Show));
+    let live = page.server.is_some() && listing;
     let refresh = ctx.params.int("re", 0);
-    if page.server.is_some() && listing && refresh > 0 {
+    if live && refresh > 0 {
         let target = if ctx.params.masked_query.is_empty() {
             ctx.path.to_string()
         } else {
@@ -768,9 +1113,10 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         let _ = writeln!(
             out,
             "<meta http-equiv=\"Refresh\" content=\"3;url={}\"/>",
-            ctx.back_after_action()
+            escape(&ctx.back_location())
         );
     }
+    let _ = writeln!(out, "<style>\n{STYLE}</style>");
     if let Some(css) = &ctx.settings.css {
         let _ = writeln!(
             out,
@@ -778,23 +1124,41 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
             escape(css)
         );
     }
-    out.push_str("</head>\n<body>\n");
+    out.push_str("</head>\n");
+    if live {
+        let _ = writeln!(
+            out,
+            "<body data-poll=\"{}\" data-interval=\"{POLL_SECONDS}\">",
+            escape(&format!("{}?cmd=list&mime=json", ctx.path))
+        );
+    } else {
+        out.push_str("<body>\n");
+    }
     let _ = writeln!(
         out,
-        "<h1>JK Status Manager for {}:{}{}</h1>",
+        "<header class=\"top\"><div class=\"brand\">\
+         <h1>JK Status Manager for {}:{}{}</h1></div>",
         escape(ctx.server_name),
         ctx.server_port,
         if ctx.read_only { " (read only)" } else { "" }
     );
+    if live {
+        out.push_str(
+            "<div class=\"live\" id=\"live\"><span class=\"dot\"></span>\
+             <span id=\"live-text\">live</span>\
+             <button type=\"button\" id=\"live-toggle\" class=\"plain\">Pause</button></div>\n",
+        );
+    }
+    out.push_str("</header>\n<main class=\"wrap\">\n");
     if let Some(h) = &page.head {
         let (time, unix) = h.time.as_ref().map_or((String::new(), String::new()), |t| {
             (ctx.time(t.unix), t.unix.to_string())
         });
         let _ = writeln!(
             out,
-            "<table><tr><td>Server Version:</td><td>{}</td><td>&nbsp;&nbsp;&nbsp;</td>\
+            "<table class=\"version\"><tr><td>Server Version:</td><td>{}</td><td>&nbsp;&nbsp;&nbsp;</td>\
              <td>Server Time:</td><td>{}</td></tr>\n\
-             <tr><td>JK Version:</td><td>{}</td><td></td><td>Unix Seconds:</td><td>{}</td></tr></table>\n<hr/>",
+             <tr><td>JK Version:</td><td>{}</td><td></td><td>Unix Seconds:</td><td>{}</td></tr></table>",
             escape(&h.web_server),
             escape(&time),
             escape(&h.jk_version),
@@ -802,6 +1166,7 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         );
     }
     if page.server.is_some() {
+        access_notice(&mut out, ctx);
         let mut nav = Vec::new();
         let cmd = ctx.command_name();
         let w = ctx.params.get("w").unwrap_or_default();
@@ -818,7 +1183,7 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
             ] {
                 nav.push(ctx.link(label, &[("cmd", cmd), ("mime", mime), ("w", w), ("sw", sw)]));
             }
-            if !ctx.settings.read_only {
+            if !ctx.settings.read_only && ctx.access.writable {
                 let (label, add, remove) = if ctx.read_only {
                     ("Read/Write", 0, opt::READ_ONLY)
                 } else {
@@ -831,7 +1196,7 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
             }
         }
         nav.push(ctx.link("Dump", &[("cmd", "dump")]));
-        let _ = writeln!(out, "<p>[{}]</p>", nav.join("]&nbsp;&nbsp;["));
+        let _ = writeln!(out, "<nav class=\"links\">{}</nav>", nav.join(""));
     }
     match &page.body {
         Body::List {
@@ -857,42 +1222,52 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         }
         Body::Balancer(lb) => balancer(&mut out, ctx, lb, true),
         Body::Ajp(w) => ajp(&mut out, ctx, w, true),
-        Body::Edit(form) => edit_form(&mut out, ctx, form),
+        Body::Edit(form) => {
+            out.push_str("<section class=\"card edit\">\n");
+            edit_form(&mut out, ctx, form);
+            out.push_str("</section>\n");
+        }
         Body::Dump(entries) => {
             out.push_str(
-                "<hr/><h2>Configuration Data</h2>\n<p>As read at startup; changes made \
-                 here since are not included.</p>\n<pre>\n",
+                "<section class=\"card\"><div class=\"card-head\"><h3>Configuration Data</h3></div>\n\
+                 <p class=\"pad\">As read at startup; changes made here since are not included.</p>\n<pre class=\"pad\">\n",
             );
             for (k, v) in entries {
                 let _ = writeln!(out, "{}={}", escape(k), escape(v));
             }
-            out.push_str("</pre>\n");
+            out.push_str("</pre></section>\n");
         }
         Body::Nothing => {}
     }
-    if page.server.is_some() && listing && !ctx.params.option(opt::NO_LEGEND) {
-        legend(&mut out);
-    }
     match &page.outcome {
         Err(message) => {
-            let _ = writeln!(out, "<p><b>Result: ERROR - {}</b></p>", escape(message));
+            let _ = writeln!(
+                out,
+                "<p class=\"result err\"><b>Result: ERROR - {}</b></p>",
+                escape(message)
+            );
         }
         Ok(()) if ctx.action_done => {
-            out.push_str("<p><b>Result: OK - You will be redirected in 3 seconds.</b></p>\n");
+            out.push_str(
+                "<p class=\"result ok\"><b>Result: OK - You will be redirected in 3 seconds.</b></p>\n",
+            );
         }
         Ok(()) => {}
     }
+    if live && !ctx.params.option(opt::NO_LEGEND) {
+        legend(&mut out);
+    }
     let _ = writeln!(
         out,
-        "<p><a href=\"{}\">JK Status Manager Start Page</a></p>",
-        escape(ctx.path)
-    );
-    let _ = writeln!(
-        out,
-        "<hr/><p align=\"center\"><small>{} speaking the status protocol of mod_jk/{}</small></p>\n</body>\n</html>",
+        "<footer><a href=\"{}\">JK Status Manager Start Page</a> &middot; {} speaking the status protocol of mod_jk/{}</footer>\n</main>",
+        escape(ctx.path),
         escape(&super::web_server()),
         super::MOD_JK_VERSION
     );
+    if live {
+        let _ = writeln!(out, "<script>\n{SCRIPT}</script>");
+    }
+    out.push_str("</body>\n</html>\n");
     out
 }
 
@@ -918,5 +1293,16 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(encode("a b/c&d"), "a%20b%2Fc%26d");
+    }
+
+    #[test]
+    fn colours_of_states_and_activations() {
+        assert_eq!(row_class(Activation::Active, MemberState::Ok), "ok");
+        assert_eq!(row_class(Activation::Active, MemberState::Busy), "ok");
+        assert_eq!(row_class(Activation::Disabled, MemberState::Idle), "dis");
+        assert_eq!(row_class(Activation::Stopped, MemberState::Ok), "stp");
+        assert_eq!(row_class(Activation::Disabled, MemberState::Error), "err");
+        assert_eq!(row_class(Activation::Active, MemberState::Probe), "warn");
+        assert_eq!(row_class(Activation::Active, MemberState::Recover), "warn");
     }
 }

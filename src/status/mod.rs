@@ -3,7 +3,9 @@
 //! [`respond`] serves one HTTP request for a status worker; [`render`] is the same
 //! without I/O (the caller resolves backend addresses and reads the clock), which is
 //! what the tests drive. Every answer has status 200, even errors and "Access
-//! denied.", with `Content-Type`, `Cache-Control: no-cache` and `Pragma: no-cache`.
+//! denied.", with `Content-Type`, `Cache-Control: no-cache` and `Pragma: no-cache`,
+//! except a change made from one of the page's forms, answered `303 See Other` back
+//! to the page. [`auth`] decides who may ask what before the status worker runs.
 //!
 //! Versions: `web_server` is `jkd/<version>`; `jk_version` is
 //! `mod_jk/1.2.48+jkd-<version>`, which keeps the `mod_jk/1.2.48` prefix that
@@ -11,6 +13,7 @@
 //! (the txt format prints it unquoted).
 
 pub mod actions;
+pub mod auth;
 pub mod clock;
 pub mod html;
 pub mod machine;
@@ -61,6 +64,31 @@ pub struct Request<'a> {
     pub client: &'a str,
     /// The authenticated user; the status worker's `user` list is checked against it.
     pub remote_user: Option<&'a str>,
+    /// What jkd adds to mod_jk's access model.
+    pub access: Access<'a>,
+}
+
+/// jkd's additions to mod_jk's access model, decided by the front end ([`auth`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Access<'a> {
+    /// Someone can sign in and write (jkd was given `--manager-users`); without it
+    /// the manager is read-only, as with `read_only=true`.
+    pub writable: bool,
+    /// The token the page's forms carry.
+    pub token: &'a str,
+    /// The request is a POST from one of the page's forms: a change that succeeds
+    /// answers `303 See Other` back to the page instead of mod_jk's result page.
+    pub from_form: bool,
+}
+
+/// What the front end settled about one request before the status worker runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Caller<'a> {
+    /// The parameters (the URI's query, with a POST's form fields after it).
+    pub query: Option<&'a str>,
+    /// The signed-in user, if any.
+    pub remote_user: Option<&'a str>,
+    pub access: Access<'a>,
 }
 
 /// A rendered answer.
@@ -68,6 +96,8 @@ pub struct Request<'a> {
 pub struct Reply {
     pub content_type: &'static str,
     pub body: String,
+    /// Where a form's successful change sends the browser (`303 See Other`).
+    pub location: Option<String>,
 }
 
 fn settings_of<'a>(rt: &'a Runtime, worker: &str) -> Option<&'a StatusSettings> {
@@ -239,7 +269,7 @@ pub fn render(
     let params = Params::parse(req.query);
     let command = params.command();
     let mime = params.mime();
-    let read_only = st.read_only || params.option(opt::READ_ONLY);
+    let read_only = st.read_only || params.option(opt::READ_ONLY) || !req.access.writable;
     let mut error: Option<String> = None;
     if params.malformed {
         error = Some("Error during parsing of URI".into());
@@ -329,38 +359,51 @@ pub fn render(
             "status worker: {e}"
         );
     }
+    let html_context = html::Context {
+        settings: st,
+        params: &params,
+        path: req.path,
+        command,
+        read_only,
+        server_name: req.server_name,
+        server_port: req.server_port,
+        action_done,
+        access: req.access,
+        remote_user: req.remote_user,
+    };
+    if action_done && req.access.from_form && mime == Some(Mime::Html) {
+        let location = html_context.back_location();
+        return Reply {
+            content_type: Mime::Html.content_type(),
+            body: html::see_other(&location),
+            location: Some(location),
+        };
+    }
     match mime {
         Some(Mime::Html) => Reply {
             content_type: Mime::Html.content_type(),
-            body: html::render(
-                &page,
-                &html::Context {
-                    settings: st,
-                    params: &params,
-                    path: req.path,
-                    command,
-                    read_only,
-                    server_name: req.server_name,
-                    server_port: req.server_port,
-                    action_done,
-                },
-            ),
+            body: html::render(&page, &html_context),
+            location: None,
         },
         Some(Mime::Xml) => Reply {
             content_type: Mime::Xml.content_type(),
             body: machine::xml(&page, st),
+            location: None,
         },
         Some(Mime::Txt) => Reply {
             content_type: Mime::Txt.content_type(),
             body: machine::txt(&page),
+            location: None,
         },
         Some(Mime::Json) => Reply {
             content_type: Mime::Json.content_type(),
             body: machine::json(&page),
+            location: None,
         },
         Some(Mime::Prop) | None => Reply {
             content_type: Mime::Prop.content_type(),
             body: machine::prop(&page, st),
+            location: None,
         },
     }
 }
@@ -396,37 +439,45 @@ pub async fn resolve_addresses(rt: &Runtime) -> Addresses {
     addresses
 }
 
-/// Serves one HTTP request for status worker `worker`. `remote_user` is the user the
-/// front end authenticated, if any.
+/// Serves one HTTP request for status worker `worker`, as the front end settled it in
+/// `caller` (the parameters, the signed-in user, jkd's access rules; see [`auth`]).
 pub async fn respond(
     rt: &Runtime,
     worker: &str,
     parts: &http::request::Parts,
     conn: ConnInfo,
-    remote_user: Option<&str>,
+    caller: &Caller<'_>,
 ) -> Response<ProxyBody> {
     let addresses = resolve_addresses(rt).await;
     let (server_name, server_port) = crate::http::forward::requested_server(parts, &conn);
     let client = conn.peer.ip().to_string();
     let request = Request {
-        query: parts.uri.query(),
+        query: caller.query,
         path: parts.uri.path(),
         server_name: &server_name,
         server_port,
         client: &client,
-        remote_user,
+        remote_user: caller.remote_user,
+        access: caller.access,
     };
     let reply = render(rt, worker, &request, Clock::read(), &addresses);
     into_response(reply)
 }
 
-/// The HTTP response of a reply: always 200, never cached.
+/// The HTTP response of a reply: 200 as mod_jk (even for errors), or 303 after a
+/// form's change; never cached.
 pub fn into_response(reply: Reply) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(reply.body))
         .map_err(|never: Infallible| match never {})
         .boxed();
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::OK;
+    if let Some(location) = reply.location
+        && let Ok(value) = HeaderValue::from_str(&location)
+    {
+        *resp.status_mut() = StatusCode::SEE_OTHER;
+        resp.headers_mut().insert(http::header::LOCATION, value);
+    }
     let headers = resp.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,

@@ -59,6 +59,11 @@ fn get_as(rt: &Runtime, call: Call<'_>) -> Reply {
         server_port: 8080,
         client: "192.0.2.1",
         remote_user: call.user,
+        // mod_jk's model: writable unless the configuration says read_only.
+        access: Access {
+            writable: true,
+            ..Access::default()
+        },
     };
     render(rt, "jkstatus", &request, Clock::read(), &addresses())
 }
@@ -737,10 +742,26 @@ fn html_page_is_escaped_and_names_the_server() {
     assert!(body.contains("<h1>JK Status Manager for example.org:8080</h1>"));
     assert!(body.contains("<td>Server Version:</td><td>jkd/"));
     assert!(body.contains("Worker Status for lb</h3>"));
-    assert!(body.contains("<a href=\"/jkstatus?cmd=show&amp;w=lb&amp;sw=n1\">S</a>"));
-    assert!(
-        body.contains("<a href=\"/jkstatus?cmd=reset&amp;from=list&amp;w=lb&amp;sw=n2\">R</a>")
-    );
+    assert!(body.contains("<a href=\"/jkstatus?cmd=show&amp;w=lb&amp;sw=n1\"><b>n1</b></a>"));
+    // Changes are forms posted with the token, one button each.
+    assert!(body.contains(
+        "<input type=\"hidden\" name=\"cmd\" value=\"reset\"/><input type=\"hidden\" \
+         name=\"from\" value=\"list\"/><input type=\"hidden\" name=\"w\" value=\"lb\"/>\
+         <input type=\"hidden\" name=\"sw\" value=\"n2\"/>"
+    ));
+    assert!(body.contains("<form method=\"post\" action=\"/jkstatus\" class=\"b\">"));
+    assert!(body.contains("data-action=\"drain\""));
+    // n2 is configured with activation D: its row, badge and pressed button say so.
+    assert!(body.contains("<tr class=\"member k-dis\" data-series=\"m:lb/n2\""));
+    assert!(body.contains("<span class=\"badge a-dis\" data-f=\"activation\">DIS</span>"));
+    assert!(body.contains(
+        "class=\"v-D\" data-action=\"drain\" title=\"Only requests of existing sessions \
+         (activation D)\" aria-pressed=\"true\" disabled=\"disabled\">Drain</button>"
+    ));
+    // Self-contained: the style and the script are in the page.
+    assert!(body.contains("<style>") && body.contains("<script>"));
+    assert!(!body.contains("<script src") && !body.contains("<link"));
+    assert!(body.contains("data-poll=\"/jkstatus?cmd=list&amp;mime=json\""));
     assert!(body.ends_with("</body>\n</html>\n"));
     // Request values never reach the page unescaped.
     let evil = get(&rt, "cmd=show&w=%3Cscript%3E").body;
@@ -778,6 +799,7 @@ fn responses_are_always_200_and_uncached() {
     let reply = Reply {
         content_type: "text/plain",
         body: "worker.result.type=ERROR\n".into(),
+        location: None,
     };
     let resp = into_response(reply);
     assert_eq!(resp.status(), StatusCode::OK);
@@ -810,6 +832,7 @@ fn maintenance_window_counts_down() {
         server_port: 80,
         client: "c",
         remote_user: None,
+        access: Access::default(),
     };
     let body = render(&rt, "jkstatus", &request, later, &addresses()).body;
     assert_eq!(
