@@ -502,6 +502,20 @@ fn drain_a_member_by_clicking_in_chromium() {
 
     // A few more polls, so that the charts show node2 draining, then the picture.
     thread::sleep(Duration::from_secs(if picture { 30 } else { 7 }));
+    // The charts: node1's request rate is drawn and labelled.
+    let node1 = "tr[data-series=\"m:balancer/node1\"] .spark.req";
+    let path = browser
+        .eval(&format!(
+            "return document.querySelector({}).getAttribute('d');",
+            js(&format!("{node1} .line"))
+        ))
+        .unwrap_or_default();
+    assert!(
+        path.starts_with('M') && path.contains('L'),
+        "no chart: {path:?}"
+    );
+    let rate = browser.text(&format!("{node1} .rate")).unwrap_or_default();
+    assert!(rate.ends_with("/s"), "rate label {rate:?}");
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/jkmanager.png");
