@@ -283,6 +283,26 @@ impl Tomcat {
     /// SIGSTOP the JVM: it keeps its sockets (connects succeed, nothing is answered).
     pub fn stop_signal(&self) {
         self.signal("STOP");
+        // A signal is delivered asynchronously: wait (bounded) until every thread of the
+        // JVM is stopped, so that nothing answers after this returns.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let tasks = format!("/proc/{}/task", self.pid());
+            let all_stopped = fs::read_dir(&tasks).is_ok_and(|dir| {
+                dir.filter_map(Result::ok).all(|t| {
+                    fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                        // The state follows the command name in parentheses.
+                        stat.rsplit_once(") ")
+                            .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+                    })
+                })
+            });
+            if all_stopped {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the JVM {} did not stop within 10 s", self.pid());
     }
 
     /// SIGCONT the JVM after [`Tomcat::stop_signal`].
