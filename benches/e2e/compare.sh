@@ -211,6 +211,7 @@ wait_http() {
 # Builds
 
 build() {
+    JKD_GIVEN=${JKD_BIN:-}
     if [[ -z ${JKD_BIN:-} || -z ${DEMO_NODE_BIN:-} ]]; then
         log "building jkd and examples/demo_node (release)"
         (cd "$REPO" && cargo build --release --quiet --bin jkd --example demo_node)
@@ -659,7 +660,11 @@ log "results in $OUT"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
     echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "debian: $(cat /etc/debian_version)"
-    echo "jkd: $("$JKD_BIN" --version) ($(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    if [[ -n ${JKD_GIVEN:-} ]]; then
+        echo "jkd: $("$JKD_BIN" --version) (the binary $JKD_BIN, given; repository HEAD $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    else
+        echo "jkd: $("$JKD_BIN" --version) (built from $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' with local changes'))"
+    fi
     echo "httpd: $(/usr/sbin/apache2 -v | sed -n 's/^Server version: //p')"
     echo "mod_jk: $(dpkg-query -W -f '${Version}' libapache2-mod-jk 2>/dev/null || echo '?')"
     echo "tomcat: $(dpkg-query -W -f '${Version}' tomcat10 2>/dev/null || echo '?')"
