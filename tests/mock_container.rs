@@ -278,3 +278,37 @@ fn reuse_zero_closes_the_connection_and_reuse_keeps_it() {
         "reuse=1 keeps one connection"
     );
 }
+
+/// A backend's Content-Length that disagrees with the body it sent must not reach the
+/// client next to that body: on a keep-alive connection the client would take the
+/// next response's bytes for this one's.
+#[test]
+fn a_wrong_content_length_never_desynchronises_the_client_connection() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut lying = headers(200, Some(10));
+    lying.extend(body(b"short"));
+    lying.extend(end(true));
+    let (port, _) = start_mock(&rt, vec![Act::Send(lying)]);
+    let j = jkd_for(port, "");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", j.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut raw);
+    let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    // Either each response is framed by what was really sent, or the connection is
+    // cut after the first; never a 10-byte promise followed by 5 bytes and more.
+    assert!(!text.contains("content-length: 10"), "{text}");
+    let complete = text.matches("http/1.1 200").count();
+    assert!(complete >= 1, "{text}");
+    if complete == 2 {
+        assert_eq!(text.matches("content-length: 5\r\n").count(), 2, "{text}");
+        assert!(text.ends_with("short"), "{text}");
+    }
+}

@@ -12,7 +12,9 @@ use tokio::time::{Instant, timeout};
 use super::error::DecodeError;
 use super::frame::{PACKET_HEADER_LEN, decode_packet};
 use super::request::CPING_PACKET;
-use super::response::{ContainerMessage, parse_container_message};
+use super::response::{
+    BufferedRest, ContainerMessage, buffered_response_rest, parse_container_message,
+};
 
 /// Why talking to the backend failed.
 #[derive(Debug)]
@@ -147,6 +149,16 @@ impl Connection {
                 return Err(ConnError::Closed);
             }
         }
+    }
+
+    /// Takes the rest of the response (after its head) when the bytes already read
+    /// hold all of it; the ranges of the returned [`BufferedRest`] index the returned
+    /// bytes. `None` leaves everything in place for [`Connection::read_packet`].
+    pub fn take_buffered_rest(&mut self) -> Option<(Bytes, BufferedRest)> {
+        let rest = buffered_response_rest(&self.read_buf, self.max_packet_size)?;
+        let bytes = self.read_buf.split_to(rest.consumed).freeze();
+        self.clean = rest.reuse;
+        Some((bytes, rest))
     }
 
     /// Sends CPING and waits up to `limit` for CPONG.

@@ -74,6 +74,10 @@ pub struct RequestBody<B> {
     /// known and non-zero, and kept so that a retry can send it again.
     first: Option<Bytes>,
     known_length: bool,
+    /// The Content-Length, when known.
+    length: Option<u64>,
+    /// Bytes read from the client so far.
+    taken: u64,
     has_body: bool,
     /// Set once a chunk beyond `first` was read from the client.
     streamed: bool,
@@ -89,11 +93,18 @@ impl<B: BodySource> RequestBody<B> {
             source,
             first: None,
             known_length: length.is_some(),
+            length,
+            taken: 0,
             has_body: length != Some(0),
             streamed: false,
             ended: length == Some(0),
             sent: 0,
         }
+    }
+
+    /// Whether the whole body was read from the client (nothing is left to drain).
+    pub fn fully_read(&self) -> bool {
+        self.ended || self.length.is_some_and(|l| self.taken >= l)
     }
 
     /// Whether a new attempt can still send the whole body.
@@ -158,7 +169,10 @@ async fn answer_body_request<B: BodySource>(
         None
     } else {
         match body.source.next_chunk(max).await {
-            Ok(Some(c)) => Some(c),
+            Ok(Some(c)) => {
+                body.taken += c.len() as u64;
+                Some(c)
+            }
             Ok(None) => {
                 body.ended = true;
                 None
@@ -199,7 +213,10 @@ pub async fn send_request<B: BodySource>(
     if body.known_length && body.has_body && body.first.is_none() && !body.ended {
         let max = max_body_chunk_len(conn.max_packet_size());
         match body.source.next_chunk(max).await {
-            Ok(Some(c)) => body.first = Some(c),
+            Ok(Some(c)) => {
+                body.taken += c.len() as u64;
+                body.first = Some(c);
+            }
             Ok(None) => body.ended = true,
             Err(e) => {
                 return Err(Failure {

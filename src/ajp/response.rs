@@ -222,6 +222,62 @@ pub fn parse_container_message(payload: &[u8]) -> Result<ContainerMessage<'_>, D
     }
 }
 
+/// Most body chunks [`buffered_response_rest`] collects; a longer rest is relayed.
+pub const MAX_BUFFERED_CHUNKS: usize = 4;
+
+/// The rest of a response, found complete among bytes already read: where its body
+/// chunks are and whether the connection may be reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BufferedRest {
+    /// Byte ranges of the body chunks within the scanned buffer, in order; only the
+    /// first `chunk_count` are used.
+    pub chunks: [std::ops::Range<usize>; MAX_BUFFERED_CHUNKS],
+    pub chunk_count: usize,
+    /// Bytes of the buffer the rest takes, END_RESPONSE included.
+    pub consumed: usize,
+    pub reuse: bool,
+}
+
+impl BufferedRest {
+    pub fn chunk_ranges(&self) -> &[std::ops::Range<usize>] {
+        self.chunks.get(..self.chunk_count).unwrap_or_default()
+    }
+}
+
+/// Whether `buf` (the bytes read after SEND_HEADERS) already holds the whole rest of
+/// the response: body chunks and flushes up to END_RESPONSE, at most
+/// [`MAX_BUFFERED_CHUNKS`] chunks. `None` when more must be read, when the container
+/// asks for request body, or when anything is malformed: the caller then takes the
+/// ordinary packet-by-packet path, which reports errors with their context. Lets the
+/// front end answer a small response in one write, without a relay.
+pub fn buffered_response_rest(buf: &[u8], max_packet_size: usize) -> Option<BufferedRest> {
+    let base = buf.as_ptr() as usize;
+    let mut rest = BufferedRest {
+        chunks: Default::default(),
+        chunk_count: 0,
+        consumed: 0,
+        reuse: false,
+    };
+    loop {
+        let (payload, used) = decode_packet(buf.get(rest.consumed..)?, max_packet_size).ok()??;
+        rest.consumed += used;
+        match parse_container_message(payload).ok()? {
+            ContainerMessage::SendBodyChunk(data) => {
+                let start = data.as_ptr() as usize - base;
+                let slot = rest.chunks.get_mut(rest.chunk_count)?;
+                *slot = start..start + data.len();
+                rest.chunk_count += 1;
+            }
+            ContainerMessage::Flush => {}
+            ContainerMessage::EndResponse { reuse } => {
+                rest.reuse = reuse;
+                return Some(rest);
+            }
+            _ => return None,
+        }
+    }
+}
+
 fn parse_send_headers(mut reader: Reader<'_>) -> Result<SendHeaders<'_>, DecodeError> {
     let status = reader.int("status")?;
     if status == 0 {
@@ -408,6 +464,62 @@ mod tests {
             .unwrap();
         assert_eq!(consumed, packet.len());
         message
+    }
+
+    #[test]
+    fn a_complete_buffered_rest_is_found_with_its_chunks() {
+        let mut buf = BytesMut::new();
+        encode_send_body_chunk(b"hello ", DEFAULT_PACKET_SIZE, &mut buf).unwrap();
+        buf.extend_from_slice(&FLUSH_PACKET);
+        encode_send_body_chunk(b"world", DEFAULT_PACKET_SIZE, &mut buf).unwrap();
+        encode_end_response(true, &mut buf);
+        let whole = buf.len();
+        // Bytes of the next exchange (a CPONG) may follow; they are not consumed.
+        encode_cpong(&mut buf);
+        let rest = buffered_response_rest(&buf, DEFAULT_PACKET_SIZE).unwrap();
+        assert_eq!(rest.consumed, whole);
+        assert!(rest.reuse);
+        let chunks: Vec<&[u8]> = rest
+            .chunk_ranges()
+            .iter()
+            .map(|r| &buf[r.clone()])
+            .collect();
+        assert_eq!(chunks, [&b"hello "[..], &b"world"[..]]);
+        // END_RESPONSE alone: an empty body.
+        let mut end = BytesMut::new();
+        encode_end_response(false, &mut end);
+        let rest = buffered_response_rest(&end, DEFAULT_PACKET_SIZE).unwrap();
+        assert_eq!((rest.chunk_count, rest.reuse, rest.consumed), (0, false, 6));
+    }
+
+    #[test]
+    fn an_incomplete_or_unusual_rest_is_left_to_the_relay() {
+        let mut buf = BytesMut::new();
+        encode_send_body_chunk(b"hello", DEFAULT_PACKET_SIZE, &mut buf).unwrap();
+        encode_end_response(true, &mut buf);
+        // Cut anywhere before the end: not complete.
+        for cut in 0..buf.len() {
+            assert_eq!(
+                buffered_response_rest(&buf[..cut], DEFAULT_PACKET_SIZE),
+                None
+            );
+        }
+        // A request for body, a second head or garbage: not for the short path.
+        let mut asks = BytesMut::new();
+        encode_get_body_chunk(8186, &mut asks);
+        encode_end_response(true, &mut asks);
+        assert_eq!(buffered_response_rest(&asks, DEFAULT_PACKET_SIZE), None);
+        assert_eq!(
+            buffered_response_rest(b"\x12\x34\x00\x01\x05", DEFAULT_PACKET_SIZE),
+            None
+        );
+        // More chunks than the short path holds.
+        let mut many = BytesMut::new();
+        for _ in 0..=MAX_BUFFERED_CHUNKS {
+            encode_send_body_chunk(b"x", DEFAULT_PACKET_SIZE, &mut many).unwrap();
+        }
+        encode_end_response(true, &mut many);
+        assert_eq!(buffered_response_rest(&many, DEFAULT_PACKET_SIZE), None);
     }
 
     fn typical_send_headers() -> Payload {

@@ -419,17 +419,16 @@ fn outcome_of(f: &Failure) -> Outcome {
     }
 }
 
-pub type ProxyBody = http_body_util::combinators::BoxBody<Bytes, io::Error>;
+pub use super::body::ProxyBody;
 
-/// Builds the client response from the backend's head; the body follows on `rx`.
-fn response_from(
-    head: &Head,
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    extra: Option<HeaderValue>,
-) -> Response<ProxyBody> {
-    use http_body_util::BodyExt;
+/// Builds the client response from the backend's head and the body.
+fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut resp = Response::new(ChannelBody::new(rx).boxed());
+    use hyper::body::Body;
+    // A body known in full carries its own length, which hyper writes; a backend's
+    // Content-Length that disagreed with it would desynchronise the client connection.
+    let length_from_body = body.size_hint().exact().is_some_and(|n| n > 0);
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let headers: &mut HeaderMap = resp.headers_mut();
     for (name, value) in &head.headers {
@@ -439,11 +438,13 @@ fn response_from(
         if hop_by_hop(&n) || n == http::header::TRANSFER_ENCODING {
             continue;
         }
-        // Tomcat keeps a servlet's Content-Length on 204 and 205 but sends no body with
-        // them: on a 204 the header is forbidden (RFC 9110 §8.6), on a 205 it promises
-        // bytes that never come and the client connection is cut. httpd drops it on 204
-        // and sends 0 on 205 (set below).
-        if matches!(head.status, 204 | 205) && n == http::header::CONTENT_LENGTH {
+        // Tomcat keeps a servlet's Content-Length on 204, 205 and 304 but sends no body
+        // with them: on a 204 the header is forbidden (RFC 9110 §8.6), on a 205 it
+        // promises bytes that never come and the client connection is cut. httpd drops
+        // it on 204 and 304 and sends 0 on 205 (set below).
+        if n == http::header::CONTENT_LENGTH
+            && (matches!(head.status, 204 | 205 | 304) || length_from_body)
+        {
             continue;
         }
         headers.append(n, v);
@@ -553,6 +554,53 @@ fn spawn_relay(
             }
         }
     });
+}
+
+/// The whole response body when the backend's answer arrived complete with its head
+/// and the client's body was all read: the connection goes back to the pool at once
+/// and the client gets head and body in one write, with no relay task or channel
+/// (most small responses). Otherwise the lease is handed back for [`spawn_relay`].
+fn take_buffered(
+    worker: &AjpWorker,
+    status: u16,
+    mut lease: Lease,
+    body: &RequestBody<IncomingSource>,
+    request_bytes: u64,
+) -> Result<(ProxyBody, Traffic), Lease> {
+    if !body.fully_read() {
+        return Err(lease);
+    }
+    let Some((bytes, rest)) = lease.conn().take_buffered_rest() else {
+        return Err(lease);
+    };
+    worker.note_refusal(status, rest.reuse);
+    lease.release(rest.reuse);
+    let pieces = rest.chunk_ranges().iter().map(|r| bytes.slice(r.clone()));
+    let response = ProxyBody::pieces(pieces);
+    let read = rest.chunk_ranges().iter().map(|r| r.len() as u64).sum();
+    let traffic = Traffic {
+        sent: request_bytes + body.sent,
+        read,
+    };
+    Ok((response, traffic))
+}
+
+/// Relays the response body in a task; the client's body streams from its channel.
+fn relayed(
+    worker: &Arc<AjpWorker>,
+    head: &Head,
+    lease: Lease,
+    body: RequestBody<IncomingSource>,
+    timeouts: (
+        Option<std::time::Duration>,
+        Option<std::time::Duration>,
+        u64,
+    ),
+    done: impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static,
+) -> ProxyBody {
+    let (tx, rx) = mpsc::channel(4);
+    spawn_relay(worker.clone(), head.status, lease, body, timeouts, tx, done);
+    ProxyBody::Streamed(ChannelBody::new(rx))
 }
 
 fn count_traffic(c: &MemberCounters, t: Traffic) {
@@ -670,35 +718,42 @@ pub async fn via_balancer(
                     && (settings.set_session_cookie || ext.set_session_cookie))
                     .then(|| route_cookie(&lb, &choice.route))
                     .flatten();
-                let (tx, rx) = mpsc::channel(4);
-                let resp = response_from(&head, rx, cookie);
                 let lb2 = lb.clone();
                 let member_index = choice.member;
-                spawn_relay(
-                    member.clone(),
-                    head.status,
-                    lease,
-                    body,
-                    (reply, t.socket, packet.len() as u64),
-                    tx,
-                    move |result, traffic| {
-                        let mut attempts = attempts;
-                        let outcome = match &result {
-                            Ok(()) => Outcome::Success,
-                            Err(f) => outcome_of(f),
-                        };
-                        if let Some(c) = lb2.balancer.counters.get(member_index) {
-                            count_traffic(c, traffic);
+                let finish = move |result: Result<(), Failure>, traffic: Traffic| {
+                    let mut attempts = attempts;
+                    let outcome = match &result {
+                        Ok(()) => Outcome::Success,
+                        Err(f) => outcome_of(f),
+                    };
+                    if let Some(c) = lb2.balancer.counters.get(member_index) {
+                        count_traffic(c, traffic);
+                    }
+                    let done = Report {
+                        outcome,
+                        recoverable: false,
+                        bytes: traffic.sent + traffic.read,
+                    };
+                    lb2.balancer
+                        .report(&mut attempts, done, true, Instant::now());
+                };
+                let request_bytes = packet.len() as u64;
+                let resp_body =
+                    match take_buffered(&member, head.status, lease, &body, request_bytes) {
+                        Ok((buffered, traffic)) => {
+                            finish(Ok(()), traffic);
+                            buffered
                         }
-                        let done = Report {
-                            outcome,
-                            recoverable: false,
-                            bytes: traffic.sent + traffic.read,
-                        };
-                        lb2.balancer
-                            .report(&mut attempts, done, true, Instant::now());
-                    },
-                );
+                        Err(lease) => relayed(
+                            &member,
+                            &head,
+                            lease,
+                            body,
+                            (reply, t.socket, request_bytes),
+                            finish,
+                        ),
+                    };
+                let resp = response_from(&head, resp_body, cookie);
                 return Ok(resp);
             }
             Err(f) => {
@@ -797,32 +852,37 @@ pub async fn direct(
                     }
                     return Err(last_error);
                 }
-                let (tx, rx) = mpsc::channel(4);
-                let resp = response_from(&head, rx, None);
                 let w = worker.clone();
-                spawn_relay(
-                    worker.clone(),
-                    head.status,
-                    lease,
-                    body,
-                    (reply, t.socket, packet.len() as u64),
-                    tx,
-                    move |r, traffic| {
-                        count_traffic(&w.counters, traffic);
-                        w.counters.busy.fetch_sub(1, Ordering::Relaxed);
-                        if let Err(f) = r {
-                            tracing::warn!(worker = %w.name, "response aborted: {f}");
-                            let c = &w.counters;
-                            match f.kind {
-                                FailureKind::ClientGone | FailureKind::Client(_) => {
-                                    &c.client_errors
-                                }
-                                FailureKind::Backend(_) => &c.errors,
-                            }
-                            .fetch_add(1, Ordering::Relaxed);
+                let finish = move |r: Result<(), Failure>, traffic: Traffic| {
+                    count_traffic(&w.counters, traffic);
+                    w.counters.busy.fetch_sub(1, Ordering::Relaxed);
+                    if let Err(f) = r {
+                        tracing::warn!(worker = %w.name, "response aborted: {f}");
+                        let c = &w.counters;
+                        match f.kind {
+                            FailureKind::ClientGone | FailureKind::Client(_) => &c.client_errors,
+                            FailureKind::Backend(_) => &c.errors,
                         }
-                    },
-                );
+                        .fetch_add(1, Ordering::Relaxed);
+                    }
+                };
+                let request_bytes = packet.len() as u64;
+                let resp_body =
+                    match take_buffered(&worker, head.status, lease, &body, request_bytes) {
+                        Ok((buffered, traffic)) => {
+                            finish(Ok(()), traffic);
+                            buffered
+                        }
+                        Err(lease) => relayed(
+                            &worker,
+                            &head,
+                            lease,
+                            body,
+                            (reply, t.socket, request_bytes),
+                            finish,
+                        ),
+                    };
+                let resp = response_from(&head, resp_body, None);
                 return Ok(resp);
             }
             Err(f) => {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -26,9 +26,7 @@ use forward::{ConnInfo, Outbound, ProxyBody, Runtime, Target};
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 fn plain(status: u16, text: &str) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("{text}\n")))
-        .map_err(|never: Infallible| match never {})
-        .boxed();
+    let body = ProxyBody::full(Bytes::from(format!("{text}\n")));
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(

@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use parking_lot::Mutex;
 
@@ -423,9 +423,7 @@ pub fn check_provenance(p: &Provenance<'_>, token: &str) -> Result<(), &'static 
 // ---------------------------------------------------------------- serving
 
 fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("{text}\n")))
-        .map_err(|never: std::convert::Infallible| match never {})
-        .boxed();
+    let body = ProxyBody::full(Bytes::from(format!("{text}\n")));
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();

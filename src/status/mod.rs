@@ -21,13 +21,11 @@ pub mod page;
 pub mod params;
 pub mod view;
 
-use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 
 use crate::config::workers::{StatusSettings, WorkerKind};
 use crate::http::forward::{ConnInfo, ProxyBody, Runtime, Target};
@@ -467,9 +465,7 @@ pub async fn respond(
 /// The HTTP response of a reply: 200 as mod_jk (even for errors), or 303 after a
 /// form's change; never cached.
 pub fn into_response(reply: Reply) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(reply.body))
-        .map_err(|never: Infallible| match never {})
-        .boxed();
+    let body = ProxyBody::full(Bytes::from(reply.body));
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::OK;
     if let Some(location) = reply.location
