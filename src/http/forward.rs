@@ -556,6 +556,14 @@ fn spawn_relay(
     });
 }
 
+/// How the rest of a response reaches the client.
+enum Rest {
+    /// Read in full with the head.
+    Buffered(ProxyBody, Traffic),
+    /// Still to come: relayed by a task on this connection.
+    Relay(Lease),
+}
+
 /// The whole response body when the backend's answer arrived complete with its head
 /// and the client's body was all read: the connection goes back to the pool at once
 /// and the client gets head and body in one write, with no relay task or channel
@@ -566,12 +574,12 @@ fn take_buffered(
     mut lease: Lease,
     body: &RequestBody<IncomingSource>,
     request_bytes: u64,
-) -> Result<(ProxyBody, Traffic), Lease> {
+) -> Rest {
     if !body.fully_read() {
-        return Err(lease);
+        return Rest::Relay(lease);
     }
     let Some((bytes, rest)) = lease.conn().take_buffered_rest() else {
-        return Err(lease);
+        return Rest::Relay(lease);
     };
     worker.note_refusal(status, rest.reuse);
     lease.release(rest.reuse);
@@ -582,7 +590,7 @@ fn take_buffered(
         sent: request_bytes + body.sent,
         read,
     };
-    Ok((response, traffic))
+    Rest::Buffered(response, traffic)
 }
 
 /// Relays the response body in a task; the client's body streams from its channel.
@@ -740,11 +748,11 @@ pub async fn via_balancer(
                 let request_bytes = packet.len() as u64;
                 let resp_body =
                     match take_buffered(&member, head.status, lease, &body, request_bytes) {
-                        Ok((buffered, traffic)) => {
+                        Rest::Buffered(buffered, traffic) => {
                             finish(Ok(()), traffic);
                             buffered
                         }
-                        Err(lease) => relayed(
+                        Rest::Relay(lease) => relayed(
                             &member,
                             &head,
                             lease,
@@ -869,11 +877,11 @@ pub async fn direct(
                 let request_bytes = packet.len() as u64;
                 let resp_body =
                     match take_buffered(&worker, head.status, lease, &body, request_bytes) {
-                        Ok((buffered, traffic)) => {
+                        Rest::Buffered(buffered, traffic) => {
                             finish(Ok(()), traffic);
                             buffered
                         }
-                        Err(lease) => relayed(
+                        Rest::Relay(lease) => relayed(
                             &worker,
                             &head,
                             lease,
