@@ -98,6 +98,8 @@ pub struct Runtime {
     pub metrics: crate::metrics::Registry,
     /// Latency histogram per worker name.
     pub latency: HashMap<String, metrics::Histogram>,
+    /// Client connections open and parked.
+    pub clients: super::client::ClientCounters,
 }
 
 impl Runtime {
@@ -135,6 +137,7 @@ impl Runtime {
             trusted_proxies: Vec::new(),
             metrics,
             latency,
+            clients: Default::default(),
         })
     }
 

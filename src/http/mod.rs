@@ -1,10 +1,10 @@
 //! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge), maps each request with the mount rules and forwards it.
 
 pub mod body;
+pub mod client;
 pub mod error;
 pub mod forward;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +14,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use body::IncomingSource;
@@ -140,16 +137,6 @@ async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener) {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.set_nodelay(true);
         let rt = rt.clone();
-        tokio::spawn(async move {
-            let info = ConnInfo { peer, local };
-            let svc = service_fn(move |req| {
-                let rt = rt.clone();
-                async move { Ok::<_, Infallible>(handle(rt, req, info).await) }
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
-                tracing::debug!("connection from {peer} ended: {e}");
-            }
-        });
+        tokio::spawn(client::serve(rt, stream, ConnInfo { peer, local }));
     }
 }

@@ -148,6 +148,10 @@ impl Registry {
             "The member's load value (lower is chosen first)",
         );
         g("jkd_member_lbfactor", "The member's configured weight");
+        g(
+            "jkd_client_connections",
+            "Open client connections: active, or parked while idle (HTTP/1.1)",
+        );
         r.describe_histogram(
             "jkd_request_duration_seconds".into(),
             Some(Unit::Seconds),
@@ -192,6 +196,12 @@ impl Registry {
 
     /// Publishes the runtime's current values and renders the text format.
     pub fn render(&self, rt: &Runtime) -> String {
+        let open = rt.clients.open.load(Ordering::Relaxed);
+        let parked = rt.clients.parked.load(Ordering::Relaxed);
+        self.gauge("jkd_client_connections", &[("state", "active")])
+            .set(open.saturating_sub(parked) as f64);
+        self.gauge("jkd_client_connections", &[("state", "parked")])
+            .set(parked as f64);
         for (name, target) in &rt.targets {
             match target {
                 Target::Ajp(w) => {
