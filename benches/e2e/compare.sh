@@ -7,8 +7,7 @@
 #       jvmRoute node1/node2, an AJP and an HTTP connector each) serving the test webapp
 #       of tests/webapp (compiled here with javac);
 #   backends "demo": two of jkd's built-in AJP demo nodes (examples/demo_node.rs), to
-#       measure the AJP front ends rather than Tomcat (jkd and mod_jk only: the demo
-#       node refuses mod_proxy_ajp's requests, which lack mod_jk's JK_LB_ACTIVATION);
+#       measure the AJP front ends rather than Tomcat (jkd, mod_jk, mod_proxy_ajp);
 #   in front of them, on one workers.properties (lb over node1,node2, sticky, mount /*):
 #       jkd            jkd run (release build)
 #       modjk-event    Apache httpd + mod_jk, event MPM (Debian's MPM defaults)
@@ -694,9 +693,7 @@ for BACKEND in $BACKENDS; do
         start demo-nodes "$DEMO_NODE_BIN" "127.0.0.1:$AJP1=node1" "127.0.0.1:$AJP2=node2"
         started+=(demo-nodes)
         sleep 0.5
-        # Not proxy-ajp: the demo node's strict decoder refuses mod_proxy_ajp's requests
-        # ("AJP request lacks the JK_LB_ACTIVATION attribute mod_jk always sends").
-        targets=(jkd modjk-event modjk-worker)
+        targets=(jkd modjk-event modjk-worker proxy-ajp)
         ;;
     *) die "unknown backend set $BACKEND" ;;
     esac

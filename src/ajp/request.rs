@@ -550,6 +550,21 @@ pub fn encode_shutdown(out: &mut BytesMut) {
 /// dedicated one fills the field the first time and lands in `extra` after
 /// that. A stored method overrides the method code, as in Tomcat.
 pub fn decode_forward_request(payload: &[u8]) -> Result<ForwardRequest<'_>, DecodeError> {
+    decode_forward_request_as(payload, true)
+}
+
+/// Like [`decode_forward_request`], but as lenient as Tomcat about the attributes
+/// only mod_jk sends: a request without `AJP_REMOTE_PORT`, `AJP_LOCAL_ADDR` or
+/// `JK_LB_ACTIVATION` (mod_proxy_ajp's) reads with empty values and `ACT`. For the
+/// demo node, which any AJP front end may talk to.
+pub fn decode_forward_request_lenient(payload: &[u8]) -> Result<ForwardRequest<'_>, DecodeError> {
+    decode_forward_request_as(payload, false)
+}
+
+fn decode_forward_request_as(
+    payload: &[u8],
+    strict: bool,
+) -> Result<ForwardRequest<'_>, DecodeError> {
     let mut reader = Reader::new(payload);
     let kind = reader
         .byte("message type")
@@ -584,7 +599,7 @@ pub fn decode_forward_request(payload: &[u8]) -> Result<ForwardRequest<'_>, Deco
         };
         headers.push((name, reader.required_string("header value")?));
     }
-    let (attributes, stored_method) = decode_attributes(&mut reader)?;
+    let (attributes, stored_method) = decode_attributes(&mut reader, strict)?;
     if reader.remaining() != 0 {
         return Err(DecodeError::TrailingBytes {
             count: reader.remaining(),
@@ -611,6 +626,7 @@ pub fn decode_forward_request(payload: &[u8]) -> Result<ForwardRequest<'_>, Deco
 /// and the stored method, if one came.
 fn decode_attributes<'a>(
     reader: &mut Reader<'a>,
+    strict: bool,
 ) -> Result<(RequestAttributes<'a>, Option<&'a [u8]>), DecodeError> {
     let mut attributes = RequestAttributes::default();
     let mut stored_method = None;
@@ -667,6 +683,11 @@ fn decode_attributes<'a>(
             other => return Err(DecodeError::UnknownAttribute(other)),
         };
         *slot = Some(reader.required_string(attribute_field(code))?);
+    }
+    if !strict {
+        remote_port.get_or_insert(b"");
+        local_addr.get_or_insert(b"");
+        lb_activation.get_or_insert(LbActivation::Active.as_bytes());
     }
     attributes.remote_port = remote_port.ok_or(DecodeError::MissingAttribute("AJP_REMOTE_PORT"))?;
     attributes.local_addr = local_addr.ok_or(DecodeError::MissingAttribute("AJP_LOCAL_ADDR"))?;
@@ -1181,6 +1202,24 @@ mod tests {
         e.named(b"AJP_REMOTE_PORT", b"1")
             .named(b"AJP_LOCAL_ADDR", b"127.0.0.1")
             .named(b"JK_LB_ACTIVATION", b"ACT")
+    }
+
+    #[test]
+    fn the_lenient_decoder_reads_a_request_without_mod_jks_own_attributes() {
+        let done = attribute::ARE_DONE;
+        // mod_proxy_ajp sends none of AJP_REMOTE_PORT, AJP_LOCAL_ADDR, JK_LB_ACTIVATION.
+        let bare = minimal_payload().int(0).byte(done).0;
+        assert_eq!(
+            decode_forward_request(&bare).err(),
+            Some(DecodeError::MissingAttribute("AJP_REMOTE_PORT"))
+        );
+        let read = decode_forward_request_lenient(&bare).unwrap();
+        assert_eq!(read.attributes.lb_activation, LbActivation::Active);
+        assert_eq!(read.attributes.remote_port, b"");
+        assert_eq!(read.req_uri, b"/");
+        // Everything else stays as strict.
+        let trailing = minimal_payload().int(0).byte(done).byte(0).0;
+        assert!(decode_forward_request_lenient(&trailing).is_err());
     }
 
     #[test]

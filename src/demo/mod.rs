@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::ajp::frame::decode_packet_to_container;
-use crate::ajp::request::{decode_body_chunk, decode_forward_request};
+use crate::ajp::request::{decode_body_chunk, decode_forward_request_lenient};
 use crate::ajp::response::{
     CPONG_PACKET, encode_end_response, encode_get_body_chunk, encode_send_body_chunk,
     encode_send_headers, max_send_body_chunk_len,
@@ -98,7 +98,7 @@ impl DemoNode {
                 stream.write_all(&CPONG_PACKET).await?;
                 continue;
             }
-            let req = decode_forward_request(&payload)
+            let req = decode_forward_request_lenient(&payload)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let header = |name: &str| {
