@@ -501,6 +501,10 @@ impl MountTable {
     /// Decodes and normalises a raw request path ([`uri::map_input`]), then maps it.
     /// The error carries the status httpd or mod_jk answers before any mapping.
     pub fn map_raw(&self, raw_path: impl AsRef<[u8]>) -> Result<Option<&MountRule>, UriError> {
+        let raw_path = raw_path.as_ref();
+        if uri::is_plain_path(raw_path) {
+            return Ok(self.map(raw_path));
+        }
         let normalized = uri::map_input(raw_path)?;
         Ok(self.map(&normalized))
     }

@@ -390,6 +390,37 @@ pub fn map_input(raw_path: impl AsRef<[u8]>) -> Result<Vec<u8>, UriError> {
     normalize(decode_path(raw_path)?)
 }
 
+/// Whether a raw request path is already what decoding, normalising and
+/// re-encoding would make of it: `/` followed by letters, digits, `-._~` and `/`,
+/// without `//` and without `.` or `..` segments. For such a path [`decode_path`],
+/// [`normalize`] and [`canon_encode`] all return it unchanged, so the request path
+/// skips them and their allocations (most requests; checked against the full steps
+/// by a property test).
+pub fn is_plain_path(raw: &[u8]) -> bool {
+    if raw.first() != Some(&b'/') {
+        return false;
+    }
+    let mut segment_start = 1;
+    for i in 1..=raw.len() {
+        match raw.get(i).copied() {
+            Some(c) if c != b'/' => {
+                if !is_unreserved(c) {
+                    return false;
+                }
+            }
+            end => {
+                let segment = raw.get(segment_start..i).unwrap_or_default();
+                // An empty segment before a `/` is `//`; at the end, a trailing `/`.
+                if (segment.is_empty() && end.is_some()) || segment == b"." || segment == b".." {
+                    return false;
+                }
+                segment_start = i + 1;
+            }
+        }
+    }
+    true
+}
+
 /// mod_jk's `jk_canonenc`, used with the default `JkOptions +ForwardURIProxy` to
 /// re-encode `r->uri` before it is forwarded: the output of [`decode_path`] (path
 /// parameters such as `;jsessionid` kept, but dot segments and `//` already resolved
@@ -417,6 +448,41 @@ pub fn canon_encode(decoded: impl AsRef<[u8]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_paths() {
+        for p in [
+            "/",
+            "/a",
+            "/a/",
+            "/echo/x",
+            "/a.b/c-d_e~f",
+            "/.hidden",
+            "/a/..b",
+        ] {
+            assert!(is_plain_path(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "", "a", "//", "/a//b", "/.", "/./a", "/a/..", "/a/../b", "/a%20", "/a;x", "/a?b", "*",
+        ] {
+            assert!(!is_plain_path(p.as_bytes()), "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A plain path is left as it is by every step it skips.
+        #[test]
+        fn a_plain_path_is_a_fixed_point_of_decoding_and_normalising(
+            raw in "/[a./%;2eE_~/-]{0,12}"
+        ) {
+            if is_plain_path(raw.as_bytes()) {
+                let decoded = decode_path(&raw);
+                proptest::prop_assert_eq!(decoded.as_deref().ok(), Some(raw.as_bytes()));
+                proptest::prop_assert_eq!(normalize(&raw).ok(), Some(raw.as_bytes().to_vec()));
+                proptest::prop_assert_eq!(canon_encode(&raw), raw.clone());
+            }
+        }
+    }
 
     fn dec(raw: &str) -> Result<String, UriError> {
         decode_path(raw).map(|v| String::from_utf8_lossy(&v).into_owned())

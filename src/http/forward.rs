@@ -187,23 +187,58 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpA
         .unwrap_or(peer)
 }
 
-/// The request, owned, in the shape mod_jk forwards it.
-pub struct Outbound {
-    method: Method,
+/// Short text formatted on the stack (addresses and ports): the request path
+/// formats three of them per request, and a `String` each would be an allocation.
+#[derive(Clone, Copy)]
+struct ShortText {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl ShortText {
+    fn of(value: impl std::fmt::Display) -> ShortText {
+        use std::fmt::Write;
+        let mut t = ShortText {
+            bytes: [0; 48],
+            len: 0,
+        };
+        // An IPv6 address is at most 45 characters: it always fits.
+        let _ = write!(t, "{value}");
+        t
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for ShortText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The request in the shape mod_jk forwards it, borrowing from the request.
+pub struct Outbound<'a> {
+    method: &'a Method,
     protocol: &'static [u8],
-    uri: String,
-    query: Option<String>,
-    remote_addr: String,
-    remote_port: String,
-    local_addr: String,
-    server_name: String,
+    uri: std::borrow::Cow<'a, str>,
+    query: Option<&'a str>,
+    remote_addr: ShortText,
+    remote_port: ShortText,
+    local_addr: ShortText,
+    server_name: std::borrow::Cow<'a, str>,
     server_port: u16,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: Vec<(&'a [u8], &'a [u8])>,
     /// Content-Length, `None` for chunked.
     pub length: Option<u64>,
     /// The raw path as received (session path parameters are read from it).
-    pub raw_path: String,
-    cookies: Vec<String>,
+    pub raw_path: &'a str,
+    cookies: Vec<&'a str>,
 }
 
 /// Headers that belong to one connection and are not forwarded.
@@ -214,10 +249,16 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-impl Outbound {
-    pub fn new(parts: &http::request::Parts, conn: ConnInfo, trusted: &[IpAddr]) -> Outbound {
-        let raw_path = parts.uri.path().to_string();
-        let decoded = uri::decode_path(&raw_path).unwrap_or_else(|_| raw_path.clone().into_bytes());
+impl<'a> Outbound<'a> {
+    pub fn new(parts: &'a http::request::Parts, conn: ConnInfo, trusted: &[IpAddr]) -> Self {
+        let raw_path = parts.uri.path();
+        let uri = if uri::is_plain_path(raw_path.as_bytes()) {
+            std::borrow::Cow::Borrowed(raw_path)
+        } else {
+            let decoded =
+                uri::decode_path(raw_path).unwrap_or_else(|_| raw_path.as_bytes().to_vec());
+            std::borrow::Cow::Owned(uri::canon_encode(&decoded))
+        };
         let chunked = parts
             .headers
             .get_all(http::header::TRANSFER_ENCODING)
@@ -242,8 +283,7 @@ impl Outbound {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
             .collect();
-        let mut headers: Vec<(HeaderName, HeaderValue)> =
-            Vec::with_capacity(parts.headers.len() + 1);
+        let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 1);
         for (name, value) in &parts.headers {
             if hop_by_hop(name) || connection_listed.iter().any(|c| c == name.as_str()) {
                 continue;
@@ -252,39 +292,37 @@ impl Outbound {
             if chunked && name == http::header::CONTENT_LENGTH {
                 continue;
             }
-            headers.push((name.clone(), value.clone()));
+            headers.push((name.as_str().as_bytes(), value.as_bytes()));
         }
         // mod_jk adds `content-length: 0` to every request without a body.
         if length == Some(0) && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
-            headers.push((http::header::CONTENT_LENGTH, HeaderValue::from_static("0")));
+            headers.push((b"content-length", b"0"));
         }
         // HTTP/2 carries the host in :authority; Tomcat wants a Host header.
         if !parts.headers.contains_key(http::header::HOST)
             && let Some(auth) = parts.uri.authority()
-            && let Ok(v) = HeaderValue::from_str(auth.as_str())
         {
-            headers.push((http::header::HOST, v));
+            headers.push((b"host", auth.as_str().as_bytes()));
         }
-        let (server_name, server_port) = requested_server(parts, &conn);
+        let (server_name, server_port) = requested_server_of(parts, &conn);
         let cookies = parts
             .headers
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
             .collect();
         Outbound {
-            method: parts.method.clone(),
+            method: &parts.method,
             protocol: match parts.version {
                 Version::HTTP_2 => b"HTTP/2.0",
                 Version::HTTP_10 => b"HTTP/1.0",
                 _ => b"HTTP/1.1",
             },
-            uri: uri::canon_encode(&decoded),
-            query: parts.uri.query().map(str::to_string),
-            remote_addr: client_addr(conn.peer.ip(), &parts.headers, trusted).to_string(),
-            remote_port: conn.peer.port().to_string(),
-            local_addr: conn.local.ip().to_string(),
+            uri,
+            query: parts.uri.query(),
+            remote_addr: ShortText::of(client_addr(conn.peer.ip(), &parts.headers, trusted)),
+            remote_port: ShortText::of(conn.peer.port()),
+            local_addr: ShortText::of(conn.local.ip()),
             server_name,
             server_port,
             headers,
@@ -310,14 +348,10 @@ impl Outbound {
             server_name: self.server_name.as_bytes(),
             server_port: self.server_port,
             is_ssl: false,
-            headers: self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-                .collect(),
+            headers: self.headers.clone(),
             attributes: RequestAttributes {
                 secret: settings.secret.as_deref().map(str::as_bytes),
-                query_string: self.query.as_deref().map(str::as_bytes),
+                query_string: self.query.map(str::as_bytes),
                 route: route.map(str::as_bytes),
                 remote_port: self.remote_port.as_bytes(),
                 local_addr: self.local_addr.as_bytes(),
@@ -340,7 +374,7 @@ impl Outbound {
 
     fn idempotent(&self) -> bool {
         matches!(
-            self.method,
+            *self.method,
             Method::GET
                 | Method::HEAD
                 | Method::OPTIONS
@@ -354,16 +388,29 @@ impl Outbound {
 /// The host and port the client asked for: the Host header (or HTTP/2 authority),
 /// else the local address, as httpd's `UseCanonicalName Off`.
 pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
+    let (name, port) = requested_server_of(parts, conn);
+    (name.into_owned(), port)
+}
+
+fn requested_server_of<'a>(
+    parts: &'a http::request::Parts,
+    conn: &ConnInfo,
+) -> (std::borrow::Cow<'a, str>, u16) {
     let host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .filter(|h| !h.is_empty());
-    match host.as_deref().map(split_host_port) {
-        Some((h, p)) => (h.to_string(), p.unwrap_or(conn.local.port())),
-        None => (conn.local.ip().to_string(), conn.local.port()),
+    match host.map(split_host_port) {
+        Some((h, p)) => (
+            std::borrow::Cow::Borrowed(h),
+            p.unwrap_or(conn.local.port()),
+        ),
+        None => (
+            std::borrow::Cow::Owned(conn.local.ip().to_string()),
+            conn.local.port(),
+        ),
     }
 }
 
@@ -435,7 +482,11 @@ fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Re
     *resp.status_mut() = status;
     let headers: &mut HeaderMap = resp.headers_mut();
     for (name, value) in &head.headers {
-        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) else {
+        // The value shares the backend's read buffer instead of being copied.
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_maybe_shared(value.clone()),
+        ) else {
             continue;
         };
         if hop_by_hop(&n) || n == http::header::TRANSFER_ENCODING {
@@ -623,7 +674,7 @@ fn count_traffic(c: &MemberCounters, t: Traffic) {
 pub async fn via_balancer(
     lb: Arc<LbWorker>,
     rule: &MountRule,
-    out: Outbound,
+    out: Outbound<'_>,
     body: IncomingSource,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let settings = &lb.balancer.settings;
@@ -637,8 +688,8 @@ pub async fn via_balancer(
         .as_deref()
         .unwrap_or(&settings.session_cookie);
     let session = balancer::session::session_ids(
-        &out.raw_path,
-        out.cookies.iter().map(String::as_str),
+        out.raw_path,
+        out.cookies.iter().copied(),
         session_path,
         session_cookie,
     );
@@ -779,7 +830,7 @@ pub async fn via_balancer(
                     && may_retry(
                         f.stage,
                         out.idempotent(),
-                        &out.method,
+                        out.method,
                         member.settings.recovery_options,
                         body.replayable(),
                     );
@@ -823,7 +874,7 @@ fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Ac
 pub async fn direct(
     worker: Arc<AjpWorker>,
     rule: &MountRule,
-    out: Outbound,
+    out: Outbound<'_>,
     body: IncomingSource,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let mut body = RequestBody::new(body, out.length);
@@ -908,7 +959,7 @@ pub async fn direct(
                     && may_retry(
                         f.stage,
                         out.idempotent(),
-                        &out.method,
+                        out.method,
                         worker.settings.recovery_options,
                         body.replayable(),
                     );

@@ -41,10 +41,16 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
     let (mut parts, incoming) = req.into_parts();
-    if !parts.headers.contains_key("x-request-id")
-        && let Ok(v) = HeaderValue::from_str(&format!("jkd-{id:x}"))
-    {
-        parts.headers.insert("x-request-id", v);
+    if !parts.headers.contains_key("x-request-id") {
+        let mut text = [0u8; 20];
+        let written = {
+            let mut cursor = std::io::Cursor::new(&mut text[..]);
+            let _ = std::io::Write::write_fmt(&mut cursor, format_args!("jkd-{id:x}"));
+            cursor.position() as usize
+        };
+        if let Ok(v) = HeaderValue::from_bytes(text.get(..written).unwrap_or_default()) {
+            parts.headers.insert("x-request-id", v);
+        }
     }
     let started = Instant::now();
     let result = route(&rt, &parts, incoming, conn).await;
