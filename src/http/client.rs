@@ -38,6 +38,14 @@ use super::forward::{ConnInfo, ProxyBody, Runtime};
 /// connection when the next request comes.
 pub const PARK_AFTER: Duration = Duration::from_millis(250);
 
+/// The most a connection's read buffer grows to (hyper's default is ~400 KiB). A
+/// request head must fit in one AJP packet (`max_packet_size` is at most 64 KiB), so a
+/// larger buffer only holds more of an upload than the backend has asked for: with 50
+/// concurrent 1 MiB uploads to the demo nodes, jkd's peak RSS is 36 MiB with this
+/// limit and 135 MiB with hyper's, for ~7 % fewer uploads per second there (Tomcat,
+/// asking for 8 KiB at a time, is slower than either).
+const READ_BUFFER_LIMIT: usize = 80 * 1024;
+
 /// Client connection counts, for the status page and metrics.
 #[derive(Debug, Default)]
 pub struct ClientCounters {
@@ -209,7 +217,9 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
             Ok(resp)
         })
     });
-    let mut conn = http1::Builder::new().serve_connection(TokioIo::new(io), svc);
+    let mut conn = http1::Builder::new()
+        .max_buf_size(READ_BUFFER_LIMIT)
+        .serve_connection(TokioIo::new(io), svc);
     let mut parking = false;
     let mut reads_seen = activity.reads.load(Ordering::Relaxed);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PARK_AFTER, PARK_AFTER);
