@@ -83,6 +83,9 @@ enum Command {
         /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
         #[arg(long = "manager-users", value_name = "FILE")]
         manager_users: Option<PathBuf>,
+        /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -95,6 +98,9 @@ enum Command {
         /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
         #[arg(long = "manager-users", value_name = "FILE")]
         manager_users: Option<PathBuf>,
+        /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
     },
 }
 
@@ -158,6 +164,8 @@ struct Serving {
     metrics_listen: Option<String>,
     /// `--manager-users`: who may write through the status manager.
     manager_users: Option<PathBuf>,
+    /// `--threads`: runtime worker threads, `None` for one per CPU.
+    threads: Option<u16>,
 }
 
 /// Reads `--manager-users` (a bad line stops jkd with `file:line`) and sets up the
@@ -227,10 +235,11 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     } else {
         serving.listen.clone()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = serving.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("jkd: cannot start the async runtime: {e}");
@@ -349,6 +358,7 @@ fn main() -> ExitCode {
             trusted_proxies,
             metrics_listen,
             manager_users,
+            threads,
         } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
@@ -358,6 +368,7 @@ fn main() -> ExitCode {
                 trusted_proxies,
                 metrics_listen,
                 manager_users,
+                threads,
             };
             run_with(cfg, &serving, || {})
         }
@@ -365,11 +376,13 @@ fn main() -> ExitCode {
             listen,
             metrics_listen,
             manager_users,
+            threads,
         } => demo(Serving {
             listen,
             trusted_proxies: Vec::new(),
             metrics_listen,
             manager_users,
+            threads,
         }),
     }
 }

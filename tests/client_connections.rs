@@ -13,7 +13,8 @@ use support::tomcat;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn start() -> (tokio::runtime::Runtime, jkd::Jkd) {
+/// jkd in front of one demo node; `extra` flags are passed to `jkd run`.
+fn start(extra: &[&str]) -> (tokio::runtime::Runtime, jkd::Jkd) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let l = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -31,7 +32,9 @@ fn start() -> (tokio::runtime::Runtime, jkd::Jkd) {
         ),
     )
     .expect("write");
-    let j = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
+    let mut args = vec!["--metrics-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let j = jkd::start(&workers, &args);
     (rt, j)
 }
 
@@ -79,7 +82,7 @@ fn connect(j: &jkd::Jkd) -> TcpStream {
 
 #[test]
 fn an_idle_keep_alive_connection_is_parked_and_serves_its_next_request() {
-    let (_rt, j) = start();
+    let (_rt, j) = start(&[]);
     let mut s = connect(&j);
     let get = b"GET /echo/first HTTP/1.1\r\nHost: t\r\n\r\n";
     s.write_all(get).expect("send");
@@ -112,7 +115,8 @@ fn an_idle_keep_alive_connection_is_parked_and_serves_its_next_request() {
 
 #[test]
 fn a_request_that_stalls_across_a_park_is_not_lost() {
-    let (_rt, j) = start();
+    // One runtime thread (`--threads 1`): parking must not depend on a second one.
+    let (_rt, j) = start(&["--threads", "1"]);
     let mut s = connect(&j);
     s.write_all(b"GET /echo/one HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
@@ -150,7 +154,7 @@ fn jkd_park_after() -> Duration {
 
 #[test]
 fn http2_with_prior_knowledge_is_served() {
-    let (_rt, j) = start();
+    let (_rt, j) = start(&[]);
     let out = Command::new("curl")
         .args([
             "-sS",
