@@ -223,6 +223,9 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
     let mut parking = false;
     let mut reads_seen = activity.reads.load(Ordering::Relaxed);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PARK_AFTER, PARK_AFTER);
+    // A task that was not polled for a while must not see a burst of ticks: the second
+    // would find no reads "since" the first and park a connection just used.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ended = std::future::poll_fn(|cx| {
         loop {
             if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
