@@ -142,6 +142,18 @@ fn jkd_for(port: u16, extra: &str) -> jkd::Jkd {
     jkd::start(&workers, &[])
 }
 
+/// Sends raw bytes on one connection and reads everything until jkd closes it.
+fn raw_exchange(j: &jkd::Jkd, request: &[u8]) -> Vec<u8> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", j.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    std::io::Write::write_all(&mut stream, request).expect("send");
+    let mut raw = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut raw);
+    raw
+}
+
 fn get(j: &jkd::Jkd) -> std::io::Result<tomcat::HttpResponse> {
     tomcat::http_get(j.port, "/x", &[], Duration::from_secs(10))
 }
@@ -218,17 +230,10 @@ fn headers_twice_or_body_first_are_protocol_errors() {
     let j = jkd_for(port, "worker.w.retries=1\n");
     // The response was chunked (no Content-Length): without its last chunk the client
     // can tell it is incomplete.
-    let mut raw = Vec::new();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", j.port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    std::io::Write::write_all(
-        &mut stream,
+    let raw = raw_exchange(
+        &j,
         b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .expect("send");
-    let _ = std::io::Read::read_to_end(&mut stream, &mut raw);
+    );
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("transfer-encoding: chunked"), "{text}");
     assert!(
@@ -290,17 +295,10 @@ fn a_wrong_content_length_never_desynchronises_the_client_connection() {
     lying.extend(end(true));
     let (port, _) = start_mock(&rt, vec![Act::Send(lying)]);
     let j = jkd_for(port, "");
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", j.port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    std::io::Write::write_all(
-        &mut stream,
+    let raw = raw_exchange(
+        &j,
         b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .expect("send");
-    let mut raw = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut stream, &mut raw);
+    );
     let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
     // Either each response is framed by what was really sent, or the connection is
     // cut after the first; never a 10-byte promise followed by 5 bytes and more.

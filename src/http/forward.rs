@@ -647,22 +647,31 @@ fn take_buffered(
     Rest::Buffered(response, traffic)
 }
 
-/// Relays the response body in a task; the client's body streams from its channel.
-fn relayed(
+/// The response body: the buffered rest when it came whole with the head (`done` is
+/// told at once), else a channel fed by a relay task (`done` is told at the end).
+fn response_body(
     worker: &Arc<AjpWorker>,
     head: &Head,
     lease: Lease,
     body: RequestBody<IncomingSource>,
-    timeouts: (
+    limits: (
         Option<std::time::Duration>,
         Option<std::time::Duration>,
         u64,
     ),
     done: impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static,
 ) -> ProxyBody {
-    let (tx, rx) = mpsc::channel(4);
-    spawn_relay(worker.clone(), head.status, lease, body, timeouts, tx, done);
-    ProxyBody::Streamed(ChannelBody::new(rx))
+    match take_buffered(worker, head.status, lease, &body, limits.2) {
+        Rest::Buffered(buffered, traffic) => {
+            done(Ok(()), traffic);
+            buffered
+        }
+        Rest::Relay(lease) => {
+            let (tx, rx) = mpsc::channel(4);
+            spawn_relay(worker.clone(), head.status, lease, body, limits, tx, done);
+            ProxyBody::Streamed(ChannelBody::new(rx))
+        }
+    }
 }
 
 fn count_traffic(c: &MemberCounters, t: Traffic) {
@@ -799,22 +808,8 @@ pub async fn via_balancer(
                     lb2.balancer
                         .report(&mut attempts, done, true, Instant::now());
                 };
-                let request_bytes = packet.len() as u64;
-                let resp_body =
-                    match take_buffered(&member, head.status, lease, &body, request_bytes) {
-                        Rest::Buffered(buffered, traffic) => {
-                            finish(Ok(()), traffic);
-                            buffered
-                        }
-                        Rest::Relay(lease) => relayed(
-                            &member,
-                            &head,
-                            lease,
-                            body,
-                            (reply, t.socket, request_bytes),
-                            finish,
-                        ),
-                    };
+                let limits = (reply, t.socket, packet.len() as u64);
+                let resp_body = response_body(&member, &head, lease, body, limits, finish);
                 let resp = response_from(&head, resp_body, cookie);
                 return Ok(resp);
             }
@@ -928,22 +923,8 @@ pub async fn direct(
                         .fetch_add(1, Ordering::Relaxed);
                     }
                 };
-                let request_bytes = packet.len() as u64;
-                let resp_body =
-                    match take_buffered(&worker, head.status, lease, &body, request_bytes) {
-                        Rest::Buffered(buffered, traffic) => {
-                            finish(Ok(()), traffic);
-                            buffered
-                        }
-                        Rest::Relay(lease) => relayed(
-                            &worker,
-                            &head,
-                            lease,
-                            body,
-                            (reply, t.socket, request_bytes),
-                            finish,
-                        ),
-                    };
+                let limits = (reply, t.socket, packet.len() as u64);
+                let resp_body = response_body(&worker, &head, lease, body, limits, finish);
                 let resp = response_from(&head, resp_body, None);
                 return Ok(resp);
             }
