@@ -112,15 +112,7 @@ pub enum ProxyBody {
 impl ProxyBody {
     /// A body of one piece.
     pub fn full(bytes: Bytes) -> Self {
-        let left = bytes.len() as u64;
-        let mut chunks: [Bytes; MAX_BUFFERED_CHUNKS] = Default::default();
-        chunks[0] = bytes;
-        ProxyBody::Buffered {
-            chunks,
-            next: 0,
-            count: 1,
-            left,
-        }
+        Self::pieces([bytes])
     }
 
     /// A body of the given pieces (at most [`MAX_BUFFERED_CHUNKS`]; more are dropped,

@@ -560,26 +560,14 @@ fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single: bool) {
         );
     }
     out.push_str("<div class=\"tools\">");
-    if !single {
-        out.push_str(&ctx.link("Show", &[("cmd", "show"), ("w", &lb.name)]));
-    }
-    if ctx.offers_changes() {
-        let from = ctx.command_name();
-        let _ = write!(
-            out,
-            "<a href=\"{}\">Edit</a>",
-            ctx.href(&[("cmd", "edit"), ("from", from), ("w", &lb.name)], 0, 0)
-        );
-        ctx.button(
-            out,
-            &[("cmd", "reset"), ("from", from), ("w", &lb.name)],
-            "reset",
-            "Reset all",
-            "Set the counters of the balancer and all its members to zero",
-            "plain",
-            None,
-        );
-    }
+    worker_tools(
+        out,
+        ctx,
+        &lb.name,
+        single,
+        "Reset all",
+        "Set the counters of the balancer and all its members to zero",
+    );
     out.push_str("</div></div>\n");
     let show_conf = !ctx.params.option(opt::NO_LB_CONF);
     let show_summary = !ctx.params.option(opt::NO_LB_SUMMARY);
@@ -672,6 +660,38 @@ fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single: bool) {
     out.push_str("</section>\n");
 }
 
+/// The Show link (unless the page shows this worker alone), and Edit and Reset when
+/// changes are offered: the tools of a balancer's or an AJP worker's card.
+fn worker_tools(
+    out: &mut String,
+    ctx: &Context<'_>,
+    worker: &str,
+    single: bool,
+    reset_label: &str,
+    reset_title: &str,
+) {
+    if !single {
+        out.push_str(&ctx.link("Show", &[("cmd", "show"), ("w", worker)]));
+    }
+    if ctx.offers_changes() {
+        let from = ctx.command_name();
+        let _ = write!(
+            out,
+            "<a href=\"{}\">Edit</a>",
+            ctx.href(&[("cmd", "edit"), ("from", from), ("w", worker)], 0, 0)
+        );
+        ctx.button(
+            out,
+            &[("cmd", "reset"), ("from", from), ("w", worker)],
+            "reset",
+            reset_label,
+            reset_title,
+            "plain",
+            None,
+        );
+    }
+}
+
 fn ajp(out: &mut String, ctx: &Context<'_>, w: &AjpView, single: bool) {
     let name = escape(&w.name);
     let _ = write!(
@@ -679,26 +699,14 @@ fn ajp(out: &mut String, ctx: &Context<'_>, w: &AjpView, single: bool) {
         "<section class=\"card ajp\" data-w=\"{name}\">\n<div class=\"card-head\">\
          <h3><span class=\"kind\">AJP worker</span> Worker Status for {name}</h3><div class=\"tools\">"
     );
-    if !single {
-        out.push_str(&ctx.link("Show", &[("cmd", "show"), ("w", &w.name)]));
-    }
-    if ctx.offers_changes() {
-        let from = ctx.command_name();
-        let _ = write!(
-            out,
-            "<a href=\"{}\">Edit</a>",
-            ctx.href(&[("cmd", "edit"), ("from", from), ("w", &w.name)], 0, 0)
-        );
-        ctx.button(
-            out,
-            &[("cmd", "reset"), ("from", from), ("w", &w.name)],
-            "reset",
-            "Reset",
-            "Set this worker's counters to zero",
-            "plain",
-            None,
-        );
-    }
+    worker_tools(
+        out,
+        ctx,
+        &w.name,
+        single,
+        "Reset",
+        "Set this worker's counters to zero",
+    );
     out.push_str("</div></div>\n");
     if !ctx.params.option(opt::NO_AJP_CONF) {
         let c = &w.conf;
