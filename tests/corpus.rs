@@ -1,11 +1,11 @@
-//! Every real-world config in ../shared/corpus/modjk is checked with `jkd check`, against verdicts pinned in tests/data/corpus-verdicts.tsv.
+//! Every real-world config in tests/data/corpus is checked with `jkd check`, against verdicts pinned in tests/data/corpus-verdicts.tsv.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/modjk");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus");
 const PINNED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/corpus-verdicts.tsv"
@@ -143,7 +143,7 @@ fn every_corpus_file_gets_its_pinned_verdict() {
     let got = verdicts();
     if std::env::var_os("JKD_UPDATE_VERDICTS").is_some() {
         let mut text = String::from(
-            "# jkd check verdict per corpus file (../shared/corpus/modjk); the third column is the first error.\n\
+            "# jkd check verdict per corpus file (tests/data/corpus); the third column is the first error.\n\
              # Regenerate with JKD_UPDATE_VERDICTS=1 cargo test --test corpus, then review the diff.\n",
         );
         for (f, (ok, why)) in &got {

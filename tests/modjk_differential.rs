@@ -16,7 +16,7 @@ use std::process::Command;
 
 use support::modjk;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/modjk");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus");
 const PROBES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/probe-uris.txt");
 
 fn corpus_files(kind: &str) -> Vec<PathBuf> {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use support::modjk::{self, WorkerList};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/modjk");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus");
 
 fn corpus(rel: &str) -> std::path::PathBuf {
     let path = Path::new(CORPUS).join(rel);

@@ -32,10 +32,7 @@ use std::time::Duration;
 
 use support::{jkd, modjk};
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/modjk/workers"
-);
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/corpus/workers");
 const STATUS: &str = modjk::STATUS_WORKER;
 
 /// Fields whose values depend on time, start-up moment or software version.

@@ -31,12 +31,24 @@ impl Jkd {
 /// Starts `jkd run --workers <file> --listen 127.0.0.1:0 [extra...]` and waits (at
 /// most 20 s) for the line that names the bound port.
 pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--workers".as_ref()];
+    args.push(workers.as_os_str());
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    start_with(&args, extra)
+}
+
+/// Starts `jkd demo --listen 127.0.0.1:0 [extra...]`: the README's first command, with
+/// its three built-in demo nodes.
+pub fn start_demo(extra: &[&str]) -> Jkd {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["demo".as_ref()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    start_with(&args, extra)
+}
+
+fn start_with(args: &[&std::ffi::OsStr], extra: &[&str]) -> Jkd {
     let mut child = Command::new(env!("CARGO_BIN_EXE_jkd"))
-        .arg("run")
-        .arg("--workers")
-        .arg(workers)
+        .args(args)
         .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
         .env("JKD_LOG", "debug")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
