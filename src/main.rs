@@ -51,6 +51,42 @@ impl ConfigArgs {
     }
 }
 
+/// Client timeouts and limits (the same flags for `run` and `demo`).
+#[derive(Args, Clone, Copy, Debug)]
+struct EdgeArgs {
+    /// seconds a request head may take to arrive, and each read of a body or write of a response may wait (httpd's Timeout; default 60, or the Apache config's)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
+    /// seconds a connection may wait idle for its next request (httpd's KeepAliveTimeout; default 5, or the Apache config's)
+    #[arg(long = "keepalive-timeout", value_name = "SECS")]
+    keepalive_timeout: Option<u64>,
+    /// client connections served at once; past it, new ones wait to be accepted (default 10000)
+    #[arg(long = "max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+}
+
+impl EdgeArgs {
+    /// The flags, else the Apache config's `Timeout`/`KeepAliveTimeout`, else httpd's
+    /// defaults.
+    fn limits(&self, from_conf: config::HttpTimeouts) -> jkd::http::ClientLimits {
+        use std::time::Duration;
+        let defaults = jkd::http::ClientLimits::default();
+        jkd::http::ClientLimits {
+            timeout: self
+                .timeout
+                .or(from_conf.timeout.filter(|t| *t > 0))
+                .map_or(defaults.timeout, Duration::from_secs),
+            keepalive_timeout: self
+                .keepalive_timeout
+                .or(from_conf.keepalive_timeout)
+                .map_or(defaults.keepalive_timeout, Duration::from_secs),
+            max_connections: self.max_connections.map_or(defaults.max_connections, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate a configuration as mod_jk would read it (exit 0 when valid, 1 when not)
@@ -86,6 +122,8 @@ enum Command {
         /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -101,6 +139,8 @@ enum Command {
         /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
 }
 
@@ -166,6 +206,7 @@ struct Serving {
     manager_users: Option<PathBuf>,
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
+    edge: EdgeArgs,
 }
 
 /// Reads `--manager-users` (a bad line stops jkd with `file:line`) and sets up the
@@ -265,9 +306,12 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                 }
             }
         }
+        let cfg_http = cfg.http;
         let mut rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
+        let limits = serving.edge.limits(cfg_http);
         if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
             r.trusted_proxies = serving.trusted_proxies.clone();
+            r.limits = limits;
         }
         if let Some(addr) = &serving.metrics_listen {
             match tokio::net::TcpListener::bind(addr.as_str()).await {
@@ -359,6 +403,7 @@ fn main() -> ExitCode {
             metrics_listen,
             manager_users,
             threads,
+            edge,
         } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
@@ -369,6 +414,7 @@ fn main() -> ExitCode {
                 metrics_listen,
                 manager_users,
                 threads,
+                edge,
             };
             run_with(cfg, &serving, || {})
         }
@@ -377,12 +423,14 @@ fn main() -> ExitCode {
             metrics_listen,
             manager_users,
             threads,
+            edge,
         } => demo(Serving {
             listen,
             trusted_proxies: Vec::new(),
             metrics_listen,
             manager_users,
             threads,
+            edge,
         }),
     }
 }

@@ -70,9 +70,13 @@ pub struct Head {
 #[derive(Debug)]
 pub struct RequestBody<B> {
     source: B,
-    /// The first chunk, sent unsolicited after the FORWARD_REQUEST when the length is
-    /// known and non-zero, and kept so that a retry can send it again.
+    /// The first piece, read before a backend connection is leased (see
+    /// [`RequestBody::prefetch`]) and kept so that a retry can send it again. With a
+    /// known length it goes unsolicited after the FORWARD_REQUEST, as mod_jk sends it;
+    /// without one it answers the backend's first GET_BODY_CHUNK.
     first: Option<Bytes>,
+    /// What this attempt has not yet handed out of `first` (unknown length only).
+    first_left: Bytes,
     known_length: bool,
     /// The Content-Length, when known.
     length: Option<u64>,
@@ -86,12 +90,21 @@ pub struct RequestBody<B> {
     pub sent: u64,
 }
 
+/// The client's body ended before the length it announced.
+fn short_body(taken: u64, length: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the client's body ended after {taken} of its {length} bytes"),
+    )
+}
+
 impl<B: BodySource> RequestBody<B> {
     /// `length`: the Content-Length, `None` for a chunked body.
     pub fn new(source: B, length: Option<u64>) -> Self {
         RequestBody {
             source,
             first: None,
+            first_left: Bytes::new(),
             known_length: length.is_some(),
             length,
             taken: 0,
@@ -112,18 +125,58 @@ impl<B: BodySource> RequestBody<B> {
         !self.streamed
     }
 
+    /// The next piece from the client, at most `max` bytes; `Ok(None)` at the end. A
+    /// body that ends before its Content-Length is an error, never a short body.
+    async fn read_source(&mut self, max: usize) -> io::Result<Option<Bytes>> {
+        let left = self.length.map(|l| l.saturating_sub(self.taken));
+        if left == Some(0) {
+            self.ended = true;
+            return Ok(None);
+        }
+        let max = left.map_or(max, |l| max.min(usize::try_from(l).unwrap_or(max)));
+        match self.source.next_chunk(max).await? {
+            Some(c) if !c.is_empty() => {
+                self.taken += c.len() as u64;
+                Ok(Some(c))
+            }
+            _ => match self.length {
+                Some(l) if self.taken < l => Err(short_body(self.taken, l)),
+                _ => {
+                    self.ended = true;
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Reads the first piece of the body (at most `max` bytes: a whole body that fits
+    /// one AJP packet) before any backend connection is taken for it, so a client that
+    /// announces a body and sends nothing holds no backend connection. Does nothing
+    /// for a request without a body or when the piece is already in.
+    pub async fn prefetch(&mut self, max: usize) -> io::Result<()> {
+        if self.has_body
+            && self.first.is_none()
+            && !self.ended
+            && !self.streamed
+            && let Some(c) = self.read_source(max).await?
+        {
+            self.first = Some(c);
+        }
+        Ok(())
+    }
+
     /// Reads and discards what the backend did not read of the body, up to `limit`
     /// bytes, as mod_jk does after the response: the client connection can then carry
     /// its next request. Returns false when more than `limit` was left or reading failed.
     pub async fn discard_rest(&mut self, limit: u64) -> bool {
         let mut left = limit;
         while !self.ended {
-            match self.source.next_chunk(64 * 1024).await {
+            match self.read_source(64 * 1024).await {
                 Ok(Some(c)) => match left.checked_sub(c.len() as u64) {
                     Some(l) => left = l,
                     None => return false,
                 },
-                Ok(None) => self.ended = true,
+                Ok(None) => {}
                 Err(_) => return false,
             }
         }
@@ -157,6 +210,11 @@ async fn send_chunk(
 
 /// Answers a GET_BODY_CHUNK: the next piece of the client's body, or the empty
 /// packet at its end (Tomcat also asks once more after the last byte).
+///
+/// When the client's body fails (a malformed chunk, a timeout, a connection closed
+/// before the announced length), nothing more is sent: no end-of-body packet, which
+/// would tell the backend that the part it got is the whole body. The caller closes
+/// the connection, so the application sees a read error, as it does behind mod_jk.
 async fn answer_body_request<B: BodySource>(
     conn: &mut Connection,
     body: &mut RequestBody<B>,
@@ -165,35 +223,42 @@ async fn answer_body_request<B: BodySource>(
     limit: Option<Duration>,
 ) -> Result<Stage, Failure> {
     let max = usize::from(requested).min(max_body_chunk_len(conn.max_packet_size()));
-    let chunk = if body.ended || max == 0 {
+    let mut from_client = false;
+    let chunk = if max == 0 {
+        None
+    } else if !body.first_left.is_empty() {
+        let n = body.first_left.len().min(max);
+        Some(body.first_left.split_to(n))
+    } else if body.ended {
         None
     } else {
-        match body.source.next_chunk(max).await {
-            Ok(Some(c)) => {
-                body.taken += c.len() as u64;
-                Some(c)
-            }
-            Ok(None) => {
-                body.ended = true;
-                None
+        match body.read_source(max).await {
+            Ok(c) => {
+                from_client = c.is_some();
+                c
             }
             Err(e) => {
-                // Tell the backend the body ended, then fail the request as the
-                // client's fault (mod_jk answers 400).
-                let _ = send_chunk(conn, None, limit).await;
+                conn.clean = false;
                 return Err(Failure {
                     kind: FailureKind::Client(e),
-                    stage,
+                    stage: stage.max(Stage::Sent),
                 });
             }
         }
     };
-    let stage = if chunk.is_some() {
+    if from_client {
         body.streamed = true;
-        body.sent += chunk.as_ref().map_or(0, |c| c.len() as u64);
-        stage.max(Stage::BodyStreamed)
-    } else {
-        stage
+    }
+    let stage = match &chunk {
+        Some(c) => {
+            body.sent += c.len() as u64;
+            if from_client {
+                stage.max(Stage::BodyStreamed)
+            } else {
+                stage
+            }
+        }
+        None => stage,
     };
     send_chunk(conn, chunk.as_ref(), limit)
         .await
@@ -210,31 +275,31 @@ pub async fn send_request<B: BodySource>(
     socket_timeout: Option<Duration>,
 ) -> Result<Head, Failure> {
     body.sent = 0;
-    if body.known_length && body.has_body && body.first.is_none() && !body.ended {
-        let max = max_body_chunk_len(conn.max_packet_size());
-        match body.source.next_chunk(max).await {
-            Ok(Some(c)) => {
-                body.taken += c.len() as u64;
-                body.first = Some(c);
-            }
-            Ok(None) => body.ended = true,
-            Err(e) => {
-                return Err(Failure {
-                    kind: FailureKind::Client(e),
-                    stage: Stage::NotSent,
-                });
-            }
-        }
+    if let Err(e) = body
+        .prefetch(max_body_chunk_len(conn.max_packet_size()))
+        .await
+    {
+        return Err(Failure {
+            kind: FailureKind::Client(e),
+            stage: Stage::NotSent,
+        });
     }
     conn.send(forward_request, socket_timeout)
         .await
         .map_err(backend(Stage::NotSent))?;
     let mut stage = Stage::Sent;
-    if let Some(first) = body.first.clone() {
-        send_chunk(conn, Some(&first), socket_timeout)
-            .await
-            .map_err(backend(stage))?;
-        body.sent += first.len() as u64;
+    body.first_left = Bytes::new();
+    match body.first.clone() {
+        // Unsolicited only after a FORWARD_REQUEST that announced the length (the
+        // caller frames both from the same decision).
+        Some(first) if body.known_length => {
+            send_chunk(conn, Some(&first), socket_timeout)
+                .await
+                .map_err(backend(stage))?;
+            body.sent += first.len() as u64;
+        }
+        Some(first) => body.first_left = first,
+        None => {}
     }
     loop {
         let payload = conn

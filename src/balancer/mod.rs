@@ -152,6 +152,8 @@ pub struct Balancer {
     pub sticky_misses: AtomicU64,
     /// Attempts on another member after a failed attempt.
     pub failovers: AtomicU64,
+    /// Attempts abandoned on the way (the request was dropped before it finished).
+    pub cancelled: AtomicU64,
 }
 
 /// How one attempt on a member ended, as the AJP layer classifies it.
@@ -231,8 +233,48 @@ pub struct RequestOptions {
     pub activation: Option<Vec<Option<Activation>>>,
 }
 
+/// One attempt under way on a member, begun with [`Balancer::begin_owned`].
+#[derive(Debug)]
+#[must_use = "dropping an InFlight reports the attempt as cancelled"]
+pub struct InFlight {
+    balancer: Arc<Balancer>,
+    attempts: Attempts,
+    finished: bool,
+}
+
+impl InFlight {
+    /// The request's retry state.
+    pub fn attempts(&self) -> &Attempts {
+        &self.attempts
+    }
+
+    /// Reports how the attempt ended; gives back the retry state for the next one.
+    pub fn finish(mut self, report: Report, now: Instant) -> Attempts {
+        self.finished = true;
+        let mut attempts = std::mem::take(&mut self.attempts);
+        self.balancer.report(&mut attempts, report, true, now);
+        attempts
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.balancer.cancelled.fetch_add(1, Ordering::Relaxed);
+        let cancelled = Report {
+            outcome: Outcome::ClientError,
+            recoverable: false,
+            bytes: 0,
+        };
+        self.balancer
+            .report(&mut self.attempts, cancelled, true, Instant::now());
+    }
+}
+
 /// The state of one request in the retry loop (mod_jk's `service` locals).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Attempts {
     states: Vec<MemberState>,
     session: Option<String>,
@@ -300,6 +342,7 @@ impl Balancer {
             sticky_hits: AtomicU64::new(0),
             sticky_misses: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
         }
     }
 
@@ -597,6 +640,20 @@ impl Balancer {
         }
     }
 
+    /// [`Balancer::begin`] with an owner: the returned guard keeps the member busy
+    /// until [`InFlight::finish`] reports how the attempt ended, or, when the request
+    /// is dropped on the way (the client went away while jkd waited for the backend),
+    /// reports it as a client error from its `Drop`. Busy counts and the Busyness
+    /// load value cannot leak.
+    pub fn begin_owned(self: &Arc<Self>, attempts: Attempts, choice: &Choice) -> InFlight {
+        self.begin(&attempts, choice);
+        InFlight {
+            balancer: self.clone(),
+            attempts,
+            finished: false,
+        }
+    }
+
     /// Records how an attempt ended and updates the member's state, as mod_jk's
     /// `service` does after each attempt. `began` says whether [`Balancer::begin`] was
     /// called for it (not when no connection could be had).
@@ -647,6 +704,7 @@ impl Balancer {
                 recoverable = false;
             }
             Outcome::ClientError => {
+                c.client_errors.fetch_add(1, Ordering::Relaxed);
                 m.state = MemberState::Ok;
                 req.states[i] = MemberState::Error;
                 m.first_error = None;
@@ -673,7 +731,9 @@ impl Balancer {
                 req.states[i] = MemberState::Error;
             }
             Outcome::ReplyTimeout => {
-                let timeouts = c.reply_timeouts.load(Ordering::Relaxed);
+                // Counted here, in the same report that judges it, so no caller can
+                // forget it or count it twice.
+                let timeouts = c.reply_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
                 if timeouts > tunables.max_reply_timeouts.max(0) as u64 {
                     mark_error(m);
                 }

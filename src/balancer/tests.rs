@@ -525,3 +525,45 @@ fn recovery_starts_right_after_recover_time() {
     assert!(b.maintain(t0 + Duration::from_millis(2500)));
     assert_eq!(state(&b, 0), MemberState::Recover);
 }
+
+#[test]
+fn a_dropped_attempt_gives_back_its_busy_count_and_load() {
+    let (b, _) = lb("worker.lb.method=B\nworker.a.busy_limit=2\n", "a");
+    let b = Arc::new(b);
+    for _ in 0..4 {
+        let mut req = b.start(None, RequestOptions::default(), |_| true);
+        let Step::Try(c) = b.next_step(&mut req) else {
+            panic!("a is not offered")
+        };
+        let in_flight = b.begin_owned(req, &c);
+        assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 1);
+        // The client goes away while jkd waits for the backend: the request's future,
+        // and the guard with it, is dropped.
+        drop(in_flight);
+    }
+    assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 0);
+    assert_eq!(b.busy.load(Ordering::Relaxed), 0);
+    assert_eq!(b.members()[0].lb_value, 0, "Busyness load value leaked");
+    assert_eq!(b.cancelled.load(Ordering::Relaxed), 4);
+    assert_eq!(b.counters[0].client_errors.load(Ordering::Relaxed), 4);
+    assert_eq!(state(&b, 0), MemberState::Ok);
+}
+
+#[test]
+fn a_finished_attempt_is_reported_once_and_counts_reply_timeouts_itself() {
+    let (b, t) = lb("worker.lb.max_reply_timeouts=1\n", "a,b");
+    let b = Arc::new(b);
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!()
+    };
+    let req = b
+        .begin_owned(req, &c)
+        .finish(fail(Outcome::ReplyTimeout), t);
+    assert_eq!(b.counters[0].reply_timeouts.load(Ordering::Relaxed), 1);
+    assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 0);
+    assert_eq!(b.cancelled.load(Ordering::Relaxed), 0);
+    // One timeout is within max_reply_timeouts=1: a stays usable for others.
+    assert_ne!(state(&b, 0), MemberState::Error);
+    drop(req);
+}

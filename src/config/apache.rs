@@ -75,6 +75,10 @@ pub struct ApacheJk {
     pub worker_properties: Vec<(String, Origin)>,
     /// The last `ServerRoot`, unquoted.
     pub server_root: Option<String>,
+    /// The main server's `Timeout` in seconds (jkd's `--timeout`).
+    pub timeout: Option<(u64, Origin)>,
+    /// The main server's `KeepAliveTimeout` in seconds (jkd's `--keepalive-timeout`).
+    pub keepalive_timeout: Option<(u64, Origin)>,
     /// `JkMountCopy All` in the main server.
     pub mount_copy_all: Option<Origin>,
     /// The main server's mount settings.
@@ -942,6 +946,38 @@ impl Reader<'_> {
         }
     }
 
+    /// `Timeout` and `KeepAliveTimeout`: whole seconds (httpd also takes `ms` for
+    /// KeepAliveTimeout, which jkd rounds up). In a virtual host they are not read:
+    /// jkd has one value for every connection.
+    fn seconds_directive(&mut self, name: &str, args: &[String], origin: Origin) {
+        if self.vhost_index().is_some() {
+            self.diags.warning(
+                origin,
+                name,
+                format!("{name} inside <VirtualHost> is not read: jkd applies the main server's to every connection"),
+            );
+            return;
+        }
+        let value = args.first().map(String::as_str).unwrap_or("");
+        let secs = match value.strip_suffix("ms") {
+            Some(ms) => ms.parse::<u64>().ok().map(|ms| ms.div_ceil(1000)),
+            None => value.strip_suffix('s').unwrap_or(value).parse::<u64>().ok(),
+        };
+        let Some(secs) = secs else {
+            self.diags.error(
+                origin,
+                name,
+                format!("'{value}' is not a number of seconds (httpd refuses to start)"),
+            );
+            return;
+        };
+        if name.eq_ignore_ascii_case("timeout") {
+            self.out.timeout = Some((secs, origin));
+        } else {
+            self.out.keepalive_timeout = Some((secs, origin));
+        }
+    }
+
     fn other_directive(&mut self, name: &str, rest: &str, origin: Origin) {
         let args = || words(rest);
         match name.to_ascii_lowercase().as_str() {
@@ -967,6 +1003,7 @@ impl Reader<'_> {
                     self.out.server_root = Some(root);
                 }
             }
+            "timeout" | "keepalivetimeout" => self.seconds_directive(name, &args(), origin),
             "define" => {
                 let a = args();
                 if let Some(var) = a.first() {

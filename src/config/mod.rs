@@ -43,6 +43,15 @@ pub struct Config {
     pub properties: PropMap,
     /// Every mount rule, in mod_jk's matching order.
     pub mounts: MountTable,
+    /// `Timeout` and `KeepAliveTimeout` of the Apache config, when one was read.
+    pub http: HttpTimeouts,
+}
+
+/// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    pub timeout: Option<u64>,
+    pub keepalive_timeout: Option<u64>,
 }
 
 impl Config {
@@ -127,10 +136,13 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         .iter()
         .map(|p| (p.clone(), None))
         .collect();
+    let mut client_timeouts = HttpTimeouts::default();
     if let Some(path) = &sources.apache_conf {
         let file = display_name(path);
         let bytes = read_file(path, "Apache config", diags)?;
         let conf = apache::read_apache_conf(&file, &bytes, diags);
+        client_timeouts.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
+        client_timeouts.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         if let Some(root) = &conf.server_root {
             props.put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
         }
@@ -230,7 +242,9 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         };
         rules.extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
     }
-    build(props, fallback, rules, diags)
+    let mut config = build(props, fallback, rules, diags)?;
+    config.http = client_timeouts;
+    Some(config)
 }
 
 /// Instantiates the listed workers from a resolved property map and builds the URI
@@ -320,6 +334,7 @@ pub fn build(
         maintain,
         properties: props,
         mounts: MountTable::new(rules),
+        http: HttpTimeouts::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -17,14 +18,23 @@ use crate::ajp::response::MAX_BUFFERED_CHUNKS;
 pub struct IncomingSource {
     body: Option<Incoming>,
     pending: Bytes,
+    /// The longest wait for the client's next bytes (`--timeout`).
+    timeout: Duration,
 }
 
 impl IncomingSource {
-    pub fn new(body: Incoming) -> Self {
+    pub fn new(body: Incoming, timeout: Duration) -> Self {
         IncomingSource {
             body: Some(body),
             pending: Bytes::new(),
+            timeout,
         }
+    }
+
+    /// The longest wait for the client (each read of the body, each write of the
+    /// response).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 
@@ -50,7 +60,17 @@ impl BodySource for IncomingSource {
             let Some(body) = self.body.as_mut() else {
                 return Ok((!filled.is_empty()).then(|| filled.freeze()));
             };
-            match body.frame().await {
+            let Ok(frame) = tokio::time::timeout(self.timeout, body.frame()).await else {
+                self.body = None;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the client sent no byte of its body for {} s",
+                        self.timeout.as_secs()
+                    ),
+                ));
+            };
+            match frame {
                 None => self.body = None,
                 Some(Err(e)) => return Err(io::Error::other(e)),
                 Some(Ok(frame)) => {

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Request, Response};
@@ -72,20 +72,108 @@ impl Drop for Counted<'_> {
 }
 
 /// What the parking loop needs to know of a connection's use.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Activity {
     /// Reads that returned bytes.
     reads: AtomicU64,
     /// Requests whose response head is not written yet.
     in_flight: AtomicU64,
+    /// Requests (HTTP/2: streams) begun on the connection.
+    requests: AtomicU64,
+    /// When the current request head began to arrive: milliseconds since `epoch`,
+    /// plus one; 0 while no head is arriving. Lives across parks, so a head sent a
+    /// byte at a time cannot restart its clock by being parked.
+    head_since: AtomicU64,
+    epoch: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            reads: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            head_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Bytes arrived: when no request is in flight they begin a request head.
+    fn bytes_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            && self.head_since.load(Ordering::Relaxed) == 0
+        {
+            self.head_since.store(self.now_ms() + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// A request head arrived whole (hyper called the service).
+    fn request_began(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.head_since.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a request head has been arriving for longer than `limit`.
+    fn head_overdue(&self, limit: Duration) -> bool {
+        let since = self.head_since.load(Ordering::Relaxed);
+        since != 0 && self.now_ms().saturating_sub(since - 1) > limit.as_millis() as u64
+    }
 }
 
 /// The client socket as hyper sees it: bytes a previous hyper connection had read
-/// but not used come first; reads are counted for the idle check.
+/// but not used come first; reads are counted for the idle check; a write that
+/// cannot proceed for the client timeout fails (a client that stops reading a
+/// response is dropped, not served forever).
 struct ClientIo {
     pending: Bytes,
     stream: TcpStream,
     activity: Arc<Activity>,
+    write_timeout: Duration,
+    /// Armed while a write waits for the client to read.
+    write_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ClientIo {
+    fn new(stream: TcpStream, write_timeout: Duration) -> Self {
+        ClientIo {
+            pending: Bytes::new(),
+            stream,
+            activity: Arc::new(Activity::new()),
+            write_timeout,
+            write_deadline: None,
+        }
+    }
+
+    /// Passes a write's result on; while it is pending, fails it once the client has
+    /// taken nothing for `write_timeout`.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.write_deadline = None;
+            return polled;
+        }
+        let timeout = self.write_timeout;
+        let sleep = self
+            .write_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.write_deadline = None;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {} s", timeout.as_secs()),
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl AsyncRead for ClientIo {
@@ -104,7 +192,7 @@ impl AsyncRead for ClientIo {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.activity.reads.fetch_add(1, Ordering::Relaxed);
+            this.activity.bytes_read();
         }
         polled
     }
@@ -116,7 +204,9 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.deadline(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -124,7 +214,9 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.deadline(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -132,7 +224,9 @@ impl AsyncWrite for ClientIo {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_flush(cx);
+        this.deadline(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -154,16 +248,23 @@ async fn starts_like_http2(stream: &TcpStream) -> bool {
 /// Serves one client connection until it closes.
 pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
     let _open = Counted::new(&rt.clients.open);
-    if starts_like_http2(&stream).await {
+    let limits = rt.limits;
+    // A new connection must start its first request within the timeout, as httpd's
+    // `Timeout` asks; one that never sends a byte is closed.
+    let Ok(h2) = tokio::time::timeout(limits.timeout, starts_like_http2(&stream)).await else {
+        tracing::debug!(
+            "connection from {} sent nothing for {} s",
+            info.peer,
+            limits.timeout.as_secs()
+        );
+        return;
+    };
+    let mut io = ClientIo::new(stream, limits.timeout);
+    if h2 {
         // Boxed: its state is large and would otherwise size every connection's task.
-        Box::pin(serve_auto(rt.clone(), stream, info)).await;
+        Box::pin(serve_auto(rt.clone(), io, info)).await;
         return;
     }
-    let mut io = ClientIo {
-        pending: Bytes::new(),
-        stream,
-        activity: Arc::default(),
-    };
     loop {
         // Boxed: while parked, the task keeps only the small state of this loop.
         let served = Box::pin(serve_until_idle(rt.clone(), io, info)).await;
@@ -171,25 +272,84 @@ pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
         io = parked;
         if io.pending.is_empty() {
             let _parked = Counted::new(&rt.clients.parked);
-            if io.stream.readable().await.is_err() {
-                return;
+            // Idle between requests: `KeepAliveTimeout`, counted from the last byte
+            // (the connection was quiet for PARK_AFTER before it was parked).
+            let wait = limits.keepalive_timeout.saturating_sub(PARK_AFTER);
+            match tokio::time::timeout(wait, io.stream.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    let _ = io.stream.shutdown().await;
+                    return;
+                }
             }
         }
     }
 }
 
 /// HTTP/2 with prior knowledge (or a start too short to tell): hyper-util's auto
-/// builder, for the life of the connection.
-async fn serve_auto(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
+/// builder, for the life of the connection. A connection with no stream open for
+/// the keep-alive timeout is sent GOAWAY and closed (PINGs do not keep it open);
+/// jkd pings a quiet client every `timeout` and drops it if the PING is not answered.
+async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
+    let limits = rt.limits;
+    let activity = io.activity.clone();
+    let counted = activity.clone();
     let svc = service_fn(move |req| {
         let rt = rt.clone();
-        async move { Ok::<_, Infallible>(super::handle(rt, req, info).await) }
+        counted.request_began();
+        let guard = InFlight(counted.clone());
+        async move {
+            let resp = super::handle(rt, req, info).await;
+            drop(guard);
+            Ok::<_, Infallible>(resp)
+        }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(limits.timeout))
+        .keep_alive_timeout(limits.timeout.min(Duration::from_secs(20)))
+        .max_concurrent_streams(H2_MAX_STREAMS);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    let mut conn = std::pin::pin!(conn);
+    let mut tick = tokio::time::interval(
+        IDLE_CHECK.min(limits.keepalive_timeout.max(Duration::from_millis(10))),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut requests_seen = activity.requests.load(Ordering::Relaxed);
+    let mut quiet_since = tokio::time::Instant::now();
+    let mut closing = false;
+    let ended = std::future::poll_fn(|cx| {
+        loop {
+            if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if closing || tick.poll_tick(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let requests = activity.requests.load(Ordering::Relaxed);
+            if requests != requests_seen || activity.in_flight.load(Ordering::Relaxed) > 0 {
+                requests_seen = requests;
+                quiet_since = tokio::time::Instant::now();
+            } else if quiet_since.elapsed() >= limits.keepalive_timeout {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    })
+    .await;
+    if let Err(e) = ended {
         tracing::debug!("connection from {} ended: {e}", info.peer);
     }
 }
+
+/// Streams one HTTP/2 client may have open at once (httpd's `H2MaxSessionStreams`).
+const H2_MAX_STREAMS: u32 = 100;
+
+/// How often an HTTP/2 connection is checked for idleness.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
 
@@ -205,11 +365,12 @@ impl Drop for InFlight {
 /// Serves HTTP/1.1 requests until the connection ends (`None`) or has been idle
 /// for [`PARK_AFTER`] (`Some`: the socket, with any bytes read but not used).
 async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Option<ClientIo> {
+    let head_timeout = rt.limits.timeout;
     let activity = io.activity.clone();
     let counted = activity.clone();
     let svc = service_fn(move |req: Request<Incoming>| -> ServiceFuture {
         let rt = rt.clone();
-        counted.in_flight.fetch_add(1, Ordering::Relaxed);
+        counted.request_began();
         let guard = InFlight(counted.clone());
         Box::pin(async move {
             let resp = super::handle(rt, req, info).await;
@@ -229,13 +390,22 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
     let ended = std::future::poll_fn(|cx| {
         loop {
             if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
-                return Poll::Ready(r);
+                return Poll::Ready(r.map_err(Some));
             }
             if parking || tick.poll_tick(cx).is_pending() {
                 return Poll::Pending;
             }
+            if activity.head_overdue(head_timeout) {
+                // Slow headers (one byte every few seconds): the head had `--timeout`
+                // to arrive whole.
+                return Poll::Ready(Err(None));
+            }
             let reads = activity.reads.load(Ordering::Relaxed);
-            if reads == reads_seen && activity.in_flight.load(Ordering::Relaxed) == 0 {
+            let head_arriving = activity.head_since.load(Ordering::Relaxed) != 0;
+            if reads == reads_seen
+                && activity.in_flight.load(Ordering::Relaxed) == 0
+                && !head_arriving
+            {
                 // Idle: hyper closes its side at once (or, if a request has just
                 // begun to arrive, after answering it) and leaves the socket open.
                 parking = true;
@@ -245,9 +415,20 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
         }
     })
     .await;
-    if let Err(e) = ended {
-        tracing::debug!("connection from {} ended: {e}", info.peer);
-        return None;
+    match ended {
+        Ok(()) => {}
+        Err(Some(e)) => {
+            tracing::debug!("connection from {} ended: {e}", info.peer);
+            return None;
+        }
+        Err(None) => {
+            tracing::info!(
+                "connection from {} closed: its request head did not arrive within {} s",
+                info.peer,
+                head_timeout.as_secs()
+            );
+            return None;
+        }
     }
     let parts = conn.into_parts();
     let mut io = parts.io.into_inner();

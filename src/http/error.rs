@@ -22,6 +22,10 @@ pub enum ProxyError {
     Backend(Failure),
     /// The worker type cannot serve requests here.
     Unsupported(&'static str),
+    /// The request head breaks HTTP's rules (RFC 9112): no or two Hosts, ...
+    BadRequest(&'static str),
+    /// A Transfer-Encoding other than `chunked` alone.
+    UnsupportedCoding,
 }
 
 /// The HTTP status for a failure: mod_jk's choices (§3.11 of the reference).
@@ -33,7 +37,11 @@ pub fn status_of(e: &ProxyError) -> u16 {
         ProxyError::TooLarge(_) => 413,
         ProxyError::Unavailable => 503,
         ProxyError::Unsupported(_) => 501,
+        ProxyError::BadRequest(_) => 400,
+        ProxyError::UnsupportedCoding => 501,
         ProxyError::Backend(f) => match &f.kind {
+            // The client stopped sending its body: httpd's 408.
+            FailureKind::Client(e) if e.kind() == std::io::ErrorKind::TimedOut => 408,
             FailureKind::Client(_) => 400,
             FailureKind::ClientGone => 400,
             FailureKind::Backend(c) => match c {

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
@@ -17,7 +17,7 @@ use crate::ajp::conn::ConnError;
 use crate::ajp::exchange::{self, Failure, FailureKind, Head, RequestBody, Stage};
 use crate::ajp::pool::{AcquireError, Lease, Pool, Timeouts};
 use crate::ajp::request::{
-    ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
+    ForwardRequest, LbActivation, RequestAttributes, encode_forward_request, max_body_chunk_len,
 };
 use crate::balancer::{
     self, Balancer, Choice, MemberCounters, Outcome, Report, RequestOptions, Step,
@@ -76,7 +76,7 @@ impl AjpWorker {
 /// A load balancer at run time.
 #[derive(Debug)]
 pub struct LbWorker {
-    pub balancer: Balancer,
+    pub balancer: Arc<Balancer>,
     pub members: Vec<Arc<AjpWorker>>,
 }
 
@@ -100,6 +100,8 @@ pub struct Runtime {
     pub latency: HashMap<String, metrics::Histogram>,
     /// Client connections open and parked.
     pub clients: super::client::ClientCounters,
+    /// Timeouts and limits of client connections.
+    pub limits: super::ClientLimits,
 }
 
 impl Runtime {
@@ -114,12 +116,12 @@ impl Runtime {
                         .iter()
                         .map(|m| AjpWorker::new(&m.name, &m.ajp))
                         .collect(),
-                    balancer: Balancer::new(
+                    balancer: Arc::new(Balancer::new(
                         &w.name,
                         lb.clone(),
                         config.maintain.max(0) as u64,
                         now,
-                    ),
+                    )),
                 })),
                 WorkerKind::Status(_) => Target::Status,
                 WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
@@ -138,6 +140,7 @@ impl Runtime {
             metrics,
             latency,
             clients: Default::default(),
+            limits: Default::default(),
         })
     }
 
@@ -250,7 +253,15 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 }
 
 impl<'a> Outbound<'a> {
-    pub fn new(parts: &'a http::request::Parts, conn: ConnInfo, trusted: &[IpAddr]) -> Self {
+    /// `body_without_length`: the request has a body whose length the client did not
+    /// announce and that is not chunked (an HTTP/2 stream with DATA frames and no
+    /// content-length).
+    pub fn new(
+        parts: &'a http::request::Parts,
+        conn: ConnInfo,
+        trusted: &[IpAddr],
+        body_without_length: bool,
+    ) -> Self {
         let raw_path = parts.uri.path();
         let uri = if uri::is_plain_path(raw_path.as_bytes()) {
             std::borrow::Cow::Borrowed(raw_path)
@@ -283,26 +294,49 @@ impl<'a> Outbound<'a> {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
             .collect();
+        // An absolute-form request-target's authority (HTTP/1.1) or :authority (HTTP/2)
+        // names the host; a Host header beside it is not forwarded (RFC 9112 §3.2.2).
+        let authority = parts.uri.authority().map(|a| a.as_str());
         let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 1);
+        let mut length_sent = false;
         for (name, value) in &parts.headers {
-            if hop_by_hop(name) || connection_listed.iter().any(|c| c == name.as_str()) {
+            if hop_by_hop(name) {
                 continue;
             }
-            // mod_jk drops Content-Length of chunked requests.
-            if chunked && name == http::header::CONTENT_LENGTH {
+            if *name == http::header::CONTENT_LENGTH {
+                // How the body is framed on the AJP connection is jkd's decision alone:
+                // the content-length Tomcat reads is the one `length` holds, once, and
+                // no client header (a `Connection` list included) removes it. mod_jk
+                // drops it for chunked requests.
+                if !chunked && !length_sent {
+                    length_sent = true;
+                    headers.push((b"content-length", value.as_bytes()));
+                }
+                continue;
+            }
+            if *name == http::header::HOST && authority.is_some() {
+                continue;
+            }
+            let framing = *name == http::header::TRANSFER_ENCODING;
+            if !framing && connection_listed.iter().any(|c| c == name.as_str()) {
                 continue;
             }
             headers.push((name.as_str().as_bytes(), value.as_bytes()));
         }
+        let length = match length {
+            // HTTP/2 (and HTTP/3) may send a body without content-length: Tomcat then
+            // reads it as it reads a chunked one, asking until the empty chunk.
+            Some(0) if !length_sent && body_without_length => None,
+            other => other,
+        };
         // mod_jk adds `content-length: 0` to every request without a body.
-        if length == Some(0) && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        if length == Some(0) && !length_sent {
             headers.push((b"content-length", b"0"));
         }
-        // HTTP/2 carries the host in :authority; Tomcat wants a Host header.
-        if !parts.headers.contains_key(http::header::HOST)
-            && let Some(auth) = parts.uri.authority()
-        {
-            headers.push((b"host", auth.as_str().as_bytes()));
+        // HTTP/2 carries the host in :authority, HTTP/1.1's absolute form in the
+        // request-target; Tomcat wants a Host header.
+        if let Some(auth) = authority {
+            headers.push((b"host", auth.as_bytes()));
         }
         let (server_name, server_port) = requested_server_of(parts, &conn);
         let cookies = parts
@@ -397,10 +431,15 @@ fn requested_server_of<'a>(
     conn: &ConnInfo,
 ) -> (std::borrow::Cow<'a, str>, u16) {
     let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
         .filter(|h| !h.is_empty());
     match host.map(split_host_port) {
         Some((h, p)) => (
@@ -551,8 +590,6 @@ fn fail_on_status(settings: &AjpSettings, rule: &MountRule, status: u16) -> Opti
     }
 }
 
-/// Relays the rest of the response in the background and then tells `done` how it
-/// ended (the balancer's report, or nothing for a direct worker).
 /// How much of a request body the backend did not read jkd still reads and drops to
 /// keep the client connection usable; past this, the connection is closed instead.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
@@ -565,30 +602,56 @@ pub struct Traffic {
     pub read: u64,
 }
 
+/// The waits of one exchange and the size of its request packet.
+#[derive(Clone, Copy, Debug)]
+pub struct ExchangeLimits {
+    /// Longest wait for each packet of the reply.
+    pub reply: Option<Duration>,
+    /// Longest wait for any other backend socket operation.
+    pub socket: Option<Duration>,
+    /// Longest wait for the client: to take each piece of the response (a client that
+    /// stops reading releases the backend connection, closed), or to send each piece
+    /// of its body.
+    pub client: Duration,
+    /// Bytes of the FORWARD_REQUEST packet.
+    pub request_bytes: u64,
+}
+
+/// Relays the rest of the response in the background and then tells `done` how it
+/// ended.
 fn spawn_relay(
     worker: Arc<AjpWorker>,
     status: u16,
     mut lease: Lease,
     mut body: RequestBody<IncomingSource>,
-    (reply, socket, request_bytes): (
-        Option<std::time::Duration>,
-        Option<std::time::Duration>,
-        u64,
-    ),
+    limits: ExchangeLimits,
     tx: mpsc::Sender<io::Result<Bytes>>,
     done: impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static,
 ) {
     tokio::spawn(async move {
         let sender = tx.clone();
         let mut relayed: u64 = 0;
-        let result = exchange::relay_body(lease.conn(), &mut body, reply, socket, |chunk| {
-            relayed += chunk.len() as u64;
-            let sender = sender.clone();
-            async move { sender.send(Ok(chunk)).await.is_ok() }
-        })
+        let result = exchange::relay_body(
+            lease.conn(),
+            &mut body,
+            limits.reply,
+            limits.socket,
+            |chunk| {
+                relayed += chunk.len() as u64;
+                let sender = sender.clone();
+                async move {
+                    // A client that takes nothing for `client` is treated as gone: the
+                    // backend connection is closed, not held for it.
+                    matches!(
+                        tokio::time::timeout(limits.client, sender.send(Ok(chunk))).await,
+                        Ok(Ok(()))
+                    )
+                }
+            },
+        )
         .await;
         let traffic = Traffic {
-            sent: request_bytes + body.sent,
+            sent: limits.request_bytes + body.sent,
             read: relayed,
         };
         match result {
@@ -602,7 +665,7 @@ fn spawn_relay(
                 done(Ok(()), traffic);
             }
             Err(f) => {
-                let _ = tx.send(Err(io::Error::other(f.to_string()))).await;
+                let _ = tx.try_send(Err(io::Error::other(f.to_string())));
                 drop(lease);
                 done(Err(f), traffic);
             }
@@ -654,14 +717,10 @@ fn response_body(
     head: &Head,
     lease: Lease,
     body: RequestBody<IncomingSource>,
-    limits: (
-        Option<std::time::Duration>,
-        Option<std::time::Duration>,
-        u64,
-    ),
+    limits: ExchangeLimits,
     done: impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static,
 ) -> ProxyBody {
-    match take_buffered(worker, head.status, lease, &body, limits.2) {
+    match take_buffered(worker, head.status, lease, &body, limits.request_bytes) {
         Rest::Buffered(buffered, traffic) => {
             done(Ok(()), traffic);
             buffered
@@ -677,6 +736,28 @@ fn response_body(
 fn count_traffic(c: &MemberCounters, t: Traffic) {
     c.transferred.fetch_add(t.sent, Ordering::Relaxed);
     c.read.fetch_add(t.read, Ordering::Relaxed);
+}
+
+/// Reads the first piece of the client's body (a whole body that fits one packet of
+/// the smallest `max_packet_size` among `workers`) before any backend connection is
+/// leased: a client announcing a body it does not send waits alone, at most the
+/// client timeout, and holds nothing of the backend's.
+async fn prefetch_body<'w>(
+    body: &mut RequestBody<IncomingSource>,
+    workers: impl Iterator<Item = &'w Arc<AjpWorker>>,
+) -> Result<(), ProxyError> {
+    let packet = workers
+        .map(|w| w.settings.max_packet_size.max(0) as usize)
+        .min()
+        .unwrap_or(crate::ajp::frame::MIN_PACKET_SIZE);
+    body.prefetch(max_body_chunk_len(packet))
+        .await
+        .map_err(|e| {
+            ProxyError::Backend(Failure {
+                kind: FailureKind::Client(e),
+                stage: Stage::NotSent,
+            })
+        })
 }
 
 /// Forwards through a balancer.
@@ -707,6 +788,9 @@ pub async fn via_balancer(
         stateless: ext.stateless,
         activation: activation_overrides(&lb, rule),
     };
+    let client_timeout = body.timeout();
+    let mut body = RequestBody::new(body, out.length);
+    prefetch_body(&mut body, lb.members.iter()).await?;
     let below_busy_limit = |i: usize| {
         let limit = lb.members.get(i).map_or(0, |m| m.settings.busy_limit);
         let busy = lb
@@ -719,7 +803,6 @@ pub async fn via_balancer(
     let mut attempts = lb.balancer.start(session, options, |i| {
         below_busy_limit(i) && lb.members.get(i).is_some_and(|m| m.pool.has_room())
     });
-    let mut body = RequestBody::new(body, out.length);
     let mut last_error: Option<ProxyError> = None;
     loop {
         let choice: Choice = match lb.balancer.next_step(&mut attempts) {
@@ -769,16 +852,23 @@ pub async fn via_balancer(
                 return Err(e);
             }
         };
-        lb.balancer.begin(&attempts, &choice);
+        // From here until it is finished, the attempt counts as busy on the member;
+        // if this future is dropped (the client went away), the guard reports it.
+        let in_flight = lb.balancer.begin_owned(attempts, &choice);
         let t = member.pool.timeouts;
-        let reply = reply_timeout(rule, &t);
-        match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
+        let limits = ExchangeLimits {
+            reply: reply_timeout(rule, &t),
+            socket: t.socket,
+            client: client_timeout,
+            request_bytes: packet.len() as u64,
+        };
+        match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
+        {
             Ok(head) => {
                 if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
                     drop(lease);
                     let again = body.replayable();
-                    lb.balancer
-                        .report(&mut attempts, report(outcome, again), true, Instant::now());
+                    attempts = in_flight.finish(report(outcome, again), Instant::now());
                     last_error = Some(ProxyError::Unavailable);
                     if !again {
                         return Err(ProxyError::Unavailable);
@@ -789,26 +879,22 @@ pub async fn via_balancer(
                     && (settings.set_session_cookie || ext.set_session_cookie))
                     .then(|| route_cookie(&lb, &choice.route))
                     .flatten();
-                let lb2 = lb.clone();
-                let member_index = choice.member;
+                let counters = lb.balancer.counters.get(choice.member).cloned();
                 let finish = move |result: Result<(), Failure>, traffic: Traffic| {
-                    let mut attempts = attempts;
                     let outcome = match &result {
                         Ok(()) => Outcome::Success,
                         Err(f) => outcome_of(f),
                     };
-                    if let Some(c) = lb2.balancer.counters.get(member_index) {
-                        count_traffic(c, traffic);
+                    if let Some(c) = counters {
+                        count_traffic(&c, traffic);
                     }
                     let done = Report {
                         outcome,
                         recoverable: false,
                         bytes: traffic.sent + traffic.read,
                     };
-                    lb2.balancer
-                        .report(&mut attempts, done, true, Instant::now());
+                    let _ = in_flight.finish(done, Instant::now());
                 };
-                let limits = (reply, t.socket, packet.len() as u64);
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
                 let resp = response_from(&head, resp_body, cookie);
                 return Ok(resp);
@@ -816,11 +902,6 @@ pub async fn via_balancer(
             Err(f) => {
                 drop(lease);
                 let outcome = outcome_of(&f);
-                if outcome == Outcome::ReplyTimeout
-                    && let Some(c) = lb.balancer.counters.get(choice.member)
-                {
-                    c.reply_timeouts.fetch_add(1, Ordering::Relaxed);
-                }
                 let again = outcome != Outcome::ClientError
                     && may_retry(
                         f.stage,
@@ -830,8 +911,7 @@ pub async fn via_balancer(
                         body.replayable(),
                     );
                 tracing::warn!(lb = %lb.balancer.name, member = %member.name, retry = again, "request failed: {f}");
-                lb.balancer
-                    .report(&mut attempts, report(outcome, again), true, Instant::now());
+                attempts = in_flight.finish(report(outcome, again), Instant::now());
                 let fatal = !again;
                 last_error = Some(ProxyError::Backend(f));
                 if fatal {
@@ -864,6 +944,55 @@ fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Ac
     Some(v)
 }
 
+/// One request under way on a worker used directly: busy until finished or dropped.
+struct DirectInFlight {
+    worker: Arc<AjpWorker>,
+    finished: bool,
+}
+
+impl DirectInFlight {
+    fn begin(worker: &Arc<AjpWorker>) -> Self {
+        let c = &worker.counters;
+        c.elected.fetch_add(1, Ordering::Relaxed);
+        let busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        c.max_busy.fetch_max(busy, Ordering::Relaxed);
+        DirectInFlight {
+            worker: worker.clone(),
+            finished: false,
+        }
+    }
+
+    /// Ends the request: counted as an error of the backend or of the client.
+    fn finish(mut self, failure: Option<&FailureKind>) {
+        self.finished = true;
+        let c = &self.worker.counters;
+        c.busy.fetch_sub(1, Ordering::Relaxed);
+        match failure {
+            None => {}
+            Some(FailureKind::ClientGone | FailureKind::Client(_)) => {
+                c.client_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(FailureKind::Backend(e)) => {
+                if matches!(e, ConnError::Timeout) {
+                    c.reply_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                c.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for DirectInFlight {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Dropped on the way: the client went away while jkd waited.
+            let c = &self.worker.counters;
+            c.busy.fetch_sub(1, Ordering::Relaxed);
+            c.client_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Forwards to one ajp13 worker, retrying on it while that is safe (mod_jk's
 /// `retries` of the worker).
 pub async fn direct(
@@ -872,15 +1001,14 @@ pub async fn direct(
     out: Outbound<'_>,
     body: IncomingSource,
 ) -> Result<Response<ProxyBody>, ProxyError> {
+    let client_timeout = body.timeout();
     let mut body = RequestBody::new(body, out.length);
+    prefetch_body(&mut body, std::iter::once(&worker)).await?;
     let retries = worker.settings.retries.max(1);
     let mut last_error = ProxyError::Unavailable;
     for attempt in 0..retries {
         if attempt > 0 && worker.settings.retry_interval > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                worker.settings.retry_interval as u64,
-            ))
-            .await;
+            tokio::time::sleep(Duration::from_millis(worker.settings.retry_interval as u64)).await;
         }
         let mut lease = match worker.pool.acquire().await {
             Ok(l) => l,
@@ -891,18 +1019,22 @@ pub async fn direct(
             }
         };
         let packet = out.encode(&worker.settings, None, Activation::Active)?;
-        let c = &worker.counters;
-        c.elected.fetch_add(1, Ordering::Relaxed);
-        let busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
-        c.max_busy.fetch_max(busy, Ordering::Relaxed);
+        let in_flight = DirectInFlight::begin(&worker);
         let t = worker.pool.timeouts;
-        let reply = reply_timeout(rule, &t);
-        match exchange::send_request(lease.conn(), &packet, &mut body, reply, t.socket).await {
+        let limits = ExchangeLimits {
+            reply: reply_timeout(rule, &t),
+            socket: t.socket,
+            client: client_timeout,
+            request_bytes: packet.len() as u64,
+        };
+        match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
+        {
             Ok(head) => {
                 if fail_on_status(&worker.settings, rule, head.status).is_some() {
                     drop(lease);
-                    c.busy.fetch_sub(1, Ordering::Relaxed);
-                    c.errors.fetch_add(1, Ordering::Relaxed);
+                    in_flight.finish(Some(&FailureKind::Backend(ConnError::Unexpected(
+                        "fail_on_status",
+                    ))));
                     last_error = ProxyError::Unavailable;
                     if body.replayable() {
                         continue;
@@ -912,30 +1044,18 @@ pub async fn direct(
                 let w = worker.clone();
                 let finish = move |r: Result<(), Failure>, traffic: Traffic| {
                     count_traffic(&w.counters, traffic);
-                    w.counters.busy.fetch_sub(1, Ordering::Relaxed);
-                    if let Err(f) = r {
+                    if let Err(f) = &r {
                         tracing::warn!(worker = %w.name, "response aborted: {f}");
-                        let c = &w.counters;
-                        match f.kind {
-                            FailureKind::ClientGone | FailureKind::Client(_) => &c.client_errors,
-                            FailureKind::Backend(_) => &c.errors,
-                        }
-                        .fetch_add(1, Ordering::Relaxed);
                     }
+                    in_flight.finish(r.as_ref().err().map(|f| &f.kind));
                 };
-                let limits = (reply, t.socket, packet.len() as u64);
                 let resp_body = response_body(&worker, &head, lease, body, limits, finish);
                 let resp = response_from(&head, resp_body, None);
                 return Ok(resp);
             }
             Err(f) => {
                 drop(lease);
-                c.busy.fetch_sub(1, Ordering::Relaxed);
-                match f.kind {
-                    FailureKind::ClientGone | FailureKind::Client(_) => &c.client_errors,
-                    FailureKind::Backend(_) => &c.errors,
-                }
-                .fetch_add(1, Ordering::Relaxed);
+                in_flight.finish(Some(&f.kind));
                 let again = !matches!(f.kind, FailureKind::Client(_) | FailureKind::ClientGone)
                     && may_retry(
                         f.stage,

@@ -11,16 +11,49 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
 
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use body::IncomingSource;
 use error::{ProxyError, status_of};
 use forward::{ConnInfo, Outbound, ProxyBody, Runtime, Target};
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Timeouts and limits of client connections, with httpd's defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientLimits {
+    /// `--timeout` (httpd's `Timeout`): the longest wait for a request head to arrive
+    /// whole once it has begun (and for the first byte of a new connection), for each
+    /// read of a body and for each write of a response.
+    pub timeout: Duration,
+    /// `--keepalive-timeout` (httpd's `KeepAliveTimeout`): how long a connection may
+    /// wait idle for its next request (HTTP/1.1) or stream (HTTP/2).
+    pub keepalive_timeout: Duration,
+    /// `--max-connections`: client connections served at once; past it, accepting
+    /// waits.
+    pub max_connections: usize,
+}
+
+/// httpd's `Timeout` default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// httpd's `KeepAliveTimeout` default.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Client connections served at once unless `--max-connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        ClientLimits {
+            timeout: DEFAULT_TIMEOUT,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
 
 fn plain(status: u16, text: &str) -> Response<ProxyBody> {
     let body = ProxyBody::full(Bytes::from(format!("{text}\n")));
@@ -72,12 +105,75 @@ pub async fn handle(
     }
 }
 
+/// RFC 9112's rules for the request head that hyper leaves to the server: refused
+/// before anything is mapped or forwarded.
+fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
+    let hosts = parts.headers.get_all(http::header::HOST).iter().count();
+    match parts.version {
+        // §3.2: exactly one Host in HTTP/1.1 (httpd and nginx answer 400 too).
+        Version::HTTP_11 if hosts != 1 => {
+            return Err(ProxyError::BadRequest(if hosts == 0 {
+                "an HTTP/1.1 request without Host"
+            } else {
+                "a request with more than one Host"
+            }));
+        }
+        Version::HTTP_10 if hosts > 1 => {
+            return Err(ProxyError::BadRequest("a request with more than one Host"));
+        }
+        Version::HTTP_2 | Version::HTTP_3 => {
+            // :authority and Host must name the same host (RFC 9113 §8.3.1).
+            if hosts > 1 {
+                return Err(ProxyError::BadRequest("a request with more than one Host"));
+            }
+            if let (Some(auth), Some(host)) =
+                (parts.uri.authority(), parts.headers.get(http::header::HOST))
+                && !host
+                    .as_bytes()
+                    .eq_ignore_ascii_case(auth.as_str().as_bytes())
+            {
+                return Err(ProxyError::BadRequest(":authority and Host disagree"));
+            }
+        }
+        _ => {}
+    }
+    // Transfer-Encoding: jkd forwards a body framed by "chunked" alone; any other coding
+    // (gzip, identity, chunked twice, ...) is one it does not implement (§6.1: 501).
+    let mut codings = parts
+        .headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|c| c.trim_ascii())
+        .filter(|c| !c.is_empty());
+    if let Some(first) = codings.next()
+        && (!first.eq_ignore_ascii_case(b"chunked") || codings.next().is_some())
+    {
+        return Err(ProxyError::UnsupportedCoding);
+    }
+    // hyper refuses lengths that are not numbers or that disagree; what it let through
+    // must be one number, since the same number frames the body towards the backend.
+    for v in parts.headers.get_all(http::header::CONTENT_LENGTH) {
+        if v.to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_none()
+        {
+            return Err(ProxyError::BadRequest(
+                "a Content-Length that is not a number",
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn route(
     rt: &Runtime,
     parts: &http::request::Parts,
     incoming: Incoming,
     conn: ConnInfo,
 ) -> Result<Response<ProxyBody>, ProxyError> {
+    check_head(parts)?;
     let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
         Err(e) => return Err(ProxyError::BadUri(e)),
         Ok(None) => return Err(ProxyError::NotMapped),
@@ -92,8 +188,10 @@ async fn route(
         // Authentication, the cross-site rules and POSTed forms: see status::auth.
         return Ok(crate::status::auth::serve(rt, &rule.worker, parts, incoming, conn).await);
     }
-    let out = Outbound::new(parts, conn, &rt.trusted_proxies);
-    let body = IncomingSource::new(incoming);
+    use hyper::body::Body;
+    let body_without_length = !incoming.is_end_stream() && parts.version >= Version::HTTP_2;
+    let out = Outbound::new(parts, conn, &rt.trusted_proxies, body_without_length);
+    let body = IncomingSource::new(incoming, rt.limits.timeout);
     let started = Instant::now();
     let forwarded = match target {
         Target::Ajp(w) => forward::direct(w, rule, out, body).await,
@@ -118,31 +216,68 @@ pub async fn serve(rt: Arc<Runtime>, listeners: Vec<TcpListener>) {
             upkeep.maintain(Instant::now());
         }
     });
+    // One cap for every listener: each connection holds a permit until it ends.
+    let slots = Arc::new(Semaphore::new(rt.limits.max_connections.max(1)));
     let mut tasks = Vec::new();
     for listener in listeners {
         let rt = rt.clone();
-        tasks.push(tokio::spawn(accept_loop(rt, listener)));
+        tasks.push(tokio::spawn(accept_loop(rt, listener, slots.clone())));
     }
     for t in tasks {
         let _ = t.await;
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener) {
+/// Accepts the next connection. An accept error (no file descriptors left, no
+/// memory for the socket, ...) is logged and retried after a pause that doubles up
+/// to a second, so the loop neither spins nor gives up: it recovers as soon as
+/// descriptors are free again. `failures` carries the backoff between calls.
+pub async fn accept_with_backoff(
+    listener: &TcpListener,
+    failures: &mut u32,
+) -> (tokio::net::TcpStream, SocketAddr) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+        match listener.accept().await {
+            Ok(x) => {
+                *failures = 0;
+                return x;
             }
+            Err(e) => {
+                *failures = failures.saturating_add(1);
+                let pause =
+                    Duration::from_millis(10u64 << (*failures).min(7)).min(MAX_ACCEPT_PAUSE);
+                if *failures == 1 || failures.is_power_of_two() {
+                    tracing::warn!(
+                        failures = *failures,
+                        "accept failed: {e}; retrying in {} ms",
+                        pause.as_millis()
+                    );
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// The longest pause between two accept attempts after errors.
+const MAX_ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+
+async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener, slots: Arc<Semaphore>) {
+    let mut failures = 0;
+    loop {
+        // Past --max-connections, wait for a connection to end before accepting.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
         };
+        let (stream, peer) = accept_with_backoff(&listener, &mut failures).await;
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.set_nodelay(true);
         let rt = rt.clone();
-        tokio::spawn(client::serve(rt, stream, ConnInfo { peer, local }));
+        tokio::spawn(async move {
+            client::serve(rt, stream, ConnInfo { peer, local }).await;
+            drop(permit);
+        });
     }
 }

@@ -289,8 +289,13 @@ impl Registry {
 
 /// Serves `GET /metrics` on `listener` until the process ends.
 pub async fn serve(rt: Arc<Runtime>, listener: TcpListener) {
-    while let Ok((stream, _)) = listener.accept().await {
+    let mut failures = 0;
+    loop {
+        // Accept errors (no descriptors left) pause and retry: scraping resumes once
+        // descriptors are free, it does not stop for good.
+        let (stream, _) = crate::http::accept_with_backoff(&listener, &mut failures).await;
         let rt = rt.clone();
+        let limit = rt.limits.timeout;
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let rt = rt.clone();
@@ -312,9 +317,14 @@ pub async fn serve(rt: Arc<Runtime>, listener: TcpListener) {
                     Ok::<_, Infallible>(resp)
                 }
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            // A scrape is one short request: the whole connection gets the client
+            // timeout, so an idle or slow peer cannot hold a descriptor for long.
+            let _ = tokio::time::timeout(
+                limit,
+                auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc),
+            )
+            .await;
         });
     }
 }
