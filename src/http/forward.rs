@@ -317,7 +317,9 @@ impl<'a> Outbound<'a> {
             if *name == http::header::HOST && authority.is_some() {
                 continue;
             }
-            let framing = *name == http::header::TRANSFER_ENCODING;
+            // Transfer-Encoding and Host say how the request is framed and whom it is
+            // for: a Connection list cannot take them away either.
+            let framing = *name == http::header::TRANSFER_ENCODING || *name == http::header::HOST;
             if !framing && connection_listed.iter().any(|c| c == name.as_str()) {
                 continue;
             }
@@ -1107,6 +1109,71 @@ mod tests {
         assert_eq!(client_addr(proxy, &h, &[]), proxy);
         assert_eq!(client_addr(proxy, &h, &[proxy]), inner);
         assert_eq!(client_addr(proxy, &h, &[proxy, inner]), client);
+    }
+
+    fn outbound_headers(
+        raw: &[(&str, &str)],
+        target: &str,
+    ) -> (Vec<(String, String)>, Option<u64>) {
+        let mut req = http::Request::builder().uri(target);
+        for (n, v) in raw {
+            req = req.header(*n, *v);
+        }
+        let (parts, ()) = req.body(()).unwrap_or_default().into_parts();
+        let conn = ConnInfo {
+            peer: SocketAddr::from(([127, 0, 0, 1], 1000)),
+            local: SocketAddr::from(([127, 0, 0, 1], 80)),
+        };
+        let out = Outbound::new(&parts, conn, &[], false);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (
+            out.headers
+                .iter()
+                .map(|(n, v)| (text(n), text(v)))
+                .collect(),
+            out.length,
+        )
+    }
+
+    #[test]
+    fn no_connection_header_removes_the_framing_or_the_host() {
+        for listed in [
+            "Content-Length",
+            "content-length, Host",
+            "Transfer-Encoding, Host, keep-alive",
+        ] {
+            let (headers, length) = outbound_headers(
+                &[
+                    ("Host", "a.example"),
+                    ("Content-Length", "514"),
+                    ("Connection", listed),
+                    ("X-Other", "1"),
+                ],
+                "/app/hello",
+            );
+            assert_eq!(length, Some(514));
+            let has = |n: &str, v: &str| headers.iter().any(|(hn, hv)| hn == n && hv == v);
+            assert!(has("content-length", "514"), "{listed}: {headers:?}");
+            assert!(has("host", "a.example"), "{listed}: {headers:?}");
+            assert!(!headers.iter().any(|(n, _)| n == "connection"));
+        }
+        // A header the client lists in Connection is still dropped, as a proxy must.
+        let (headers, _) = outbound_headers(
+            &[("Host", "a"), ("Connection", "X-Other"), ("X-Other", "1")],
+            "/",
+        );
+        assert!(!headers.iter().any(|(n, _)| n == "x-other"), "{headers:?}");
+    }
+
+    #[test]
+    fn the_absolute_form_authority_wins_over_host() {
+        let (headers, _) = outbound_headers(&[("Host", "wrong.example")], "http://right.example/y");
+        let hosts: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n == "host")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(hosts, ["right.example"]);
     }
 
     #[test]

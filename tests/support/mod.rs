@@ -4,4 +4,5 @@
 pub mod ajp_tap;
 pub mod jkd;
 pub mod modjk;
+pub mod recorder;
 pub mod tomcat;
