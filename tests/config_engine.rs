@@ -213,3 +213,37 @@ proptest! {
         }
     }
 }
+
+/// mod_jk's defaults (no reply_timeout, no CPing) let a hung node hold every request
+/// routed to it: each such member gets a warning on its first line; any timeout or
+/// ping mode silences it, and plain ajp13 workers (no balancer to fail over to) get none.
+#[test]
+fn a_member_that_cannot_notice_a_hung_node_gets_a_warning() {
+    let l = load(
+        "worker.list=lb,solo\nworker.lb.type=lb\nworker.lb.balance_workers=a,b,c,d,e,f\n\
+         worker.a.port=8009\n\
+         worker.b.ping_mode=A\n\
+         worker.c.reply_timeout=30000\n\
+         worker.d.ping_mode=I\n\
+         worker.e.prepost_timeout=2000\n\
+         worker.f.socket_timeout=30\n\
+         worker.solo.port=8010\n",
+    );
+    assert!(l.config.is_some());
+    let hung: Vec<(u32, String)> = found(&l, false)
+        .into_iter()
+        .filter(|(_, k)| k.ends_with(".reply_timeout"))
+        .collect();
+    assert_eq!(hung, vec![(4, "worker.a.reply_timeout".to_string())]);
+    let text = l
+        .diagnostics
+        .iter()
+        .find(|d| d.key == "worker.a.reply_timeout")
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("w.properties:4: worker.a.reply_timeout: warning: ")
+            && text.contains("ping_mode=A"),
+        "{text}"
+    );
+}

@@ -310,3 +310,51 @@ fn a_wrong_content_length_never_desynchronises_the_client_connection() {
         assert!(text.ends_with("short"), "{text}");
     }
 }
+
+/// `use_server_errors=500` on a mount rule: Tomcat's 500 page (here three body
+/// packets, so relayed rather than read whole) never reaches the client, jkd's own
+/// short page does; the backend connection is still reused. Without the extension
+/// Tomcat's body passes.
+#[test]
+fn use_server_errors_answers_with_jkds_own_page() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut script = headers(500, None);
+    for _ in 0..3 {
+        script.extend(body(&[b't'; 8000]));
+    }
+    script.extend(end(true));
+    let (port, conns) = start_mock(&rt, vec![Act::Send(script)]);
+    let dir =
+        std::env::temp_dir().join(format!("jkd-mock-use-server-errors-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("dir");
+    let workers = dir.join("workers.properties");
+    fs::write(
+        &workers,
+        format!("worker.list=w\nworker.w.host=127.0.0.1\nworker.w.port={port}\n"),
+    )
+    .expect("write workers");
+    let mounts = dir.join("uriworkermap.properties");
+    fs::write(&mounts, "/own/*=w;use_server_errors=500\n/plain/*=w\n").expect("write mounts");
+    let mounts_arg = mounts.to_string_lossy().into_owned();
+    let j = jkd::start(&workers, &["--mounts", &mounts_arg]);
+    for _ in 0..2 {
+        let r = tomcat::http_get(j.port, "/own/x", &[], Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("request: {e}\n{}", j.log()));
+        assert_eq!(r.status, 500);
+        let text = r.text();
+        assert!(
+            text == "Internal Server Error\n",
+            "not jkd's page: {} bytes starting {:?}",
+            text.len(),
+            text.chars().take(40).collect::<String>()
+        );
+    }
+    let r = tomcat::http_get(j.port, "/plain/x", &[], Duration::from_secs(10)).expect("request");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.body.len(), 24000);
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        1,
+        "the replaced responses were read to their end and the connection reused"
+    );
+}

@@ -60,16 +60,22 @@ pub struct Connection {
     /// Set when the last exchange ended cleanly with END_RESPONSE(reuse) or CPONG.
     pub(crate) clean: bool,
     pub(crate) idle_since: Instant,
+    /// The last CPing in maintenance (or the connect): interval-mode CPings go out
+    /// once per `connection_ping_interval`, while `idle_since` still ages the
+    /// connection for `connection_pool_timeout`.
+    pub(crate) pinged_at: Instant,
 }
 
 impl Connection {
     /// Connects with a timeout (`None`: the OS's own), from `source` if given.
+    /// `socket_buffer` sets SO_SNDBUF and SO_RCVBUF (mod_jk's `socket_buffer`).
     pub async fn connect(
         addr: SocketAddr,
         source: Option<SocketAddr>,
         connect_timeout: Option<Duration>,
         max_packet_size: usize,
         keepalive: bool,
+        socket_buffer: Option<u32>,
     ) -> Result<Connection, ConnError> {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
@@ -81,6 +87,17 @@ impl Connection {
         socket.set_nodelay(true).map_err(ConnError::Connect)?;
         if keepalive {
             socket.set_keepalive(true).map_err(ConnError::Connect)?;
+        }
+        // Before connecting: the receive buffer decides the window scale offered in
+        // the SYN, so setting it later would not take full effect. mod_jk refuses the
+        // connection when either call fails; so does jkd.
+        if let Some(size) = socket_buffer {
+            socket
+                .set_send_buffer_size(size)
+                .map_err(ConnError::Connect)?;
+            socket
+                .set_recv_buffer_size(size)
+                .map_err(ConnError::Connect)?;
         }
         if let Some(src) = source {
             socket.bind(src).map_err(ConnError::Connect)?;
@@ -100,7 +117,31 @@ impl Connection {
             max_packet_size,
             clean: true,
             idle_since: now,
+            pinged_at: now,
         })
+    }
+
+    /// SO_SNDBUF and SO_RCVBUF as the kernel reports them (Linux doubles the value set).
+    #[cfg(test)]
+    pub(crate) fn buffer_sizes(&self) -> (usize, usize) {
+        use std::os::fd::AsRawFd;
+        let get = |opt| {
+            let mut v: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: a valid socket descriptor and an int-sized out parameter.
+            let rc = unsafe {
+                libc::getsockopt(
+                    self.stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&mut v as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!(rc, 0, "getsockopt failed");
+            v as usize
+        };
+        (get(libc::SO_SNDBUF), get(libc::SO_RCVBUF))
     }
 
     pub fn max_packet_size(&self) -> usize {

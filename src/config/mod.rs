@@ -338,6 +338,19 @@ pub fn build(
     })
 }
 
+/// Whether some setting bounds the wait on a backend that accepts connections but
+/// never answers: a reply or socket timeout, or CPing in any mode (`ping_mode`, or
+/// its older spellings `connect_timeout`, `prepost_timeout`, `connection_ping_interval`).
+/// mod_jk's defaults have none of them.
+fn detects_a_hung_backend(a: &workers::AjpSettings) -> bool {
+    a.reply_timeout > 0
+        || a.socket_timeout > 0
+        || a.ping_mode.0 != 0
+        || a.connect_timeout > 0
+        || a.prepost_timeout > 0
+        || a.connection_ping_interval > 0
+}
+
 fn has_properties(props: &PropMap, name: &str) -> bool {
     let prefix = format!("worker.{name}.");
     props.entries().iter().any(|e| e.key.starts_with(&prefix))
@@ -506,6 +519,21 @@ fn build_lb(
         let mut ajp = r.ajp(m, protocol);
         if ajp.secret.is_none() {
             ajp.secret = lb_secret.clone();
+        }
+        if !detects_a_hung_backend(&ajp) {
+            let origin = worker_origin(r.props, m, &members_origin);
+            r.diags.warning(
+                origin,
+                format!("worker.{m}.reply_timeout"),
+                format!(
+                    "member '{m}' of load balancer '{name}' has no reply_timeout and no ping_mode: \
+                     if its Tomcat hangs (a stopped process, a pulled cable) every request sent \
+                     to it waits until the client gives up, and the balancer never learns of \
+                     it; set worker.{m}.ping_mode=A (a CPing answered within ping_timeout \
+                     before each request) and/or worker.{m}.reply_timeout (ms; longer than \
+                     the slowest page)"
+                ),
+            );
         }
         let mut lbfactor = r.int(m, "lbfactor", 1);
         if lbfactor < 1 {

@@ -4,6 +4,7 @@ pub mod body;
 pub mod client;
 pub mod error;
 pub mod forward;
+pub mod server_errors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -203,7 +204,10 @@ async fn route(
     if let Some(h) = rt.latency.get(&rule.worker) {
         h.record(started.elapsed().as_secs_f64());
     }
-    forwarded
+    match forwarded {
+        Ok(resp) => Ok(server_errors::apply(rule.extensions.use_server_errors, resp).await),
+        Err(e) => Err(e),
+    }
 }
 
 /// Serves on the given listeners until the process ends; runs maintenance every second.
