@@ -602,23 +602,25 @@ where
         };
         if let Err(why) = check_provenance(&provenance, manager.token()) {
             tracing::warn!(
-                status_worker = worker,
-                user = user.as_deref().unwrap_or("-"),
-                client = %client,
-                method = %parts.method,
+                status_worker = ?worker,
+                user = ?user.as_deref().unwrap_or("-"),
+                client = ?client,
+                method = ?parts.method,
                 "status manager refused a change: {why}"
             );
             return plain(StatusCode::FORBIDDEN, &format!("403 Forbidden: {why}"));
         }
     }
     if changes {
+        // Every value from the request is logged with `?`: Debug escapes control
+        // characters, so a form field holding a newline cannot forge a log line.
         tracing::info!(
-            status_worker = worker,
-            user = user.as_deref().unwrap_or("-"),
-            client = %client,
-            forwarded_for = header_text(&parts.headers, "x-forwarded-for").unwrap_or("-"),
-            method = %parts.method,
-            params = %params.masked_query,
+            status_worker = ?worker,
+            user = ?user.as_deref().unwrap_or("-"),
+            client = ?client,
+            forwarded_for = ?header_text(&parts.headers, "x-forwarded-for").unwrap_or("-"),
+            method = ?parts.method,
+            params = ?params.masked_query,
             "status manager change requested"
         );
     }

@@ -122,9 +122,9 @@ fn access_denied(st: &StatusSettings, req: &Request<'_>, worker: &str) -> bool {
     });
     if !allowed {
         tracing::warn!(
-            status_worker = worker,
-            user = req.remote_user.unwrap_or("(none)"),
-            client = req.client,
+            status_worker = ?worker,
+            user = ?req.remote_user.unwrap_or("(none)"),
+            client = ?req.client,
             "status worker access denied: the user is not in worker.{worker}.user"
         );
     }
@@ -351,10 +351,11 @@ pub fn render(
         page.outcome = Err(e);
     }
     if let Err(e) = &page.outcome {
+        // The message may quote request values: Debug escapes their control characters.
         tracing::warn!(
-            status_worker = worker,
-            client = req.client,
-            "status worker: {e}"
+            status_worker = ?worker,
+            client = ?req.client,
+            "status worker: {e:?}"
         );
     }
     let html_context = html::Context {
