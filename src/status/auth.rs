@@ -2,13 +2,18 @@
 //!
 //! [`serve`] answers every request for a status worker, in this order:
 //!
+//! 0. A path whose dot segment hides behind a path parameter (`/app/..;/jkmanager/`,
+//!    see [`crate::config::uri::hides_dot_segment`]) is answered `404`: mod_jk maps
+//!    it here, but it walks around a front end that guards the manager's path.
 //! 1. Methods: GET and HEAD as mod_jk; POST carries the page's forms
 //!    (`application/x-www-form-urlencoded`, at most 64 KiB), whose fields count as
 //!    query parameters; anything else is 405.
 //! 2. Credentials: without a user file (jkd started without `--manager-users`) the
 //!    manager is read-only and an `Authorization` header is ignored. With one, a
 //!    header that does not name a user of the file with the right password is
-//!    answered `401` with `WWW-Authenticate: Basic realm="jkd manager"`.
+//!    answered `401` with `WWW-Authenticate: Basic realm="jkd manager"`. An address
+//!    that failed [`throttle::MAX_FAILURES`] times within [`throttle::WINDOW`] gets
+//!    `429` with `Retry-After` instead, before bcrypt runs.
 //! 3. Signing in is asked for (`401`) when the user file exists, the request carries
 //!    no valid credentials, and either the command writes (`edit`, `update`,
 //!    `reset`, `recover`) while the manager is not read-only, or the status worker
@@ -19,6 +24,9 @@
 //! 5. The status worker itself, with the signed-in user as mod_jk's remote user
 //!    (`user` / `user_case_insensitive` are checked there) and read-only unless a
 //!    user file exists; `read_only=true` in the configuration always wins.
+//!
+//! Every answer carries `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
+//! `Content-Security-Policy: frame-ancestors 'none'` and `Referrer-Policy: same-origin`.
 //!
 //! Every change that passes is logged at info level with the user, the client's
 //! address and the parameters; the status worker then logs each attribute it changed.

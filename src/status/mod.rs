@@ -53,7 +53,8 @@ pub fn jk_version() -> String {
 pub struct Request<'a> {
     /// The raw query string (`None` when the URI has no `?`).
     pub query: Option<&'a str>,
-    /// The request path, which links and forms point back to.
+    /// The path links and forms point back to: the status worker's mount
+    /// ([`base_path`]), not the request-target.
     pub path: &'a str,
     /// The host the client asked for (Host header without the port).
     pub server_name: &'a str,
