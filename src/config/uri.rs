@@ -390,6 +390,26 @@ pub fn map_input(raw_path: impl AsRef<[u8]>) -> Result<Vec<u8>, UriError> {
     normalize(decode_path(raw_path)?)
 }
 
+/// Whether a raw request path has a dot segment hidden behind path parameters:
+/// after httpd's decoding ([`decode_path`]), a segment such as `..;`, `..;x`, `.;x`
+/// or `%2e%2e;` (decoded to `..;`), which httpd leaves alone because it is not a
+/// dot segment, but which [`normalize`] turns into `..` or `.` once it has removed
+/// the parameters. mod_jk maps such a path as the normalised one (so
+/// `/app/..;/jkmanager/` reaches a status worker mounted at `/jkmanager/*`: the
+/// CVE-2018-11759 class); jkd uses this to keep it away from status workers. A path
+/// that httpd refuses is not reported: it never maps to anything.
+pub fn hides_dot_segment(raw_path: impl AsRef<[u8]>) -> bool {
+    let Ok(decoded) = decode_path(raw_path) else {
+        return false;
+    };
+    decoded
+        .split(|&b| b == b'/')
+        .any(|segment| match segment.iter().position(|&b| b == b';') {
+            Some(p) => matches!(segment.get(..p), Some(b".") | Some(b"..")),
+            None => false,
+        })
+}
+
 /// Whether a raw request path is already what decoding, normalising and
 /// re-encoding would make of it: `/` followed by letters, digits, `-._~` and `/`,
 /// without `//` and without `.` or `..` segments. For such a path [`decode_path`],
@@ -665,5 +685,44 @@ mod tests {
     fn forwarded_uri_keeps_path_parameters() {
         let decoded = decode_path("/app/x.jsp;jsessionid=A%20B").unwrap_or_default();
         assert_eq!(canon_encode(&decoded), "/app/x.jsp;jsessionid=A%20B");
+    }
+
+    #[test]
+    fn dot_segments_hidden_behind_path_parameters() {
+        for hidden in [
+            "/app/..;/jkmanager/",
+            "/app/..;x=1/jkmanager/",
+            "/app/.;x/jkmanager/",
+            "/app/%2e%2e;/jkmanager/",
+            "/app/%2E.;/jkmanager/",
+            "/app/.%2e;jsessionid=1/jkmanager/",
+            "/app/..%3b/jkmanager/",
+            "//evil.example/..;/jkmanager/",
+            "/..;/..;/jkmanager",
+        ] {
+            assert!(hides_dot_segment(hidden), "{hidden}");
+        }
+        for plain in [
+            "/jkmanager/",
+            "/jkmanager;jsessionid=1/",
+            "/app/../jkmanager/",
+            "/app/%2e%2e/jkmanager/",
+            "/app/x..;/jkmanager/",
+            "/app/...;/jkmanager/",
+            "/app/;/jkmanager/",
+            "/app/..",
+            "/app/..%2fx;",
+        ] {
+            assert!(!hides_dot_segment(plain), "{plain}");
+        }
+        // The hidden segments are exactly those mod_jk resolves after httpd.
+        assert_eq!(
+            map_input("/app/..;/jkmanager/").ok(),
+            Some(b"/jkmanager/".to_vec())
+        );
+        assert_eq!(
+            map_input("/app/%2e%2e;/jkmanager/").ok(),
+            Some(b"/jkmanager/".to_vec())
+        );
     }
 }

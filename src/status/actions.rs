@@ -23,37 +23,41 @@ pub struct Actor<'a> {
     pub client: &'a str,
 }
 
+// Values from the request (the user name, new values, messages quoting them) are
+// logged with `?` / `{:?}`: Debug escapes control characters, so a value holding a
+// newline cannot forge a log line of its own.
 impl Actor<'_> {
     fn changed(&self, worker: &str, attribute: &str, old: impl Display, new: impl Display) {
+        let (old, new) = (old.to_string(), new.to_string());
         tracing::info!(
-            status_worker = self.status_worker,
-            user = self.user.unwrap_or("-"),
-            client = self.client,
-            worker,
-            attribute,
-            old = %old,
-            new = %new,
-            "status manager changed '{attribute}' of '{worker}' from '{old}' to '{new}'"
+            status_worker = ?self.status_worker,
+            user = ?self.user.unwrap_or("-"),
+            client = ?self.client,
+            worker = ?worker,
+            attribute = ?attribute,
+            old = ?old,
+            new = ?new,
+            "status manager changed {attribute:?} of {worker:?} from {old:?} to {new:?}"
         );
     }
 
     fn did(&self, worker: &str, what: &str) {
         tracing::info!(
-            status_worker = self.status_worker,
-            user = self.user.unwrap_or("-"),
-            client = self.client,
-            worker,
-            "status manager: {what} '{worker}'"
+            status_worker = ?self.status_worker,
+            user = ?self.user.unwrap_or("-"),
+            client = ?self.client,
+            worker = ?worker,
+            "status manager: {what} {worker:?}"
         );
     }
 
     fn refused(&self, worker: &str, why: &str) {
         tracing::warn!(
-            status_worker = self.status_worker,
-            user = self.user.unwrap_or("-"),
-            client = self.client,
-            worker,
-            "status manager: {why}"
+            status_worker = ?self.status_worker,
+            user = ?self.user.unwrap_or("-"),
+            client = ?self.client,
+            worker = ?worker,
+            "status manager: {why:?}"
         );
     }
 }

@@ -2,13 +2,18 @@
 //!
 //! [`serve`] answers every request for a status worker, in this order:
 //!
+//! 0. A path whose dot segment hides behind a path parameter (`/app/..;/jkmanager/`,
+//!    see [`crate::config::uri::hides_dot_segment`]) is answered `404`: mod_jk maps
+//!    it here, but it walks around a front end that guards the manager's path.
 //! 1. Methods: GET and HEAD as mod_jk; POST carries the page's forms
 //!    (`application/x-www-form-urlencoded`, at most 64 KiB), whose fields count as
 //!    query parameters; anything else is 405.
 //! 2. Credentials: without a user file (jkd started without `--manager-users`) the
 //!    manager is read-only and an `Authorization` header is ignored. With one, a
 //!    header that does not name a user of the file with the right password is
-//!    answered `401` with `WWW-Authenticate: Basic realm="jkd manager"`.
+//!    answered `401` with `WWW-Authenticate: Basic realm="jkd manager"`. An address
+//!    that failed [`throttle::MAX_FAILURES`] times within [`throttle::WINDOW`] gets
+//!    `429` with `Retry-After` instead, before bcrypt runs.
 //! 3. Signing in is asked for (`401`) when the user file exists, the request carries
 //!    no valid credentials, and either the command writes (`edit`, `update`,
 //!    `reset`, `recover`) while the manager is not read-only, or the status worker
@@ -20,6 +25,9 @@
 //!    (`user` / `user_case_insensitive` are checked there) and read-only unless a
 //!    user file exists; `read_only=true` in the configuration always wins.
 //!
+//! Every answer carries `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
+//! `Content-Security-Policy: frame-ancestors 'none'` and `Referrer-Policy: same-origin`.
+//!
 //! Every change that passes is logged at info level with the user, the client's
 //! address and the parameters; the status worker then logs each attribute it changed.
 
@@ -27,8 +35,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, RandomState};
 use std::io::Read as _;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -67,6 +77,8 @@ struct User {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Users {
     list: Vec<User>,
+    /// What an unknown name's password is checked against (see [`Users::verify`]).
+    dummy: String,
 }
 
 /// Checks one bcrypt hash as htpasswd -B (`$2y$`) or another bcrypt writer (`$2b$`,
@@ -133,7 +145,8 @@ impl Users {
                 "{source}: no users (lines 'user:bcrypt-hash', as `htpasswd -B` writes them)"
             ));
         }
-        Ok(Users { list })
+        let dummy = dummy_hash(&list);
+        Ok(Users { list, dummy })
     }
 
     /// Reads the file at `path`.
@@ -157,18 +170,45 @@ impl Users {
         self.list.iter().map(|u| u.name.as_str())
     }
 
-    /// Checks a password: slow on purpose (bcrypt). An unknown user costs the same
-    /// time as a known one, so that timing does not tell which names exist.
-    pub fn verify(&self, name: &str, password: &str) -> bool {
+    /// The hash a password given for `name` is checked against, and whether `name`
+    /// is a user: an unknown name is checked against the dummy hash.
+    fn hash_for(&self, name: &str) -> (&str, bool) {
         match self.list.iter().find(|u| u.name == name) {
-            Some(u) => bcrypt::verify(password, &u.hash).unwrap_or(false),
-            None => {
-                if let Some(any) = self.list.first() {
-                    let _ = bcrypt::verify(password, &any.hash);
-                }
-                false
-            }
+            Some(u) => (&u.hash, true),
+            None => (&self.dummy, false),
         }
+    }
+
+    /// Checks a password: slow on purpose (bcrypt). An unknown user costs the same
+    /// time as a known one, so that timing does not tell which names exist: its
+    /// password runs through bcrypt with the highest cost of the file (users made by
+    /// one `htpasswd -B` all share a cost; with mixed costs an unknown name costs as
+    /// much as the slowest user, and guessing is never cheaper than for that user).
+    pub fn verify(&self, name: &str, password: &str) -> bool {
+        let (hash, known) = self.hash_for(name);
+        let matched = bcrypt::verify(password, hash).unwrap_or(false);
+        known && matched
+    }
+}
+
+/// A bcrypt hash no password matches, with the highest cost of the users: the salt of
+/// that user's hash and a digest of zero bits (bcrypt's digest is never all zeros in
+/// practice, and [`Users::verify`] refuses an unknown name whatever the outcome).
+/// Built, not computed: computing one would cost a bcrypt run at startup.
+fn dummy_hash(list: &[User]) -> String {
+    let slowest = list
+        .iter()
+        .filter_map(|u| u.hash.parse::<bcrypt::HashParts>().ok())
+        .max_by_key(|p| p.get_cost());
+    match slowest {
+        // `$2b$NN$` + 22 salt characters + 31 digest characters ('.' is 0).
+        Some(parts) => format!(
+            "$2b${:02}${}{}",
+            parts.get_cost(),
+            parts.get_salt(),
+            ".".repeat(31)
+        ),
+        None => String::new(),
     }
 }
 
@@ -237,6 +277,9 @@ pub enum Login {
     User(String),
     /// Credentials that are wrong or unreadable.
     Refused,
+    /// The client's address failed to sign in too often lately
+    /// ([`throttle`]): it must wait this long before trying again.
+    Throttled(Duration),
 }
 
 /// The status manager's access state for the whole process: the users (none: the
@@ -247,6 +290,7 @@ pub struct Manager {
     token: String,
     keys: RandomState,
     verified: Mutex<HashMap<u64, String>>,
+    failures: Mutex<throttle::Throttle>,
 }
 
 /// 16 random bytes as hex, from the kernel; when /dev/urandom cannot be read, from
@@ -286,6 +330,7 @@ impl Manager {
             token: random_token(),
             keys: RandomState::new(),
             verified: Mutex::new(HashMap::new()),
+            failures: Mutex::new(throttle::Throttle::default()),
         }
     }
 
@@ -300,26 +345,54 @@ impl Manager {
     }
 
     /// Checks the `Authorization` header (bcrypt runs off the async threads; a good
-    /// pair is remembered by a keyed hash, never in clear).
+    /// pair is remembered by a keyed hash, never in clear), from a client that is
+    /// not known (tests).
     pub async fn login(&self, authorization: Option<&HeaderValue>) -> Login {
+        let nowhere = IpAddr::from([0, 0, 0, 0]);
+        self.login_from(authorization, nowhere, Instant::now())
+            .await
+    }
+
+    /// [`Manager::login`] for a request from `client` at `now`. A pair already
+    /// verified is let in at once; otherwise an address that failed too often within
+    /// [`throttle::WINDOW`] is refused before bcrypt runs, so that it can neither
+    /// guess faster nor keep the processor busy.
+    pub async fn login_from(
+        &self,
+        authorization: Option<&HeaderValue>,
+        client: IpAddr,
+        now: Instant,
+    ) -> Login {
         let (Some(users), Some(value)) = (&self.users, authorization) else {
             return Login::Anonymous;
         };
-        let Some((user, password)) = parse_basic(value.as_bytes()) else {
+        let parsed = parse_basic(value.as_bytes());
+        if let Some((user, password)) = &parsed
+            && let Some(known) = self
+                .verified
+                .lock()
+                .get(&self.keys.hash_one((user, password)))
+        {
+            return Login::User(known.clone());
+        }
+        if let Some(wait) = self.failures.lock().wait(client, now) {
+            return Login::Throttled(wait);
+        }
+        let Some((user, password)) = parsed else {
+            self.failures.lock().failed(client, now);
             return Login::Refused;
         };
         let key = self.keys.hash_one((&user, &password));
-        if let Some(known) = self.verified.lock().get(&key) {
-            return Login::User(known.clone());
-        }
         let users = users.clone();
         let name = user.clone();
         let good = tokio::task::spawn_blocking(move || users.verify(&name, &password))
             .await
             .unwrap_or(false);
         if !good {
+            self.failures.lock().failed(client, now);
             return Login::Refused;
         }
+        self.failures.lock().succeeded(client);
         let mut verified = self.verified.lock();
         if verified.len() >= VERIFIED_LIMIT {
             verified.clear();
@@ -448,6 +521,18 @@ pub fn challenge(why: &str) -> Response<ProxyBody> {
     resp
 }
 
+/// `429` for an address that failed to sign in too often, with `Retry-After`.
+fn too_many_attempts(wait: Duration) -> Response<ProxyBody> {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut resp = plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        "429 Too Many Requests: too many failed sign-ins from this address; try again later",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    resp
+}
+
 /// The form body of a POST, or the answer that refuses it.
 async fn read_form<B>(headers: &HeaderMap, body: B) -> Result<String, Response<ProxyBody>>
 where
@@ -535,6 +620,53 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let mut resp = answer(manager, rt, worker, parts, body, conn, Instant::now()).await;
+    // On every answer, errors and redirects included: a browser must neither guess
+    // another type for it (nosniff), nor show it in a frame, nor tell another site
+    // the manager's address.
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+/// [`serve_with`] before the headers every answer gets; `now` counts failed sign-ins.
+async fn answer<B>(
+    manager: &Manager,
+    rt: &Runtime,
+    worker: &str,
+    parts: &http::request::Parts,
+    body: B,
+    conn: ConnInfo,
+    now: Instant,
+) -> Response<ProxyBody>
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    // mod_jk maps `/app/..;/jkmanager/` to a status worker mounted at `/jkmanager/*`
+    // (it removes `;...` and then resolves `..`), which walks around a front end
+    // that guards only `/jkmanager`. Such a path is answered as if not mapped.
+    if crate::config::uri::hides_dot_segment(parts.uri.path()) {
+        tracing::info!(
+            status_worker = ?worker,
+            client = ?conn.peer.ip(),
+            path = ?parts.uri.path(),
+            "status manager: a dot segment hidden behind ';' does not reach a status worker"
+        );
+        return plain(StatusCode::NOT_FOUND, "404 Not Found");
+    }
     let post = parts.method == Method::POST;
     if !post && parts.method != Method::GET && parts.method != Method::HEAD {
         let mut resp = plain(
@@ -557,18 +689,30 @@ where
     let params = Params::parse(query.as_deref());
     let client = conn.peer.ip().to_string();
     let user = match manager
-        .login(parts.headers.get(header::AUTHORIZATION))
+        .login_from(
+            parts.headers.get(header::AUTHORIZATION),
+            conn.peer.ip(),
+            now,
+        )
         .await
     {
         Login::Anonymous => None,
         Login::User(u) => Some(u),
         Login::Refused => {
             tracing::warn!(
-                status_worker = worker,
-                client = %client,
+                status_worker = ?worker,
+                client = ?client,
                 "status manager: wrong user name or password"
             );
             return challenge("wrong user name or password");
+        }
+        Login::Throttled(wait) => {
+            tracing::warn!(
+                status_worker = ?worker,
+                client = ?client,
+                "status manager: too many failed sign-ins from this address"
+            );
+            return too_many_attempts(wait);
         }
     };
     let settings = match rt.config.worker(worker).map(|w| &w.kind) {
@@ -602,23 +746,25 @@ where
         };
         if let Err(why) = check_provenance(&provenance, manager.token()) {
             tracing::warn!(
-                status_worker = worker,
-                user = user.as_deref().unwrap_or("-"),
-                client = %client,
-                method = %parts.method,
+                status_worker = ?worker,
+                user = ?user.as_deref().unwrap_or("-"),
+                client = ?client,
+                method = ?parts.method,
                 "status manager refused a change: {why}"
             );
             return plain(StatusCode::FORBIDDEN, &format!("403 Forbidden: {why}"));
         }
     }
     if changes {
+        // Every value from the request is logged with `?`: Debug escapes control
+        // characters, so a form field holding a newline cannot forge a log line.
         tracing::info!(
-            status_worker = worker,
-            user = user.as_deref().unwrap_or("-"),
-            client = %client,
-            forwarded_for = header_text(&parts.headers, "x-forwarded-for").unwrap_or("-"),
-            method = %parts.method,
-            params = %params.masked_query,
+            status_worker = ?worker,
+            user = ?user.as_deref().unwrap_or("-"),
+            client = ?client,
+            forwarded_for = ?header_text(&parts.headers, "x-forwarded-for").unwrap_or("-"),
+            method = ?parts.method,
+            params = ?params.masked_query,
             "status manager change requested"
         );
     }
@@ -631,19 +777,10 @@ where
             from_form: post,
         },
     };
-    let mut resp = super::respond(rt, worker, parts, conn, &caller).await;
-    let h = resp.headers_mut();
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    resp
+    super::respond(rt, worker, parts, conn, &caller).await
 }
+
+pub mod throttle;
 
 #[cfg(test)]
 mod tests;

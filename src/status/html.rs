@@ -34,7 +34,8 @@ const POLL_SECONDS: u32 = 3;
 pub struct Context<'a> {
     pub settings: &'a StatusSettings,
     pub params: &'a Params,
-    /// The request path, which every link and form points to.
+    /// The status worker's base path ([`super::base_path`]), which every link and
+    /// form points to.
     pub path: &'a str,
     pub command: Option<Command>,
     pub read_only: bool,

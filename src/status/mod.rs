@@ -53,7 +53,8 @@ pub fn jk_version() -> String {
 pub struct Request<'a> {
     /// The raw query string (`None` when the URI has no `?`).
     pub query: Option<&'a str>,
-    /// The request path, which links and forms point back to.
+    /// The path links and forms point back to: the status worker's mount
+    /// ([`base_path`]), not the request-target.
     pub path: &'a str,
     /// The host the client asked for (Host header without the port).
     pub server_name: &'a str,
@@ -122,9 +123,9 @@ fn access_denied(st: &StatusSettings, req: &Request<'_>, worker: &str) -> bool {
     });
     if !allowed {
         tracing::warn!(
-            status_worker = worker,
-            user = req.remote_user.unwrap_or("(none)"),
-            client = req.client,
+            status_worker = ?worker,
+            user = ?req.remote_user.unwrap_or("(none)"),
+            client = ?req.client,
             "status worker access denied: the user is not in worker.{worker}.user"
         );
     }
@@ -351,10 +352,11 @@ pub fn render(
         page.outcome = Err(e);
     }
     if let Err(e) = &page.outcome {
+        // The message may quote request values: Debug escapes their control characters.
         tracing::warn!(
-            status_worker = worker,
-            client = req.client,
-            "status worker: {e}"
+            status_worker = ?worker,
+            client = ?req.client,
+            "status worker: {e:?}"
         );
     }
     let html_context = html::Context {
@@ -448,10 +450,12 @@ pub async fn respond(
 ) -> Response<ProxyBody> {
     let addresses = resolve_addresses(rt).await;
     let (server_name, server_port) = crate::http::forward::requested_server(parts, &conn);
+    let server_name = shown_host(&server_name);
     let client = conn.peer.ip().to_string();
+    let base = base_path(rt, worker, parts.uri.path());
     let request = Request {
         query: caller.query,
-        path: parts.uri.path(),
+        path: &base,
         server_name: &server_name,
         server_port,
         client: &client,
@@ -460,6 +464,57 @@ pub async fn respond(
     };
     let reply = render(rt, worker, &request, Clock::read(), &addresses);
     into_response(reply)
+}
+
+/// The path the manager's links, forms, redirects, refresh and poll point at: the
+/// literal start of the mount rule that sent the request here (`/jkmanager/` for
+/// `/jkmanager/*`, `/jkmanager` for `/jkmanager`) when that path itself maps to this
+/// status worker, else the normalised path the rules matched. Never the
+/// request-target as sent: `//evil.example/../jkmanager/` maps here too, and a
+/// link to `//evil.example/...` would lead the browser, and a form's token, to
+/// another host. The result starts with exactly one `/`.
+pub fn base_path(rt: &Runtime, worker: &str, raw_path: &str) -> String {
+    let mounts = &rt.config.mounts;
+    if let Ok(Some(rule)) = mounts.map_raw(raw_path)
+        && rule.worker == worker
+    {
+        let literal = rule.pattern.split(['*', '?']).next().unwrap_or_default();
+        if mounts.map(literal).is_some_and(|r| r.worker == worker) {
+            return one_leading_slash(crate::config::uri::canon_encode(literal));
+        }
+    }
+    match crate::config::uri::map_input(raw_path) {
+        Ok(normalized) => one_leading_slash(crate::config::uri::canon_encode(normalized)),
+        Err(_) => "/".to_string(),
+    }
+}
+
+/// `path` with the slashes it starts with reduced to one (a browser reads `//x` as
+/// another host); `/` when it does not start with one.
+fn one_leading_slash(path: String) -> String {
+    let rest = path.trim_start_matches('/');
+    if path.starts_with('/') && rest.len() + 1 == path.len() {
+        path
+    } else {
+        format!("/{rest}")
+    }
+}
+
+/// The Host header's name as the answers show it: letters, digits and `-._~:[]`
+/// stay, every other byte becomes `%XX`. A host name never holds anything else, and
+/// the xml, txt and prop formats print values as they are (as mod_jk does), so a
+/// Host such as `a"><x` must not reach them as sent.
+pub fn shown_host(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The HTTP response of a reply: 200 as mod_jk (even for errors), or 303 after a

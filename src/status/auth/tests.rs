@@ -1,7 +1,7 @@
 //! Tests of the status manager's access rules: the user file, Basic credentials, the cross-site rule, read-only by default, and whole requests through [`serve_with`].
 
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -283,10 +283,10 @@ fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(target)
-        .header(header::HOST, "jk.example:8080");
+    let mut builder = Request::builder().method(method).uri(target);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        builder = builder.header(header::HOST, "jk.example:8080");
+    }
     for (n, v) in headers {
         builder = builder.header(*n, *v);
     }
@@ -603,4 +603,387 @@ fn verified_credentials_are_remembered_by_a_keyed_hash() {
         threads.block_on(read_only.login(Some(&good))),
         Login::Anonymous
     );
+}
+
+// ------------------------------------------------ the edge holds (item 7)
+
+const MOUNTED: &str = "worker.jkstatus.mount=/jkmanager /jkmanager/*\n";
+
+#[test]
+fn a_dot_segment_hidden_behind_a_path_parameter_never_reaches_the_manager() {
+    let manager = Manager::new(Some(users()));
+    let rt = runtime(MOUNTED);
+    for hidden in [
+        "/app/..;/jkmanager/",
+        "/app/..;x=1/jkmanager/?cmd=list",
+        "/app/%2e%2e;/jkmanager/",
+        "/app/%2E%2e;jsessionid=1/jkmanager/",
+        "/jkmanager/.;x/",
+        "/app/..%3B/jkmanager/",
+        "//evil.example/..;/jkmanager/?cmd=list&re=1",
+    ] {
+        // The mapping stays mod_jk's: the path does map to the status worker ...
+        let rule = rt
+            .config
+            .mounts
+            .map_raw(hidden.split('?').next().unwrap_or_default());
+        assert_eq!(
+            rule.ok().flatten().map(|r| r.worker.as_str()),
+            Some("jkstatus"),
+            "{hidden}"
+        );
+        // ... which refuses it, whoever asks.
+        for auth in [None, Some(ADMIN_AUTH)] {
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            let answer = get(&manager, &rt, hidden, &headers);
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{hidden}");
+            assert!(!answer.body.contains("JK Status Manager"), "{hidden}");
+        }
+    }
+    for plain in [
+        "/jkmanager/",
+        "/jkmanager",
+        "/app/../jkmanager/",
+        "/jkmanager;a=b/",
+    ] {
+        assert_eq!(
+            get(&manager, &rt, plain, &[]).status,
+            StatusCode::OK,
+            "{plain}"
+        );
+    }
+}
+
+/// Every `href`, `action`, refresh `url=` and `data-poll` of an HTML page.
+fn page_links(body: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    for start in [" href=\"", " action=\"", " data-poll=\"", ";url="] {
+        let mut rest = body;
+        while let Some(i) = rest.find(start) {
+            rest = &rest[i + start.len()..];
+            let end = rest.find('"').unwrap_or(rest.len());
+            links.push(rest[..end].to_string());
+        }
+    }
+    links
+}
+
+#[test]
+fn links_forms_and_redirects_point_at_the_mount_not_at_the_request_target() {
+    let manager = Manager::new(Some(users()));
+    let rt = runtime(MOUNTED);
+    let admin = [("authorization", ADMIN_AUTH)];
+    let page = get(
+        &manager,
+        &rt,
+        "//evil.example/../jkmanager/?cmd=list&re=1",
+        &admin,
+    );
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("evil.example"), "{}", page.body);
+    assert!(page.body.contains(
+        "<meta http-equiv=\"Refresh\" content=\"1;url=/jkmanager/?cmd=list&amp;re=1\"/>"
+    ));
+    assert!(
+        page.body
+            .contains("data-poll=\"/jkmanager/?cmd=list&amp;mime=json\"")
+    );
+    assert!(
+        page.body
+            .contains("<form method=\"post\" action=\"/jkmanager/\"")
+    );
+    let links = page_links(&page.body);
+    assert!(links.len() > 10, "{links:?}");
+    for link in &links {
+        assert!(link.starts_with("/jkmanager/"), "{link}");
+    }
+    // Any path under the mount answers with the same base.
+    let deeper = get(&manager, &rt, "/jkmanager/deeper/x?cmd=list", &admin);
+    assert!(
+        page_links(&deeper.body)
+            .iter()
+            .all(|l| l.starts_with("/jkmanager/"))
+    );
+    // A form's change goes back to the mount too.
+    let form = format!(
+        "csrf={}&cmd=update&from=list&w=lb&sw=n2&vwa=S",
+        manager.token()
+    );
+    let done = call(
+        &manager,
+        &rt,
+        "POST",
+        "//evil.example/../jkmanager/",
+        &[
+            ("authorization", ADMIN_AUTH),
+            FORM,
+            ("sec-fetch-site", "same-origin"),
+        ],
+        &form,
+    );
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        done.headers.get("location").map(|v| v.as_bytes()),
+        Some(&b"/jkmanager/?cmd=list&login=1"[..])
+    );
+    // Without a mount rule (the status worker reached otherwise), the base is the
+    // normalised path, which never starts with `//`.
+    let unmounted = runtime("");
+    let page = get(
+        &manager,
+        &unmounted,
+        "//evil.example/x?cmd=list&re=1",
+        &admin,
+    );
+    assert_eq!(page.status, StatusCode::OK);
+    let links = page_links(&page.body);
+    assert!(!links.is_empty());
+    for link in &links {
+        assert!(link.starts_with('/') && !link.starts_with("//"), "{link}");
+    }
+}
+
+#[test]
+fn every_answer_says_nosniff() {
+    let manager = Manager::new(Some(users()));
+    let rt = runtime(MOUNTED);
+    let admin = ("authorization", ADMIN_AUTH);
+    let form = format!(
+        "csrf={}&cmd=update&from=list&w=lb&sw=n2&vwa=S",
+        manager.token()
+    );
+    let answers = [
+        get(&manager, &rt, "/jkmanager/", &[]),
+        get(&manager, &rt, "/jkmanager/?mime=xml", &[]),
+        get(&manager, &rt, "/jkmanager/?mime=txt", &[]),
+        get(&manager, &rt, "/jkmanager/?mime=prop", &[]),
+        get(&manager, &rt, "/jkmanager/?mime=json", &[]),
+        get(&manager, &rt, "/jkmanager/?cmd=nonsense", &[]),
+        get(&manager, &rt, "/jkmanager/?cmd=update&w=lb", &[]),
+        get(
+            &manager,
+            &rt,
+            "/jkmanager/",
+            &[("authorization", WRONG_AUTH)],
+        ),
+        get(
+            &manager,
+            &rt,
+            "/jkmanager/?cmd=update&w=lb&sw=n1&vwa=A",
+            &[admin, ("origin", "http://evil.example")],
+        ),
+        get(&manager, &rt, "/app/..;/jkmanager/", &[]),
+        call(&manager, &rt, "PUT", "/jkmanager/", &[], ""),
+        call(
+            &manager,
+            &rt,
+            "POST",
+            "/jkmanager/",
+            &[admin, ("content-type", "text/plain")],
+            "",
+        ),
+        call(&manager, &rt, "POST", "/jkmanager/", &[admin, FORM], &form),
+    ];
+    let mut statuses = Vec::new();
+    for answer in &answers {
+        statuses.push(answer.status.as_u16());
+        assert_eq!(
+            answer
+                .headers
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            200, 200, 200, 200, 200, 200, 401, 401, 403, 404, 405, 415, 303
+        ]
+    );
+}
+
+#[test]
+fn the_host_header_is_escaped_in_every_format() {
+    let manager = Manager::new(None);
+    let rt = runtime(MOUNTED);
+    let host = ("host", "jk\"><x y='1'>&zz;:8080");
+    for mime in ["xml", "html", "txt", "prop", "json"] {
+        let answer = get(&manager, &rt, &format!("/jkmanager/?mime={mime}"), &[host]);
+        assert_eq!(answer.status, StatusCode::OK);
+        for raw in ["\"><x", "<x", "y='1'", "&zz;"] {
+            assert!(
+                !answer.body.contains(raw),
+                "{mime}: {raw} in {}",
+                answer.body
+            );
+        }
+        assert!(
+            answer
+                .body
+                .contains("jk%22%3E%3Cx%20y%3D%271%27%3E%26zz%3B"),
+            "{mime}: {}",
+            answer.body
+        );
+    }
+    // An ordinary host name is shown as it is.
+    let plain = get(
+        &manager,
+        &rt,
+        "/jkmanager/?mime=xml",
+        &[("host", "Jk-1.example.org:8080")],
+    );
+    assert!(
+        plain.body.contains("name=\"Jk-1.example.org\""),
+        "{}",
+        plain.body
+    );
+}
+
+#[test]
+fn an_unknown_user_costs_as_much_bcrypt_as_the_slowest_known_one() {
+    let slow = bcrypt::hash("slow password", 6).expect("hash");
+    let users = Users::parse("users", &format!("{ADMIN}\nslow:{slow}\n")).expect("users");
+    let (dummy, known) = users.hash_for("nobody");
+    assert!(!known);
+    let parts: bcrypt::HashParts = dummy.parse().expect("a well-formed bcrypt hash");
+    assert_eq!(
+        parts.get_cost(),
+        6,
+        "the highest cost of the file, not the first user's"
+    );
+    // bcrypt really runs on it (a malformed hash would fail at once) ...
+    assert_eq!(bcrypt::verify("slow password", dummy).ok(), Some(false));
+    // ... and it lets nobody in, even with a user's password.
+    assert!(!users.verify("nobody", "slow password"));
+    assert!(!users.verify("nobody", "s3cret"));
+    assert!(users.verify("slow", "slow password"));
+    assert!(users.verify("admin", "s3cret"));
+    assert_eq!(
+        users.hash_for("admin"),
+        (ADMIN.split_once(':').map(|(_, h)| h).unwrap_or(""), true)
+    );
+}
+
+#[test]
+fn repeated_failed_sign_ins_from_one_address_wait() {
+    let manager = Manager::new(Some(users()));
+    let threads = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let good = HeaderValue::from_static(ADMIN_AUTH);
+    let wrong = HeaderValue::from_static(WRONG_AUTH);
+    let garbage = HeaderValue::from_static("Basic !!!");
+    let guesser = IpAddr::from([198, 51, 100, 9]);
+    let other = IpAddr::from([198, 51, 100, 10]);
+    let start = Instant::now();
+    for i in 0..throttle::MAX_FAILURES {
+        let header = if i % 2 == 0 { &wrong } else { &garbage };
+        assert_eq!(
+            threads.block_on(manager.login_from(Some(header), guesser, start)),
+            Login::Refused
+        );
+    }
+    // Even the right password waits now (it was never verified) ...
+    let later = start + Duration::from_secs(20);
+    assert_eq!(
+        threads.block_on(manager.login_from(Some(&good), guesser, later)),
+        Login::Throttled(Duration::from_secs(40))
+    );
+    // ... while other addresses are not slowed ...
+    assert_eq!(
+        threads.block_on(manager.login_from(Some(&good), other, later)),
+        Login::User("admin".into())
+    );
+    // ... and credentials already verified need no bcrypt, so they pass.
+    assert_eq!(
+        threads.block_on(manager.login_from(Some(&good), guesser, later)),
+        Login::User("admin".into())
+    );
+    assert_eq!(
+        threads.block_on(manager.login_from(Some(&wrong), guesser, later)),
+        Login::Throttled(Duration::from_secs(40))
+    );
+    // Once the window has passed, the address may try again.
+    assert_eq!(
+        threads.block_on(manager.login_from(Some(&wrong), guesser, start + throttle::WINDOW)),
+        Login::Refused
+    );
+    // Through the front door: 401 five times, then 429 with Retry-After.
+    let rt = runtime("");
+    let fresh = Manager::new(Some(users()));
+    for _ in 0..throttle::MAX_FAILURES {
+        let answer = get(&fresh, &rt, "/jkstatus", &[("authorization", WRONG_AUTH)]);
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let answer = get(&fresh, &rt, "/jkstatus", &[("authorization", ADMIN_AUTH)]);
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = answer
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Anonymous reading is not a sign-in and is not slowed.
+    assert_eq!(get(&fresh, &rt, "/jkstatus", &[]).status, StatusCode::OK);
+}
+
+/// Collects what the `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[test]
+fn request_values_cannot_forge_log_lines() {
+    let manager = Manager::new(Some(users()));
+    let rt = runtime("");
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let forged = "%0A2026-01-01T00:00:00Z%20INFO%20jkd:%20FORGED";
+        for target in [
+            // A value that is accepted and logged as changed ...
+            format!("/jkstatus?cmd=update&w=lb&sw=n1&vwn=r1{forged}&mime=txt"),
+            format!("/jkstatus?cmd=update&w=lb&sw=n1&vwc=d{forged}&mime=txt"),
+            // ... one that is refused, quoting it ...
+            format!("/jkstatus?cmd=update&w=lb&sw=n1&vahst=h{forged}&mime=txt"),
+            format!("/jkstatus?cmd=update&w=lb{forged}&mime=txt"),
+            format!("/jkstatus?cmd=update&w=ajp{forged}&sw=x&mime=txt"),
+        ] {
+            let answer = get(&manager, &rt, &target, &[("authorization", ADMIN_AUTH)]);
+            assert_eq!(answer.status, StatusCode::OK, "{target}");
+        }
+    });
+    let log = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    assert!(log.contains("FORGED"), "the values are logged: {log}");
+    for line in log.lines() {
+        assert!(!line.starts_with("2026-01-01"), "forged line in:\n{log}");
+    }
+    assert!(log.contains("\\n2026-01-01"), "{log}");
 }
