@@ -51,10 +51,15 @@ impl std::fmt::Display for ConnError {
 
 impl std::error::Error for ConnError {}
 
+/// How often, and how many times, [`Connection::closed_before_reading`] looks for the
+/// reset that proves a request unread (20 ms in all: many round trips on a LAN).
+const RESET_POLL_INTERVAL: Duration = Duration::from_millis(2);
+const RESET_POLLS: u32 = 10;
+
 /// A connection to one AJP backend.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    pub(crate) stream: TcpStream,
     read_buf: BytesMut,
     max_packet_size: usize,
     /// Set when the last exchange ended cleanly with END_RESPONSE(reuse) or CPONG.
@@ -200,6 +205,32 @@ impl Connection {
         let bytes = self.read_buf.split_to(rest.consumed).freeze();
         self.clean = rest.reuse;
         Some((bytes, rest))
+    }
+
+    /// After a read failed with nothing heard from the backend since the request was
+    /// written: whether the backend had closed the connection before any of it
+    /// arrived, so that it provably never read the request. Linux reports a reset that
+    /// comes after the peer's FIN (our bytes hit a socket the backend had already
+    /// closed) as EPIPE; a close that throws away unread bytes, or a backend that read
+    /// everything and closed, looks different (ECONNRESET, or a plain end of file
+    /// with no reset). The reset follows the FIN by one round trip, so it is waited
+    /// for briefly.
+    pub async fn closed_before_reading(&self, failure: &ConnError) -> bool {
+        match failure {
+            ConnError::Io(e) => e.kind() == io::ErrorKind::BrokenPipe,
+            ConnError::Closed => {
+                for _ in 0..RESET_POLLS {
+                    match self.stream.take_error() {
+                        Ok(Some(e)) => return e.kind() == io::ErrorKind::BrokenPipe,
+                        Ok(None) => {}
+                        Err(_) => return false,
+                    }
+                    tokio::time::sleep(RESET_POLL_INTERVAL).await;
+                }
+                false
+            }
+            _ => false,
+        }
     }
 
     /// Sends CPING and waits up to `limit` for CPONG.

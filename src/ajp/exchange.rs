@@ -284,28 +284,46 @@ pub async fn send_request<B: BodySource>(
             stage: Stage::NotSent,
         });
     }
-    conn.send(forward_request, socket_timeout)
-        .await
-        .map_err(backend(Stage::NotSent))?;
-    let mut stage = Stage::Sent;
     body.first_left = Bytes::new();
     match body.first.clone() {
         // Unsolicited only after a FORWARD_REQUEST that announced the length (the
-        // caller frames both from the same decision).
+        // caller frames both from the same decision). Both go in one write: one
+        // syscall, and a backend that closed before reading sees none of it (see
+        // `closed_before_reading` below).
         Some(first) if body.known_length => {
-            send_chunk(conn, Some(&first), socket_timeout)
+            let mut out = BytesMut::with_capacity(forward_request.len() + first.len() + 6);
+            out.extend_from_slice(forward_request);
+            encode_body_chunk(&first, conn.max_packet_size(), &mut out).map_err(|_| {
+                backend(Stage::NotSent)(ConnError::Unexpected("body chunk too large"))
+            })?;
+            conn.send(&out, socket_timeout)
                 .await
-                .map_err(backend(stage))?;
+                .map_err(backend(Stage::NotSent))?;
             body.sent += first.len() as u64;
         }
-        Some(first) => body.first_left = first,
-        None => {}
+        first => {
+            conn.send(forward_request, socket_timeout)
+                .await
+                .map_err(backend(Stage::NotSent))?;
+            if let Some(first) = first {
+                body.first_left = first;
+            }
+        }
     }
+    let mut stage = Stage::Sent;
+    let mut heard = false;
     loop {
-        let payload = conn
-            .read_packet(reply_timeout)
-            .await
-            .map_err(backend(stage))?;
+        let payload = match conn.read_packet(reply_timeout).await {
+            Ok(p) => p,
+            // A backend that closed the connection before our request reached it (a
+            // Tomcat pausing its connector on a graceful stop, right after answering
+            // CPONG) never read it: the request may go elsewhere, POST included.
+            Err(e) if !heard && stage == Stage::Sent && conn.closed_before_reading(&e).await => {
+                return Err(backend(Stage::NotSent)(e));
+            }
+            Err(e) => return Err(backend(stage)(e)),
+        };
+        heard = true;
         let message = parse_container_message(&payload)
             .map_err(|e| backend(stage)(ConnError::Protocol(e)))?;
         match message {
@@ -409,6 +427,77 @@ where
                     "CPONG during a request",
                 )));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// An empty body source.
+    struct NoBody;
+
+    impl BodySource for NoBody {
+        async fn next_chunk(&mut self, _max: usize) -> io::Result<Option<Bytes>> {
+            Ok(None)
+        }
+    }
+
+    /// A backend that accepts one connection and runs `then` on it; returns a
+    /// connection to it.
+    async fn backend<F, Fut>(then: F) -> Connection
+    where
+        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        tokio::spawn(async move {
+            if let Ok((s, _)) = listener.accept().await {
+                then(s).await;
+            }
+        });
+        Connection::connect(addr, None, None, 8192, false, None)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"))
+    }
+
+    const REQUEST: &[u8] = &[0x12, 0x34, 0x00, 0x01, 0x02];
+
+    #[tokio::test]
+    async fn a_backend_that_closed_before_the_request_arrived_never_read_it() {
+        // A Tomcat pausing its connector: it closes the connection without reading.
+        let mut conn = backend(|s| async move { drop(s) }).await;
+        // Wait until its FIN is here, as when the request races the close.
+        let _ = conn.stream.readable().await;
+        let mut body = RequestBody::new(NoBody, Some(0));
+        let failed = send_request(&mut conn, REQUEST, &mut body, None, None).await;
+        match failed {
+            Err(f) => assert_eq!(f.stage, Stage::NotSent, "{f}"),
+            Ok(_) => panic!("a closed backend answered"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_read_the_request_and_closed_may_have_run_it() {
+        let mut conn = backend(|mut s| async move {
+            let mut got = [0u8; REQUEST.len()];
+            let _ = s.read_exact(&mut got).await;
+            drop(s);
+        })
+        .await;
+        let mut body = RequestBody::new(NoBody, Some(0));
+        let failed = send_request(&mut conn, REQUEST, &mut body, None, None).await;
+        match failed {
+            Err(f) => assert_eq!(f.stage, Stage::Sent, "{f}"),
+            Ok(_) => panic!("a closed backend answered"),
         }
     }
 }
