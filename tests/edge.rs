@@ -508,3 +508,31 @@ fn past_max_connections_new_clients_wait_for_a_free_slot() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     drop(second);
 }
+
+#[test]
+fn a_refused_request_with_a_body_still_gets_its_answer() {
+    let rt = runtime();
+    let backend = Recorder::start(&rt, Answer::default());
+    let j = jkd_for(backend.port, "", &[]);
+    for _ in 0..5 {
+        // No Host: refused with 400 before the 20 MB body is read. The client sends
+        // all of it, then reads (as simple clients do): jkd must not reset the
+        // connection under the answer.
+        let mut s = connect(&j);
+        s.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        let _ = s.write_all(b"POST /x HTTP/1.1\r\nContent-Length: 20000000\r\n\r\n");
+        let piece = vec![b'b'; 50_000];
+        for _ in 0..400 {
+            if s.write_all(&piece).is_err() {
+                break;
+            }
+        }
+        let answer = read_response(&mut s);
+        assert_eq!(
+            status_of(&answer),
+            Some(400),
+            "no answer, or not 400: {answer:?}"
+        );
+    }
+    assert!(backend.recorded().is_empty());
+}

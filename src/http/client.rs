@@ -27,7 +27,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::forward::{ConnInfo, ProxyBody, Runtime};
@@ -345,6 +345,35 @@ async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
     }
 }
 
+/// httpd's lingering close: how long each read may wait (SECONDS_TO_LINGER) and how
+/// long jkd keeps reading in all (MAX_SECS_TO_LINGER) from a connection it is closing.
+const LINGER_READ: Duration = Duration::from_secs(2);
+const LINGER_TOTAL: Duration = Duration::from_secs(30);
+
+/// httpd's lingering close: after the last response, stop writing, then read and drop
+/// what the client still sends (a body nobody read, a pipelined request) until it
+/// closes or is quiet for [`LINGER_READ`], for at most [`LINGER_TOTAL`]. Closing at
+/// once with unread bytes makes the kernel reset the connection, and the reset
+/// destroys the response the client has not read yet: a client that sends its whole
+/// body before reading would see a reset, not the answer.
+async fn linger_close(stream: &mut TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER_TOTAL;
+    // Allocated only here, so the buffer is not part of every connection's state.
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let wait = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(LINGER_READ);
+        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
+}
+
 /// Streams one HTTP/2 client may have open at once (httpd's `H2MaxSessionStreams`).
 const H2_MAX_STREAMS: u32 = 100;
 
@@ -419,6 +448,8 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
         Ok(()) => {}
         Err(Some(e)) => {
             tracing::debug!("connection from {} ended: {e}", info.peer);
+            let mut io = conn.into_parts().io.into_inner();
+            linger_close(&mut io.stream).await;
             return None;
         }
         Err(None) => {
@@ -433,8 +464,9 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
     let parts = conn.into_parts();
     let mut io = parts.io.into_inner();
     if !parking {
-        // The client closed, or asked to close: end as hyper would have.
-        let _ = io.stream.shutdown().await;
+        // The client closed, or asked to close, or jkd answered without reading a
+        // body: end as httpd does.
+        linger_close(&mut io.stream).await;
         return None;
     }
     if !parts.read_buf.is_empty() {
