@@ -244,13 +244,24 @@ fn a_client_that_sends_no_body_holds_no_backend_connection() {
         "waited {:?} for a backend connection held by a stalled client",
         started.elapsed()
     );
+    eprintln!(
+        "EDGE slow-body: 2 clients announce 100000 bytes and send none, pool of 1: \
+         another client served in {:?}",
+        started.elapsed()
+    );
     // The stalled clients get 408 once --timeout passes without a byte of body.
+    let stalled_since = Instant::now();
     for mut s in stalled {
         let mut raw = Vec::new();
         let _ = s.read_to_end(&mut raw);
         let text = String::from_utf8_lossy(&raw);
         assert_eq!(status_of(&text), Some(408), "{text}");
     }
+    eprintln!(
+        "EDGE slow-body: stalled clients answered 408 after {:?} more (--timeout 3), \
+         holding no backend connection",
+        stalled_since.elapsed()
+    );
     assert_eq!(backend.recorded().len(), 1, "{:?}", backend.recorded());
 }
 
@@ -276,6 +287,7 @@ fn slow_headers_are_cut_at_the_timeout() {
         }
     }
     let held = started.elapsed();
+    eprintln!("EDGE slow-headers: 1 byte / 300 ms, --timeout 2: connection closed after {held:?}");
     assert!(cut, "a head trickled over {held:?} was still being read");
     assert!(held < Duration::from_secs(6), "cut only after {held:?}");
     assert!(backend.recorded().is_empty());
@@ -301,6 +313,10 @@ fn idle_and_silent_connections_are_closed() {
         started.elapsed() >= Duration::from_millis(1500),
         "closed too early"
     );
+    eprintln!(
+        "EDGE silent: no byte, --timeout 2: closed after {:?}",
+        started.elapsed()
+    );
     // Idle after a request: closed after --keepalive-timeout.
     let mut idle = connect(&j);
     idle.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -314,6 +330,7 @@ fn idle_and_silent_connections_are_closed() {
         "an idle keep-alive connection stayed open"
     );
     let held = started.elapsed();
+    eprintln!("EDGE idle: after one request, --keepalive-timeout 1: closed after {held:?}");
     assert!(
         held < Duration::from_secs(4),
         "idle connection closed only after {held:?}"
@@ -340,10 +357,17 @@ fn a_client_that_stops_reading_releases_the_backend_connection() {
     // Read the head, then nothing.
     let mut first = [0u8; 1024];
     let _ = s.read(&mut first).expect("head");
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let stalled_at = Instant::now();
+    let deadline = stalled_at + Duration::from_secs(15);
     while backend.closed.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    eprintln!(
+        "EDGE slow-reader: 64 MiB response, client reads nothing, --timeout 2: backend \
+         connection closed {:?} after the head, {} bytes relayed into buffers",
+        stalled_at.elapsed(),
+        backend.written.load(Ordering::SeqCst)
+    );
     assert_eq!(
         backend.closed.load(Ordering::SeqCst),
         1,
@@ -535,4 +559,81 @@ fn a_refused_request_with_a_body_still_gets_its_answer() {
         );
     }
     assert!(backend.recorded().is_empty());
+}
+
+#[test]
+fn running_out_of_file_descriptors_recovers_on_every_listener() {
+    let rt = runtime();
+    let backend = Recorder::start(&rt, Answer::default());
+    let dir = std::env::temp_dir().join(format!("jkd-edge-fds-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("dir");
+    let workers = dir.join("workers.properties");
+    fs::write(
+        &workers,
+        format!(
+            "worker.list=w\nworker.w.host=127.0.0.1\nworker.w.port={}\nworker.w.mount=/*\n",
+            backend.port
+        ),
+    )
+    .expect("write workers");
+    let j = jkd::start_with_fd_limit(
+        &workers,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "2",
+            "--keepalive-timeout",
+            "1",
+        ],
+        48,
+    );
+    let metrics = j.metrics_port.expect("metrics port");
+    // 60 idle connections: more than jkd has descriptors for.
+    let idle: Vec<TcpStream> = (0..60)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", j.port)).ok())
+        .collect();
+    let metrics_idle: Vec<TcpStream> = (0..10)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", metrics)).ok())
+        .collect();
+    // Once the idle ones time out, both listeners serve again.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let mut served = false;
+    while Instant::now() < deadline {
+        let ok = std::panic::catch_unwind(|| {
+            one_response(
+                &j,
+                b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+        })
+        .ok()
+        .and_then(|a| status_of(&a));
+        if ok == Some(200) {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        served,
+        "jkd did not recover after running out of descriptors\n{}",
+        j.log()
+    );
+    let scrape = support::tomcat::http_get(metrics, "/metrics", &[], TIMEOUT)
+        .unwrap_or_else(|e| panic!("metrics listener stopped: {e}\n{}", j.log()));
+    assert_eq!(scrape.status, 200);
+    eprintln!(
+        "EDGE fd-exhaustion: ulimit -n 48, {} + {} idle connections, serving again after {:?}",
+        idle.len(),
+        metrics_idle.len(),
+        started.elapsed()
+    );
+    assert!(
+        j.log().contains("accept failed"),
+        "the limit was never reached:\n{}",
+        j.log()
+    );
+    drop(idle);
+    drop(metrics_idle);
 }

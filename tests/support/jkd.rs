@@ -34,7 +34,21 @@ pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
     let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--workers".as_ref()];
     args.push(workers.as_os_str());
     args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    start_with(&args, extra)
+    start_with(Command::new(env!("CARGO_BIN_EXE_jkd")), &args, extra)
+}
+
+/// Like [`start`], with at most `nofile` open file descriptors (`ulimit -n`), to see
+/// jkd run out of them.
+pub fn start_with_fd_limit(workers: &Path, extra: &[&str], nofile: u32) -> Jkd {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_jkd"));
+    let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--workers".as_ref()];
+    args.push(workers.as_os_str());
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    start_with(shell, &args, extra)
 }
 
 /// Starts `jkd demo --listen 127.0.0.1:0 [extra...]`: the README's first command, with
@@ -42,11 +56,11 @@ pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
 pub fn start_demo(extra: &[&str]) -> Jkd {
     let mut args: Vec<&std::ffi::OsStr> = vec!["demo".as_ref()];
     args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    start_with(&args, extra)
+    start_with(Command::new(env!("CARGO_BIN_EXE_jkd")), &args, extra)
 }
 
-fn start_with(args: &[&std::ffi::OsStr], extra: &[&str]) -> Jkd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jkd"))
+fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -> Jkd {
+    let mut child = command
         .args(args)
         .args(["--listen", "127.0.0.1:0"])
         .env("JKD_LOG", "debug")
