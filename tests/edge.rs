@@ -637,3 +637,53 @@ fn running_out_of_file_descriptors_recovers_on_every_listener() {
     drop(idle);
     drop(metrics_idle);
 }
+
+#[test]
+fn an_idle_http2_connection_is_closed_even_while_it_pings() {
+    let rt = runtime();
+    let backend = Recorder::start(&rt, Answer::default());
+    let j = jkd_for(backend.port, "", &["--keepalive-timeout", "1"]);
+    let mut s = connect(&j);
+    // The client preface and an empty SETTINGS frame, then a PING every 200 ms and no
+    // stream at all.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("preface");
+    let ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00pingpong";
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        if s.write_all(ping).is_err() {
+            closed = true;
+            break;
+        }
+        // Drain what jkd sends (SETTINGS, PING acks, at last GOAWAY) until it closes.
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let held = started.elapsed();
+    eprintln!(
+        "EDGE http2-idle: PING every 200 ms, no stream, --keepalive-timeout 1: closed after {held:?}"
+    );
+    assert!(
+        closed,
+        "an HTTP/2 connection with no stream stayed open for {held:?}"
+    );
+    assert!(held < Duration::from_secs(5), "closed only after {held:?}");
+}

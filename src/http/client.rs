@@ -320,21 +320,29 @@ async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut requests_seen = activity.requests.load(Ordering::Relaxed);
     let mut quiet_since = tokio::time::Instant::now();
-    let mut closing = false;
+    let mut closing: Option<tokio::time::Instant> = None;
     let ended = std::future::poll_fn(|cx| {
         loop {
             if let Poll::Ready(r) = conn.as_mut().poll(cx) {
                 return Poll::Ready(r);
             }
-            if closing || tick.poll_tick(cx).is_pending() {
+            if tick.poll_tick(cx).is_pending() {
                 return Poll::Pending;
+            }
+            if let Some(since) = closing {
+                // The graceful close waits for the client to acknowledge a PING; one
+                // that never does is dropped.
+                if since.elapsed() >= H2_CLOSE_GRACE {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
             }
             let requests = activity.requests.load(Ordering::Relaxed);
             if requests != requests_seen || activity.in_flight.load(Ordering::Relaxed) > 0 {
                 requests_seen = requests;
                 quiet_since = tokio::time::Instant::now();
             } else if quiet_since.elapsed() >= limits.keepalive_timeout {
-                closing = true;
+                closing = Some(tokio::time::Instant::now());
                 conn.as_mut().graceful_shutdown();
             }
         }
@@ -373,6 +381,10 @@ async fn linger_close(stream: &mut TcpStream) {
         }
     }
 }
+
+/// How long an idle HTTP/2 connection sent GOAWAY may take to close before it is
+/// dropped (a well-behaved client needs one round trip).
+const H2_CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Streams one HTTP/2 client may have open at once (httpd's `H2MaxSessionStreams`).
 const H2_MAX_STREAMS: u32 = 100;
