@@ -1634,6 +1634,22 @@ mod tests {
     }
 
     #[test]
+    fn timeout_and_keepalive_timeout_of_the_main_server_are_read() {
+        let (conf, diags) = read(
+            "Timeout 30\nKeepAliveTimeout 1500ms\n<VirtualHost *:80>\nTimeout 5\n</VirtualHost>\n",
+        );
+        assert_eq!(conf.timeout.map(|(t, o)| (t, o.line)), Some((30, 1)));
+        assert_eq!(conf.keepalive_timeout.map(|(t, _)| t), Some(2));
+        assert_eq!(
+            lines_of(&diags),
+            [4],
+            "the virtual host's Timeout is not read: {diags:?}"
+        );
+        let (_, diags) = read("Timeout soon\n");
+        assert_eq!(errors(&diags).len(), 1, "{diags:?}");
+    }
+
+    #[test]
     fn words_follow_getword_conf() {
         assert_eq!(
             words(r#"a "b c" 'd e' f\\g "h\"i" 'j\'k' "x\y""#),
