@@ -279,6 +279,10 @@ pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {
+                    tracing::debug!(
+                        "connection from {} idle for the keep-alive timeout: closed",
+                        info.peer
+                    );
                     let _ = io.stream.shutdown().await;
                     return;
                 }
@@ -450,6 +454,7 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
                 // Idle: hyper closes its side at once (or, if a request has just
                 // begun to arrive, after answering it) and leaves the socket open.
                 parking = true;
+                tracing::trace!("connection from {} idle: parking", info.peer);
                 Pin::new(&mut conn).graceful_shutdown();
             }
             reads_seen = reads;

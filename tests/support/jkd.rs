@@ -63,7 +63,10 @@ fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -
     let mut child = command
         .args(args)
         .args(["--listen", "127.0.0.1:0"])
-        .env("JKD_LOG", "debug")
+        .env(
+            "JKD_LOG",
+            std::env::var("JKD_TEST_LOG").unwrap_or_else(|_| "debug".into()),
+        )
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
