@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod runtime;
 pub mod status;

@@ -270,7 +270,6 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     };
     init_logging();
     log_manager_access(&cfg, &manager);
-    jkd::status::auth::install(manager);
     let addrs: Vec<String> = if serving.listen.is_empty() {
         vec!["127.0.0.1:8080".to_string()]
     } else {
@@ -307,11 +306,24 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             }
         }
         let cfg_http = cfg.http;
-        let mut rt = jkd::http::forward::Runtime::new(cfg, std::time::Instant::now());
+        // The latency histograms live in the metrics registry when metrics are served.
+        let registry = serving
+            .metrics_listen
+            .as_ref()
+            .map(|_| std::sync::Arc::new(jkd::metrics::Registry::new()));
+        let mut rt = match &registry {
+            Some(r) => jkd::runtime::Runtime::with_latency(cfg, std::time::Instant::now(), |w| {
+                r.latency(w)
+            }),
+            None => jkd::runtime::Runtime::new(cfg, std::time::Instant::now()),
+        };
         let limits = serving.edge.limits(cfg_http);
         if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
             r.trusted_proxies = serving.trusted_proxies.clone();
             r.limits = limits;
+            r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
+                manager,
+            )));
         }
         if let Some(addr) = &serving.metrics_listen {
             match tokio::net::TcpListener::bind(addr.as_str()).await {
@@ -321,7 +333,8 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                         .map(|x| x.to_string())
                         .unwrap_or_else(|_| addr.clone());
                     tracing::info!("metrics on http://{shown}/metrics");
-                    tokio::spawn(jkd::metrics::serve(rt.clone(), l));
+                    let registry = registry.clone().unwrap_or_default();
+                    tokio::spawn(jkd::metrics::serve(rt.clone(), registry, l));
                 }
                 Err(e) => {
                     eprintln!("jkd: cannot listen on {addr} for metrics: {e}");

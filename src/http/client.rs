@@ -30,7 +30,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::forward::{ConnInfo, ProxyBody, Runtime};
+use crate::runtime::{ConnInfo, ProxyBody, Runtime};
 
 /// How long an HTTP/1.1 connection stays quiet (no byte read, no request in
 /// flight) before it is parked. Long enough that a busy keep-alive connection
@@ -45,15 +45,6 @@ pub const PARK_AFTER: Duration = Duration::from_millis(250);
 /// limit and 135 MiB with hyper's, for ~7 % fewer uploads per second there (Tomcat,
 /// asking for 8 KiB at a time, is slower than either).
 const READ_BUFFER_LIMIT: usize = 80 * 1024;
-
-/// Client connection counts, for the status page and metrics.
-#[derive(Debug, Default)]
-pub struct ClientCounters {
-    /// Open client connections (HTTP/1.1 and HTTP/2).
-    pub open: AtomicU64,
-    /// Of those, HTTP/1.1 connections parked while idle.
-    pub parked: AtomicU64,
-}
 
 /// Counts a connection as open (or parked) for as long as the guard lives.
 struct Counted<'a>(&'a AtomicU64);

@@ -1,172 +1,31 @@
 //! Forwarding one HTTP request: to an ajp13 worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
 use tokio::sync::mpsc;
 
-use super::body::{ChannelBody, IncomingSource};
+use super::body::IncomingSource;
 use super::error::ProxyError;
 use crate::ajp::conn::ConnError;
 use crate::ajp::exchange::{self, Failure, FailureKind, Head, RequestBody, Stage};
-use crate::ajp::pool::{AcquireError, Lease, Pool, Timeouts};
+use crate::ajp::pool::{AcquireError, Lease, Timeouts};
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request, max_body_chunk_len,
 };
-use crate::balancer::{
-    self, Balancer, Choice, MemberCounters, Outcome, Report, RequestOptions, Step,
-};
-use crate::config::Config;
+use crate::balancer::{self, Choice, MemberCounters, Outcome, Report, RequestOptions, Step};
 use crate::config::mounts::{MountRule, split_members};
 use crate::config::uri;
 use crate::config::values::Activation;
-use crate::config::workers::{AjpSettings, WorkerKind};
-
-/// One AJP backend at run time.
-#[derive(Debug)]
-pub struct AjpWorker {
-    pub name: String,
-    pub settings: AjpSettings,
-    pub pool: Arc<Pool>,
-    /// Requests Tomcat refused for a missing or wrong `secret`.
-    pub secret_refusals: AtomicU64,
-    /// Counters of this worker used directly (members are counted by their balancer).
-    pub counters: Arc<MemberCounters>,
-}
-
-impl AjpWorker {
-    fn new(name: &str, settings: &AjpSettings) -> Arc<AjpWorker> {
-        Arc::new(AjpWorker {
-            name: name.to_string(),
-            settings: settings.clone(),
-            pool: Pool::new(name, settings),
-            secret_refusals: AtomicU64::new(0),
-            counters: Arc::default(),
-        })
-    }
-
-    /// Tomcat answers a request without the right secret with 403 and closes the
-    /// connection (END_RESPONSE reuse=0); it looks like any 403 to a client, so jkd
-    /// says what it is.
-    fn note_refusal(&self, status: u16, reused: bool) {
-        if status == 403 && !reused {
-            let n = self.secret_refusals.fetch_add(1, Ordering::Relaxed) + 1;
-            let hint = if self.settings.secret.is_some() {
-                "the worker's secret differs from the secret of Tomcat's AJP connector"
-            } else {
-                "the worker sends no secret but Tomcat's AJP connector requires one"
-            };
-            tracing::warn!(
-                worker = %self.name,
-                refusals = n,
-                "Tomcat refused the request with 403 and closed the connection: {hint} \
-                 (set worker.{}.secret to the value of secret=\"...\" on the <Connector protocol=\"AJP/1.3\">)",
-                self.name
-            );
-        }
-    }
-}
-
-/// A load balancer at run time.
-#[derive(Debug)]
-pub struct LbWorker {
-    pub balancer: Arc<Balancer>,
-    pub members: Vec<Arc<AjpWorker>>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Target {
-    Ajp(Arc<AjpWorker>),
-    Lb(Arc<LbWorker>),
-    Status,
-    Unsupported(&'static str),
-}
-
-/// Everything a running jkd serves with: the configuration and its live workers.
-#[derive(Debug)]
-pub struct Runtime {
-    pub config: Config,
-    pub targets: HashMap<String, Target>,
-    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
-    pub trusted_proxies: Vec<IpAddr>,
-    pub metrics: crate::metrics::Registry,
-    /// Latency histogram per worker name.
-    pub latency: HashMap<String, metrics::Histogram>,
-    /// Client connections open and parked.
-    pub clients: super::client::ClientCounters,
-    /// Timeouts and limits of client connections.
-    pub limits: super::ClientLimits,
-}
-
-impl Runtime {
-    pub fn new(config: Config, now: Instant) -> Arc<Runtime> {
-        let mut targets = HashMap::new();
-        for w in &config.workers {
-            let target = match &w.kind {
-                WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
-                WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
-                    members: lb
-                        .members
-                        .iter()
-                        .map(|m| AjpWorker::new(&m.name, &m.ajp))
-                        .collect(),
-                    balancer: Arc::new(Balancer::new(
-                        &w.name,
-                        lb.clone(),
-                        config.maintain.max(0) as u64,
-                        now,
-                    )),
-                })),
-                WorkerKind::Status(_) => Target::Status,
-                WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
-            };
-            targets.insert(w.name.clone(), target);
-        }
-        let metrics = crate::metrics::Registry::new();
-        let latency = targets
-            .keys()
-            .map(|n| (n.clone(), metrics.latency(n)))
-            .collect();
-        Arc::new(Runtime {
-            config,
-            targets,
-            trusted_proxies: Vec::new(),
-            metrics,
-            latency,
-            clients: Default::default(),
-            limits: Default::default(),
-        })
-    }
-
-    /// Periodic upkeep: balancer maintenance and idle-connection cleanup.
-    pub fn maintain(&self, now: Instant) {
-        for t in self.targets.values() {
-            match t {
-                Target::Lb(lb) => {
-                    lb.balancer.maintain(now);
-                    for m in &lb.members {
-                        m.pool.close_idle();
-                    }
-                }
-                Target::Ajp(a) => a.pool.close_idle(),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// What the front end knows about the client connection.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-}
+use crate::config::workers::AjpSettings;
+use crate::runtime::body::ChannelBody;
+use crate::runtime::client::requested_server_of;
+use crate::runtime::{AjpWorker, ConnInfo, LbWorker, ProxyBody};
 
 /// The client address: the TCP peer, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
@@ -421,53 +280,6 @@ impl<'a> Outbound<'a> {
     }
 }
 
-/// The host and port the client asked for: the Host header (or HTTP/2 authority),
-/// else the local address, as httpd's `UseCanonicalName Off`.
-pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
-    let (name, port) = requested_server_of(parts, conn);
-    (name.into_owned(), port)
-}
-
-fn requested_server_of<'a>(
-    parts: &'a http::request::Parts,
-    conn: &ConnInfo,
-) -> (std::borrow::Cow<'a, str>, u16) {
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-        })
-        .filter(|h| !h.is_empty());
-    match host.map(split_host_port) {
-        Some((h, p)) => (
-            std::borrow::Cow::Borrowed(h),
-            p.unwrap_or(conn.local.port()),
-        ),
-        None => (
-            std::borrow::Cow::Owned(conn.local.ip().to_string()),
-            conn.local.port(),
-        ),
-    }
-}
-
-fn split_host_port(host: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        if let Some((h, p)) = rest.split_once(']') {
-            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
-        _ => (host, None),
-    }
-}
-
 /// jkd's retry rule: another attempt is allowed only while it cannot duplicate the
 /// request. mod_jk also resends POSTs after a reply timeout and even after the
 /// headers reached the client; jkd does not. `recovery_options` bit 1 forbids a
@@ -509,8 +321,6 @@ fn outcome_of(f: &Failure) -> Outcome {
         },
     }
 }
-
-pub use super::body::ProxyBody;
 
 /// Builds the client response from the backend's head and the body.
 fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Response<ProxyBody> {
@@ -1080,6 +890,7 @@ pub async fn direct(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     #[test]
     fn retries_never_duplicate_a_post() {
@@ -1174,15 +985,5 @@ mod tests {
             .map(|(_, v)| v.as_str())
             .collect();
         assert_eq!(hosts, ["right.example"]);
-    }
-
-    #[test]
-    fn host_and_port() {
-        assert_eq!(
-            split_host_port("example.com:8080"),
-            ("example.com", Some(8080))
-        );
-        assert_eq!(split_host_port("example.com"), ("example.com", None));
-        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
     }
 }

@@ -8,7 +8,7 @@ pub mod server_errors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,43 +18,14 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+pub use crate::runtime::listen::accept_with_backoff;
+pub use crate::runtime::{
+    ClientLimits, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
+};
+use crate::runtime::{ConnInfo, ProxyBody, Runtime, Target};
 use body::IncomingSource;
 use error::{ProxyError, status_of};
-use forward::{ConnInfo, Outbound, ProxyBody, Runtime, Target};
-
-static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
-
-/// Timeouts and limits of client connections, with httpd's defaults.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientLimits {
-    /// `--timeout` (httpd's `Timeout`): the longest wait for a request head to arrive
-    /// whole once it has begun (and for the first byte of a new connection), for each
-    /// read of a body and for each write of a response.
-    pub timeout: Duration,
-    /// `--keepalive-timeout` (httpd's `KeepAliveTimeout`): how long a connection may
-    /// wait idle for its next request (HTTP/1.1) or stream (HTTP/2).
-    pub keepalive_timeout: Duration,
-    /// `--max-connections`: client connections served at once; past it, accepting
-    /// waits.
-    pub max_connections: usize,
-}
-
-/// httpd's `Timeout` default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// httpd's `KeepAliveTimeout` default.
-pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Client connections served at once unless `--max-connections` says otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-
-impl Default for ClientLimits {
-    fn default() -> Self {
-        ClientLimits {
-            timeout: DEFAULT_TIMEOUT,
-            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
-}
+use forward::Outbound;
 
 fn plain(status: u16, text: &str) -> Response<ProxyBody> {
     let body = ProxyBody::full(Bytes::from(format!("{text}\n")));
@@ -73,7 +44,7 @@ pub async fn handle(
     req: Request<Incoming>,
     conn: ConnInfo,
 ) -> Response<ProxyBody> {
-    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    let id = rt.request_ids.fetch_add(1, Ordering::Relaxed);
     let (mut parts, incoming) = req.into_parts();
     if !parts.headers.contains_key("x-request-id") {
         let mut text = [0u8; 20];
@@ -187,7 +158,10 @@ async fn route(
         .ok_or_else(|| ProxyError::NoSuchWorker(rule.worker.clone()))?;
     if let Target::Status = target {
         // Authentication, the cross-site rules and POSTed forms: see status::auth.
-        return Ok(crate::status::auth::serve(rt, &rule.worker, parts, incoming, conn).await);
+        return match &rt.status {
+            Some(pages) => Ok(pages.serve(rt, &rule.worker, parts, incoming, conn).await),
+            None => Err(ProxyError::Unsupported("no status manager in this runtime")),
+        };
     }
     use hyper::body::Body;
     let body_without_length = !incoming.is_end_stream() && parts.version >= Version::HTTP_2;
@@ -231,40 +205,6 @@ pub async fn serve(rt: Arc<Runtime>, listeners: Vec<TcpListener>) {
         let _ = t.await;
     }
 }
-
-/// Accepts the next connection. An accept error (no file descriptors left, no
-/// memory for the socket, ...) is logged and retried after a pause that doubles up
-/// to a second, so the loop neither spins nor gives up: it recovers as soon as
-/// descriptors are free again. `failures` carries the backoff between calls.
-pub async fn accept_with_backoff(
-    listener: &TcpListener,
-    failures: &mut u32,
-) -> (tokio::net::TcpStream, SocketAddr) {
-    loop {
-        match listener.accept().await {
-            Ok(x) => {
-                *failures = 0;
-                return x;
-            }
-            Err(e) => {
-                *failures = failures.saturating_add(1);
-                let pause =
-                    Duration::from_millis(10u64 << (*failures).min(7)).min(MAX_ACCEPT_PAUSE);
-                if *failures == 1 || failures.is_power_of_two() {
-                    tracing::warn!(
-                        failures = *failures,
-                        "accept failed: {e}; retrying in {} ms",
-                        pause.as_millis()
-                    );
-                }
-                tokio::time::sleep(pause).await;
-            }
-        }
-    }
-}
-
-/// The longest pause between two accept attempts after errors.
-const MAX_ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener, slots: Arc<Semaphore>) {
     let mut failures = 0;

@@ -3,7 +3,7 @@
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 
-use super::forward::ProxyBody;
+use crate::runtime::ProxyBody;
 
 /// Replaces `resp` by jkd's error page for its status when `threshold` (the rule's
 /// `use_server_errors`, 0 = off) says so. As with mod_jk, only `WWW-Authenticate`

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::balancer::{MemberCounters, MemberState};
 use crate::config::values::Activation;
-use crate::http::forward::{Runtime, Target};
+use crate::runtime::{Runtime, Target};
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
 
@@ -276,7 +276,7 @@ impl Registry {
         self.recorder.handle().render()
     }
 
-    fn publish_pool(&self, w: &crate::http::forward::AjpWorker, labels: &[(&'static str, &str)]) {
+    fn publish_pool(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {
         let p = &w.pool.counters;
         self.gauge("jkd_connections", labels)
             .set(p.connected.load(Ordering::Relaxed) as f64);
@@ -288,20 +288,23 @@ impl Registry {
 }
 
 /// Serves `GET /metrics` on `listener` until the process ends.
-pub async fn serve(rt: Arc<Runtime>, listener: TcpListener) {
+pub async fn serve(rt: Arc<Runtime>, registry: Arc<Registry>, listener: TcpListener) {
     let mut failures = 0;
     loop {
         // Accept errors (no descriptors left) pause and retry: scraping resumes once
         // descriptors are free, it does not stop for good.
-        let (stream, _) = crate::http::accept_with_backoff(&listener, &mut failures).await;
+        let (stream, _) =
+            crate::runtime::listen::accept_with_backoff(&listener, &mut failures).await;
         let rt = rt.clone();
+        let registry = registry.clone();
         let limit = rt.limits.timeout;
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let rt = rt.clone();
+                let registry = registry.clone();
                 async move {
                     let (status, body) = if req.uri().path() == "/metrics" {
-                        (StatusCode::OK, rt.metrics.render(&rt))
+                        (StatusCode::OK, registry.render(&rt))
                     } else {
                         (
                             StatusCode::NOT_FOUND,

@@ -10,7 +10,7 @@ use crate::balancer::MemberRuntime;
 use crate::config::mounts::wildchar_match;
 use crate::config::values::{Activation, Lock, Method};
 use crate::config::workers::{AjpSettings, DEFAULT_PACKET_SIZE, MAX_NAME_LEN, MAX_PACKET_SIZE};
-use crate::http::forward::{AjpWorker, LbWorker, Runtime, Target};
+use crate::runtime::{AjpWorker, LbWorker, Runtime, Target};
 
 /// Who changes something, for the log.
 #[derive(Clone, Copy, Debug)]

@@ -37,7 +37,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io::Read as _;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -49,7 +49,7 @@ use parking_lot::Mutex;
 use super::params::{Command, Params, opt};
 use super::{Access, Caller};
 use crate::config::workers::WorkerKind;
-use crate::http::forward::{ConnInfo, ProxyBody, Runtime};
+use crate::runtime::{ConnInfo, ProxyBody, Runtime};
 
 /// The realm of the Basic challenge.
 pub const REALM: &str = "jkd manager";
@@ -402,18 +402,6 @@ impl Manager {
     }
 }
 
-static MANAGER: OnceLock<Manager> = OnceLock::new();
-
-/// Sets the process's manager (once, before serving); `false` if one was set.
-pub fn install(manager: Manager) -> bool {
-    MANAGER.set(manager).is_ok()
-}
-
-/// The process's manager: read-only unless [`install`] gave it users.
-pub fn manager() -> &'static Manager {
-    MANAGER.get_or_init(|| Manager::new(None))
-}
-
 // ---------------------------------------------------------------- provenance
 
 /// What the cross-site rule looks at in a request that writes.
@@ -593,21 +581,6 @@ fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&
 }
 
 /// Serves one request for status worker `worker` (see the module's documentation).
-pub async fn serve<B>(
-    rt: &Runtime,
-    worker: &str,
-    parts: &http::request::Parts,
-    body: B,
-    conn: ConnInfo,
-) -> Response<ProxyBody>
-where
-    B: Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    serve_with(manager(), rt, worker, parts, body, conn).await
-}
-
-/// [`serve`] with a given manager (tests).
 pub async fn serve_with<B>(
     manager: &Manager,
     rt: &Runtime,

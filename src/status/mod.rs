@@ -28,12 +28,50 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::config::workers::{StatusSettings, WorkerKind};
-use crate::http::forward::{ConnInfo, ProxyBody, Runtime, Target};
+use crate::runtime::{ConnInfo, ProxyBody, Runtime, StatusPages, Target};
 use actions::Actor;
 use clock::Clock;
 use page::{Body, EditForm, Head, Page, Section, Server};
 use params::{Command, Mime, Params, opt};
 use view::{Addresses, Gather, Ratings, Stamp};
+
+/// The status manager serving a runtime's status workers, with its access state.
+pub struct StatusService {
+    manager: auth::Manager,
+}
+
+impl std::fmt::Debug for StatusService {
+    // The manager holds password hashes and the form token: not for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusService")
+    }
+}
+
+impl StatusService {
+    pub fn new(manager: auth::Manager) -> Self {
+        StatusService { manager }
+    }
+}
+
+impl StatusPages for StatusService {
+    fn serve<'a>(
+        &'a self,
+        rt: &'a Runtime,
+        worker: &'a str,
+        parts: &'a http::request::Parts,
+        body: hyper::body::Incoming,
+        conn: ConnInfo,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<ProxyBody>> + Send + 'a>> {
+        Box::pin(auth::serve_with(
+            &self.manager,
+            rt,
+            worker,
+            parts,
+            body,
+            conn,
+        ))
+    }
+}
 
 /// The mod_jk release whose status worker jkd reproduces.
 pub const MOD_JK_VERSION: &str = "1.2.48";
@@ -449,7 +487,7 @@ pub async fn respond(
     caller: &Caller<'_>,
 ) -> Response<ProxyBody> {
     let addresses = resolve_addresses(rt).await;
-    let (server_name, server_port) = crate::http::forward::requested_server(parts, &conn);
+    let (server_name, server_port) = crate::runtime::requested_server(parts, &conn);
     let server_name = shown_host(&server_name);
     let client = conn.peer.ip().to_string();
     let base = base_path(rt, worker, parts.uri.path());

@@ -72,7 +72,7 @@ fn get(rt: &Runtime, query: &str) -> Reply {
     get_as(rt, Call { query, user: None })
 }
 
-fn lb(rt: &Runtime) -> &crate::http::forward::LbWorker {
+fn lb(rt: &Runtime) -> &crate::runtime::LbWorker {
     match rt.targets.get("lb") {
         Some(Target::Lb(lb)) => lb,
         _ => panic!("no lb"),

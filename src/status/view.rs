@@ -2,16 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-
-use parking_lot::Mutex;
 
 use super::clock::{self, Clock};
 use crate::balancer::{Balancer, MemberState};
 use crate::config::values::Activation;
 use crate::config::workers::{AjpSettings, StatusSettings};
-use crate::http::forward::{AjpWorker, LbWorker, Runtime};
+use crate::runtime::{AjpWorker, LbWorker, NEVER_RESET, Runtime};
 
 /// One printed value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,8 +138,8 @@ impl Addresses {
         };
         for name in &rt.config.worker_list {
             match rt.targets.get(name) {
-                Some(crate::http::forward::Target::Ajp(w)) => add(&w.settings),
-                Some(crate::http::forward::Target::Lb(lb)) => {
+                Some(crate::runtime::Target::Ajp(w)) => add(&w.settings),
+                Some(crate::runtime::Target::Lb(lb)) => {
                     lb.members.iter().for_each(|m| add(&m.settings));
                 }
                 _ => {}
@@ -620,26 +618,20 @@ impl AjpView {
     }
 }
 
-/// When statistics of plain AJP workers were last reset, by worker identity; a
-/// worker never reset counts from the start of the process.
-static PLAIN_RESETS: LazyLock<Mutex<HashMap<usize, i64>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-fn worker_key(worker: &Arc<AjpWorker>) -> usize {
-    Arc::as_ptr(worker) as usize
-}
-
 /// Remembers that a plain AJP worker's statistics were reset at `unix`.
 pub fn note_plain_reset(worker: &Arc<AjpWorker>, unix: i64) {
-    PLAIN_RESETS.lock().insert(worker_key(worker), unix);
+    worker
+        .last_reset
+        .store(unix, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// When a plain AJP worker's statistics were last reset; a worker never reset counts
+/// from the start of the process.
 fn plain_last_reset(worker: &Arc<AjpWorker>) -> i64 {
-    PLAIN_RESETS
-        .lock()
-        .get(&worker_key(worker))
-        .copied()
-        .unwrap_or_else(clock::process_start)
+    match worker.last_reset.load(std::sync::atomic::Ordering::Relaxed) {
+        NEVER_RESET => clock::process_start(),
+        unix => unix,
+    }
 }
 
 /// What everything on the page is computed from.

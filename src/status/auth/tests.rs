@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 
 use super::*;
 use crate::config::values::Activation;
-use crate::http::forward::{ConnInfo, ProxyBody, Runtime, Target};
+use crate::runtime::{ConnInfo, ProxyBody, Runtime, Target};
 
 /// `htpasswd -nbB -C 4 admin s3cret`.
 const ADMIN: &str = "admin:$2y$04$hHEtGog20YUmdj7yeTFto.BP6WYCtFNPZYqk57blARo78zFLgXHum";

@@ -1,0 +1,115 @@
+//! What jkd knows of a client connection (its addresses, the host it asked for), the limits every client connection is held to, and how many are open.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// Timeouts and limits of client connections, with httpd's defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientLimits {
+    /// `--timeout` (httpd's `Timeout`): the longest wait for a request head to arrive
+    /// whole once it has begun (and for the first byte of a new connection), for each
+    /// read of a body and for each write of a response.
+    pub timeout: Duration,
+    /// `--keepalive-timeout` (httpd's `KeepAliveTimeout`): how long a connection may
+    /// wait idle for its next request (HTTP/1.1) or stream (HTTP/2).
+    pub keepalive_timeout: Duration,
+    /// `--max-connections`: client connections served at once; past it, accepting
+    /// waits.
+    pub max_connections: usize,
+}
+
+/// httpd's `Timeout` default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// httpd's `KeepAliveTimeout` default.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Client connections served at once unless `--max-connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        ClientLimits {
+            timeout: DEFAULT_TIMEOUT,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// What the front end knows about the client connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// Client connection counts, for the status page and metrics.
+#[derive(Debug, Default)]
+pub struct ClientCounters {
+    /// Open client connections (HTTP/1.1 and HTTP/2).
+    pub open: AtomicU64,
+    /// Of those, HTTP/1.1 connections parked while idle.
+    pub parked: AtomicU64,
+}
+
+/// The host and port the client asked for: the Host header (or HTTP/2 authority),
+/// else the local address, as httpd's `UseCanonicalName Off`.
+pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {
+    let (name, port) = requested_server_of(parts, conn);
+    (name.into_owned(), port)
+}
+
+pub fn requested_server_of<'a>(
+    parts: &'a http::request::Parts,
+    conn: &ConnInfo,
+) -> (std::borrow::Cow<'a, str>, u16) {
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
+        .filter(|h| !h.is_empty());
+    match host.map(split_host_port) {
+        Some((h, p)) => (
+            std::borrow::Cow::Borrowed(h),
+            p.unwrap_or(conn.local.port()),
+        ),
+        None => (
+            std::borrow::Cow::Owned(conn.local.ip().to_string()),
+            conn.local.port(),
+        ),
+    }
+}
+
+fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        if let Some((h, p)) = rest.split_once(']') {
+            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+        _ => (host, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
+    }
+}

@@ -1,0 +1,190 @@
+//! The live state jkd serves with: the configuration, each worker's pool and counters, each balancer's state, client connection counts and limits; `http`, `status` and `metrics` read it, and none of them reaches into another.
+
+pub mod body;
+pub mod client;
+pub mod listen;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::ajp::pool::Pool;
+use crate::balancer::{Balancer, MemberCounters};
+use crate::config::Config;
+use crate::config::workers::{AjpSettings, WorkerKind};
+
+pub use body::ProxyBody;
+
+/// What serves the requests mapped to a status worker (the status manager). The
+/// front end calls it through this trait so that it does not depend on the manager,
+/// and the manager's own state (its users, its form token, its sign-in throttle)
+/// lives in the value, not in a global.
+pub trait StatusPages: Send + Sync + std::fmt::Debug {
+    fn serve<'a>(
+        &'a self,
+        rt: &'a Runtime,
+        worker: &'a str,
+        parts: &'a http::request::Parts,
+        body: hyper::body::Incoming,
+        conn: ConnInfo,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = http::Response<ProxyBody>> + Send + 'a>>;
+}
+pub use client::{
+    ClientCounters, ClientLimits, ConnInfo, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT, requested_server,
+};
+
+/// One AJP backend at run time.
+#[derive(Debug)]
+pub struct AjpWorker {
+    pub name: String,
+    pub settings: AjpSettings,
+    pub pool: Arc<Pool>,
+    /// Requests Tomcat refused for a missing or wrong `secret`.
+    pub secret_refusals: AtomicU64,
+    /// Counters of this worker used directly (members are counted by their balancer).
+    pub counters: Arc<MemberCounters>,
+    /// When the manager last reset this worker's statistics (Unix seconds), or
+    /// [`NEVER_RESET`].
+    pub last_reset: AtomicI64,
+}
+
+/// [`AjpWorker::last_reset`] of a worker whose statistics were never reset.
+pub const NEVER_RESET: i64 = i64::MIN;
+
+impl AjpWorker {
+    fn new(name: &str, settings: &AjpSettings) -> Arc<AjpWorker> {
+        Arc::new(AjpWorker {
+            name: name.to_string(),
+            settings: settings.clone(),
+            pool: Pool::new(name, settings),
+            secret_refusals: AtomicU64::new(0),
+            counters: Arc::default(),
+            last_reset: AtomicI64::new(NEVER_RESET),
+        })
+    }
+
+    /// Tomcat answers a request without the right secret with 403 and closes the
+    /// connection (END_RESPONSE reuse=0); it looks like any 403 to a client, so jkd
+    /// says what it is.
+    pub(crate) fn note_refusal(&self, status: u16, reused: bool) {
+        if status == 403 && !reused {
+            let n = self.secret_refusals.fetch_add(1, Ordering::Relaxed) + 1;
+            let hint = if self.settings.secret.is_some() {
+                "the worker's secret differs from the secret of Tomcat's AJP connector"
+            } else {
+                "the worker sends no secret but Tomcat's AJP connector requires one"
+            };
+            tracing::warn!(
+                worker = %self.name,
+                refusals = n,
+                "Tomcat refused the request with 403 and closed the connection: {hint} \
+                 (set worker.{}.secret to the value of secret=\"...\" on the <Connector protocol=\"AJP/1.3\">)",
+                self.name
+            );
+        }
+    }
+}
+
+/// A load balancer at run time.
+#[derive(Debug)]
+pub struct LbWorker {
+    pub balancer: Arc<Balancer>,
+    pub members: Vec<Arc<AjpWorker>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Ajp(Arc<AjpWorker>),
+    Lb(Arc<LbWorker>),
+    Status,
+    Unsupported(&'static str),
+}
+
+/// Everything a running jkd serves with: the configuration and its live workers.
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: Config,
+    pub targets: HashMap<String, Target>,
+    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Latency histogram per worker name (kept by the metrics registry when there is
+    /// one, see [`Runtime::with_latency`]).
+    pub latency: HashMap<String, ::metrics::Histogram>,
+    /// Client connections open and parked.
+    pub clients: ClientCounters,
+    /// Timeouts and limits of client connections.
+    pub limits: ClientLimits,
+    /// The status manager, when one serves this runtime's status workers.
+    pub status: Option<Arc<dyn StatusPages>>,
+    /// The next request's number (`X-Request-Id: jkd-<hex>` when the client sent none).
+    pub request_ids: AtomicU64,
+}
+
+impl Runtime {
+    /// A runtime whose latency histograms go nowhere (tests, `jkd run` without
+    /// `--metrics-listen`).
+    pub fn new(config: Config, now: Instant) -> Arc<Runtime> {
+        Self::with_latency(config, now, |_| ::metrics::Histogram::noop())
+    }
+
+    /// A runtime whose latency histogram for each worker comes from `histogram`
+    /// (the metrics registry's).
+    pub fn with_latency(
+        config: Config,
+        now: Instant,
+        histogram: impl Fn(&str) -> ::metrics::Histogram,
+    ) -> Arc<Runtime> {
+        let mut targets = HashMap::new();
+        for w in &config.workers {
+            let target = match &w.kind {
+                WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
+                WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
+                    members: lb
+                        .members
+                        .iter()
+                        .map(|m| AjpWorker::new(&m.name, &m.ajp))
+                        .collect(),
+                    balancer: Arc::new(Balancer::new(
+                        &w.name,
+                        lb.clone(),
+                        config.maintain.max(0) as u64,
+                        now,
+                    )),
+                })),
+                WorkerKind::Status(_) => Target::Status,
+                WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
+            };
+            targets.insert(w.name.clone(), target);
+        }
+        let latency = targets.keys().map(|n| (n.clone(), histogram(n))).collect();
+        Arc::new(Runtime {
+            config,
+            targets,
+            trusted_proxies: Vec::new(),
+            latency,
+            clients: Default::default(),
+            limits: Default::default(),
+            status: None,
+            request_ids: AtomicU64::new(1),
+        })
+    }
+
+    /// Periodic upkeep: balancer maintenance and idle-connection cleanup.
+    pub fn maintain(&self, now: Instant) {
+        for t in self.targets.values() {
+            match t {
+                Target::Lb(lb) => {
+                    lb.balancer.maintain(now);
+                    for m in &lb.members {
+                        m.pool.close_idle();
+                    }
+                }
+                Target::Ajp(a) => a.pool.close_idle(),
+                _ => {}
+            }
+        }
+    }
+}
