@@ -18,14 +18,14 @@ use crate::ajp::pool::{AcquireError, Lease, Timeouts};
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request, max_body_chunk_len,
 };
-use crate::balancer::{self, Choice, MemberCounters, Outcome, Report, RequestOptions, Step};
+use crate::balancer::{self, MemberCounters, Outcome, Report, RequestOptions, Step};
 use crate::config::mounts::{MountRule, split_members};
 use crate::config::uri;
 use crate::config::values::Activation;
 use crate::config::workers::AjpSettings;
 use crate::runtime::body::ChannelBody;
 use crate::runtime::client::requested_server_of;
-use crate::runtime::{AjpWorker, ConnInfo, LbWorker, ProxyBody};
+use crate::runtime::{AjpWorker, ConnInfo, LbWorker, ProxyBody, Target};
 
 /// The client address: the TCP peer, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
@@ -572,101 +572,276 @@ async fn prefetch_body<'w>(
         })
 }
 
-/// Forwards through a balancer.
-pub async fn via_balancer(
-    lb: Arc<LbWorker>,
+/// Where one request's attempts go: a balancer choosing among its members (mod_jk's
+/// `service` of the lb worker), or one ajp13 worker tried up to its `retries` times
+/// (mod_jk's `service` of the ajp worker). Both feed the same attempt loop
+/// ([`forward`]); this is the only place that knows the difference.
+enum Plan {
+    Balancer {
+        lb: Arc<LbWorker>,
+        attempts: balancer::Attempts,
+        set_cookie: bool,
+    },
+    Direct {
+        worker: Arc<AjpWorker>,
+        tried: i32,
+    },
+}
+
+/// One attempt's target, chosen by the plan.
+struct Chosen {
+    member: Arc<AjpWorker>,
+    /// The route sent to the backend and the activation it is told (balancers only).
+    route: Option<String>,
+    activation: Activation,
+    /// Check the member answers CPing first (a member coming back from an error).
+    probe: bool,
+    /// A `Set-Cookie` with the route for a request not routed by its session.
+    cookie: Option<HeaderValue>,
+    /// The member's position in its balancer (0 for a direct worker).
+    index: usize,
+}
+
+/// An attempt under way: the member counts it busy until it is finished, or the
+/// guard is dropped (the request was cancelled).
+enum Attempt {
+    Balancer(balancer::InFlight),
+    Direct(DirectInFlight),
+}
+
+impl Plan {
+    fn new(target: &Target, rule: &MountRule, out: &Outbound<'_>) -> Option<Plan> {
+        match target {
+            Target::Ajp(worker) => Some(Plan::Direct {
+                worker: worker.clone(),
+                tried: 0,
+            }),
+            Target::Lb(lb) => {
+                let settings = &lb.balancer.settings;
+                let ext = &rule.extensions;
+                let session = balancer::session::session_ids(
+                    out.raw_path,
+                    out.cookies.iter().copied(),
+                    ext.session_path
+                        .as_deref()
+                        .unwrap_or(&settings.session_path),
+                    ext.session_cookie
+                        .as_deref()
+                        .unwrap_or(&settings.session_cookie),
+                );
+                let options = RequestOptions {
+                    sticky_ignore: ext.sticky_ignore,
+                    stateless: ext.stateless,
+                    activation: activation_overrides(lb, rule),
+                };
+                let attempts = lb.balancer.start(session, options, |i| {
+                    below_busy_limit(lb, i) && lb.members.get(i).is_some_and(|m| m.pool.has_room())
+                });
+                Some(Plan::Balancer {
+                    lb: lb.clone(),
+                    attempts,
+                    set_cookie: settings.set_session_cookie || ext.set_session_cookie,
+                })
+            }
+            Target::Status | Target::Unsupported(_) => None,
+        }
+    }
+
+    /// The balancer's name, for logs ("-" for a worker used directly).
+    fn balancer_name(&self) -> &str {
+        match self {
+            Plan::Balancer { lb, .. } => &lb.balancer.name,
+            Plan::Direct { .. } => "-",
+        }
+    }
+
+    /// The workers the request may go to (the first body piece must fit them all).
+    fn workers(&self) -> Vec<&Arc<AjpWorker>> {
+        match self {
+            Plan::Balancer { lb, .. } => lb.members.iter().collect(),
+            Plan::Direct { worker, .. } => vec![worker],
+        }
+    }
+
+    /// The next member to try; `None` when no attempt is left.
+    async fn next(&mut self) -> Option<Chosen> {
+        match self {
+            Plan::Balancer {
+                lb,
+                attempts,
+                set_cookie,
+            } => loop {
+                let choice = match lb.balancer.next_step(attempts) {
+                    Step::Try(c) => c,
+                    Step::Wait(d) => {
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    Step::Unavailable | Step::Done => return None,
+                };
+                let member = lb.members.get(choice.member)?.clone();
+                if !below_busy_limit(lb, choice.member) {
+                    tracing::info!(lb = %lb.balancer.name, member = %member.name, "busy_limit reached");
+                    lb.balancer.report(
+                        attempts,
+                        report(Outcome::Busy, true),
+                        false,
+                        Instant::now(),
+                    );
+                    continue;
+                }
+                let cookie = (!choice.sticky && *set_cookie)
+                    .then(|| route_cookie(lb, &choice.route))
+                    .flatten();
+                return Some(Chosen {
+                    member,
+                    route: Some(choice.route),
+                    activation: choice.activation,
+                    probe: choice.probe,
+                    cookie,
+                    index: choice.member,
+                });
+            },
+            Plan::Direct { worker, tried } => {
+                if *tried >= worker.settings.retries.max(1) {
+                    return None;
+                }
+                if *tried > 0 && worker.settings.retry_interval > 0 {
+                    tokio::time::sleep(Duration::from_millis(
+                        worker.settings.retry_interval as u64,
+                    ))
+                    .await;
+                }
+                *tried += 1;
+                Some(Chosen {
+                    member: worker.clone(),
+                    route: None,
+                    activation: Activation::Active,
+                    probe: false,
+                    cookie: None,
+                    index: 0,
+                })
+            }
+        }
+    }
+
+    /// No connection could be had for `chosen`.
+    fn not_connected(&mut self, chosen: &Chosen, e: &AcquireError) {
+        tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, probe = chosen.probe, "cannot get a connection: {e}");
+        if let Plan::Balancer { lb, attempts, .. } = self {
+            let outcome = match e {
+                AcquireError::Busy => Outcome::NoConnection,
+                _ => Outcome::ConnectFailed,
+            };
+            lb.balancer
+                .report(attempts, report(outcome, true), false, Instant::now());
+        }
+    }
+
+    /// Counts the attempt as begun on `chosen`.
+    fn begin(&mut self, chosen: &Chosen) -> Attempt {
+        match self {
+            Plan::Balancer { lb, attempts, .. } => {
+                let choice = attempts.last.clone();
+                let taken = std::mem::take(attempts);
+                match choice {
+                    Some(c) => Attempt::Balancer(lb.balancer.begin_owned(taken, &c)),
+                    // `next` always leaves the choice it made in `last`.
+                    None => {
+                        *attempts = taken;
+                        Attempt::Direct(DirectInFlight::begin(&chosen.member))
+                    }
+                }
+            }
+            Plan::Direct { .. } => Attempt::Direct(DirectInFlight::begin(&chosen.member)),
+        }
+    }
+
+    /// Ends an attempt that failed (or whose status the worker is told to fail on);
+    /// `again` says whether the request may go on to another attempt.
+    fn failed(&mut self, attempt: Attempt, outcome: Outcome, again: bool) {
+        match (self, attempt) {
+            (Plan::Balancer { attempts, .. }, Attempt::Balancer(in_flight)) => {
+                *attempts = in_flight.finish(report(outcome, again), Instant::now());
+            }
+            (_, attempt) => attempt.finish(outcome, 0),
+        }
+    }
+}
+
+impl Attempt {
+    /// Ends the attempt with `outcome`: the one place where how an attempt ended
+    /// becomes counters (and, for a balancer, the member's state).
+    fn finish(self, outcome: Outcome, bytes: u64) {
+        match self {
+            Attempt::Balancer(in_flight) => {
+                let done = Report {
+                    outcome,
+                    recoverable: false,
+                    bytes,
+                };
+                let _ = in_flight.finish(done, Instant::now());
+            }
+            Attempt::Direct(in_flight) => in_flight.finish(outcome),
+        }
+    }
+}
+
+fn report(outcome: Outcome, recoverable: bool) -> Report {
+    Report {
+        outcome,
+        recoverable,
+        bytes: 0,
+    }
+}
+
+fn below_busy_limit(lb: &LbWorker, i: usize) -> bool {
+    let limit = lb.members.get(i).map_or(0, |m| m.settings.busy_limit);
+    let busy = lb
+        .balancer
+        .counters
+        .get(i)
+        .map_or(0, |c| c.busy.load(Ordering::Relaxed));
+    limit <= 0 || busy < limit as u64
+}
+
+/// Forwards one request to `target` (an ajp13 worker or a balancer): the attempt
+/// loop. Each attempt takes a connection, sends the request and reads the response
+/// head; another attempt follows only while that cannot duplicate the request
+/// ([`may_retry`]).
+pub async fn forward(
+    target: &Target,
     rule: &MountRule,
     out: Outbound<'_>,
     body: IncomingSource,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let settings = &lb.balancer.settings;
-    let ext = &rule.extensions;
-    let session_path = ext
-        .session_path
-        .as_deref()
-        .unwrap_or(&settings.session_path);
-    let session_cookie = ext
-        .session_cookie
-        .as_deref()
-        .unwrap_or(&settings.session_cookie);
-    let session = balancer::session::session_ids(
-        out.raw_path,
-        out.cookies.iter().copied(),
-        session_path,
-        session_cookie,
-    );
-    let options = RequestOptions {
-        sticky_ignore: ext.sticky_ignore,
-        stateless: ext.stateless,
-        activation: activation_overrides(&lb, rule),
+    let Some(mut plan) = Plan::new(target, rule, &out) else {
+        return Err(ProxyError::Unsupported("not a worker that forwards"));
     };
     let client_timeout = body.timeout();
     let mut body = RequestBody::new(body, out.length);
-    prefetch_body(&mut body, lb.members.iter()).await?;
-    let below_busy_limit = |i: usize| {
-        let limit = lb.members.get(i).map_or(0, |m| m.settings.busy_limit);
-        let busy = lb
-            .balancer
-            .counters
-            .get(i)
-            .map_or(0, |c| c.busy.load(Ordering::Relaxed));
-        limit <= 0 || busy < limit as u64
-    };
-    let mut attempts = lb.balancer.start(session, options, |i| {
-        below_busy_limit(i) && lb.members.get(i).is_some_and(|m| m.pool.has_room())
-    });
+    prefetch_body(&mut body, plan.workers().into_iter()).await?;
     let mut last_error: Option<ProxyError> = None;
-    loop {
-        let choice: Choice = match lb.balancer.next_step(&mut attempts) {
-            Step::Try(c) => c,
-            Step::Wait(d) => {
-                tokio::time::sleep(d).await;
-                continue;
-            }
-            Step::Unavailable => return Err(last_error.unwrap_or(ProxyError::Unavailable)),
-            Step::Done => return Err(last_error.unwrap_or(ProxyError::Unavailable)),
-        };
-        let Some(member) = lb.members.get(choice.member).cloned() else {
-            return Err(ProxyError::Unavailable);
-        };
-        let report = |outcome, recoverable| Report {
-            outcome,
-            recoverable,
-            bytes: 0,
-        };
-        if !below_busy_limit(choice.member) {
-            tracing::info!(lb = %lb.balancer.name, member = %member.name, "busy_limit reached");
-            lb.balancer.report(
-                &mut attempts,
-                report(Outcome::Busy, true),
-                false,
-                Instant::now(),
-            );
-            continue;
-        }
-        let mut lease = match member.pool.acquire_checked(choice.probe).await {
+    while let Some(chosen) = plan.next().await {
+        let member = chosen.member.clone();
+        let mut lease = match member.pool.acquire_checked(chosen.probe).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(lb = %lb.balancer.name, member = %member.name, probe = choice.probe, "cannot get a connection: {e}");
-                let outcome = match e {
-                    AcquireError::Busy => Outcome::NoConnection,
-                    _ => Outcome::ConnectFailed,
-                };
-                lb.balancer
-                    .report(&mut attempts, report(outcome, true), false, Instant::now());
+                plan.not_connected(&chosen, &e);
+                last_error = Some(ProxyError::Unavailable);
                 continue;
             }
         };
-        let packet = match out.encode(&member.settings, Some(&choice.route), choice.activation) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(worker = %member.name, "{}", match &e { ProxyError::TooLarge(m) => m.as_str(), _ => "" });
-                return Err(e);
-            }
-        };
+        let packet = out
+            .encode(&member.settings, chosen.route.as_deref(), chosen.activation)
+            .inspect_err(|e| {
+                if let ProxyError::TooLarge(m) = e {
+                    tracing::warn!(worker = %member.name, "{m}");
+                }
+            })?;
         // From here until it is finished, the attempt counts as busy on the member;
         // if this future is dropped (the client went away), the guard reports it.
-        let in_flight = lb.balancer.begin_owned(attempts, &choice);
+        let attempt = plan.begin(&chosen);
         let t = member.pool.timeouts;
         let limits = ExchangeLimits {
             reply: reply_timeout(rule, &t),
@@ -680,36 +855,34 @@ pub async fn via_balancer(
                 if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
                     drop(lease);
                     let again = body.replayable();
-                    attempts = in_flight.finish(report(outcome, again), Instant::now());
+                    plan.failed(attempt, outcome, again);
                     last_error = Some(ProxyError::Unavailable);
                     if !again {
-                        return Err(ProxyError::Unavailable);
+                        break;
                     }
                     continue;
                 }
-                let cookie = (!choice.sticky
-                    && (settings.set_session_cookie || ext.set_session_cookie))
-                    .then(|| route_cookie(&lb, &choice.route))
-                    .flatten();
-                let counters = lb.balancer.counters.get(choice.member).cloned();
+                let counters = match &plan {
+                    Plan::Balancer { lb, .. } => lb.balancer.counters.get(chosen.index).cloned(),
+                    Plan::Direct { worker, .. } => Some(worker.counters.clone()),
+                };
+                let name = member.name.clone();
+                let lb_name = plan.balancer_name().to_string();
                 let finish = move |result: Result<(), Failure>, traffic: Traffic| {
-                    let outcome = match &result {
-                        Ok(()) => Outcome::Success,
-                        Err(f) => outcome_of(f),
-                    };
                     if let Some(c) = counters {
                         count_traffic(&c, traffic);
                     }
-                    let done = Report {
-                        outcome,
-                        recoverable: false,
-                        bytes: traffic.sent + traffic.read,
+                    let outcome = match &result {
+                        Ok(()) => Outcome::Success,
+                        Err(f) => {
+                            tracing::warn!(lb = lb_name, member = %name, "response aborted: {f}");
+                            outcome_of(f)
+                        }
                     };
-                    let _ = in_flight.finish(done, Instant::now());
+                    attempt.finish(outcome, traffic.sent + traffic.read);
                 };
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
-                let resp = response_from(&head, resp_body, cookie);
-                return Ok(resp);
+                return Ok(response_from(&head, resp_body, chosen.cookie));
             }
             Err(f) => {
                 drop(lease);
@@ -722,16 +895,16 @@ pub async fn via_balancer(
                         member.settings.recovery_options,
                         body.replayable(),
                     );
-                tracing::warn!(lb = %lb.balancer.name, member = %member.name, retry = again, "request failed: {f}");
-                attempts = in_flight.finish(report(outcome, again), Instant::now());
-                let fatal = !again;
+                tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = again, "request failed: {f}");
+                plan.failed(attempt, outcome, again);
                 last_error = Some(ProxyError::Backend(f));
-                if fatal {
-                    return Err(last_error.unwrap_or(ProxyError::Unavailable));
+                if !again {
+                    break;
                 }
             }
         }
     }
+    Err(last_error.unwrap_or(ProxyError::Unavailable))
 }
 
 fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Activation>>> {
@@ -775,19 +948,20 @@ impl DirectInFlight {
     }
 
     /// Ends the request: counted as an error of the backend or of the client.
-    fn finish(mut self, failure: Option<&FailureKind>) {
+    fn finish(mut self, outcome: Outcome) {
         self.finished = true;
         let c = &self.worker.counters;
         c.busy.fetch_sub(1, Ordering::Relaxed);
-        match failure {
-            None => {}
-            Some(FailureKind::ClientGone | FailureKind::Client(_)) => {
+        match outcome {
+            Outcome::Success | Outcome::Busy | Outcome::NoConnection => {}
+            Outcome::ClientError => {
                 c.client_errors.fetch_add(1, Ordering::Relaxed);
             }
-            Some(FailureKind::Backend(e)) => {
-                if matches!(e, ConnError::Timeout) {
-                    c.reply_timeouts.fetch_add(1, Ordering::Relaxed);
-                }
+            Outcome::ReplyTimeout => {
+                c.reply_timeouts.fetch_add(1, Ordering::Relaxed);
+                c.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
                 c.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -803,88 +977,6 @@ impl Drop for DirectInFlight {
             c.client_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-/// Forwards to one ajp13 worker, retrying on it while that is safe (mod_jk's
-/// `retries` of the worker).
-pub async fn direct(
-    worker: Arc<AjpWorker>,
-    rule: &MountRule,
-    out: Outbound<'_>,
-    body: IncomingSource,
-) -> Result<Response<ProxyBody>, ProxyError> {
-    let client_timeout = body.timeout();
-    let mut body = RequestBody::new(body, out.length);
-    prefetch_body(&mut body, std::iter::once(&worker)).await?;
-    let retries = worker.settings.retries.max(1);
-    let mut last_error = ProxyError::Unavailable;
-    for attempt in 0..retries {
-        if attempt > 0 && worker.settings.retry_interval > 0 {
-            tokio::time::sleep(Duration::from_millis(worker.settings.retry_interval as u64)).await;
-        }
-        let mut lease = match worker.pool.acquire().await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(worker = %worker.name, "cannot get a connection: {e}");
-                last_error = ProxyError::Unavailable;
-                continue;
-            }
-        };
-        let packet = out.encode(&worker.settings, None, Activation::Active)?;
-        let in_flight = DirectInFlight::begin(&worker);
-        let t = worker.pool.timeouts;
-        let limits = ExchangeLimits {
-            reply: reply_timeout(rule, &t),
-            socket: t.socket,
-            client: client_timeout,
-            request_bytes: packet.len() as u64,
-        };
-        match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
-        {
-            Ok(head) => {
-                if fail_on_status(&worker.settings, rule, head.status).is_some() {
-                    drop(lease);
-                    in_flight.finish(Some(&FailureKind::Backend(ConnError::Unexpected(
-                        "fail_on_status",
-                    ))));
-                    last_error = ProxyError::Unavailable;
-                    if body.replayable() {
-                        continue;
-                    }
-                    return Err(last_error);
-                }
-                let w = worker.clone();
-                let finish = move |r: Result<(), Failure>, traffic: Traffic| {
-                    count_traffic(&w.counters, traffic);
-                    if let Err(f) = &r {
-                        tracing::warn!(worker = %w.name, "response aborted: {f}");
-                    }
-                    in_flight.finish(r.as_ref().err().map(|f| &f.kind));
-                };
-                let resp_body = response_body(&worker, &head, lease, body, limits, finish);
-                let resp = response_from(&head, resp_body, None);
-                return Ok(resp);
-            }
-            Err(f) => {
-                drop(lease);
-                in_flight.finish(Some(&f.kind));
-                let again = !matches!(f.kind, FailureKind::Client(_) | FailureKind::ClientGone)
-                    && may_retry(
-                        f.stage,
-                        out.idempotent(),
-                        out.method,
-                        worker.settings.recovery_options,
-                        body.replayable(),
-                    );
-                tracing::warn!(worker = %worker.name, retry = again, "request failed: {f}");
-                last_error = ProxyError::Backend(f);
-                if !again {
-                    return Err(last_error);
-                }
-            }
-        }
-    }
-    Err(last_error)
 }
 
 #[cfg(test)]

@@ -169,8 +169,7 @@ async fn route(
     let body = IncomingSource::new(incoming, rt.limits.timeout);
     let started = Instant::now();
     let forwarded = match target {
-        Target::Ajp(w) => forward::direct(w, rule, out, body).await,
-        Target::Lb(lb) => forward::via_balancer(lb, rule, out, body).await,
+        Target::Ajp(_) | Target::Lb(_) => forward::forward(&target, rule, out, body).await,
         // Answered above.
         Target::Status => return Err(ProxyError::Unsupported("status worker")),
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
