@@ -696,3 +696,33 @@ fn an_idle_http2_connection_is_closed_even_while_it_pings() {
     );
     assert!(held < Duration::from_secs(5), "closed only after {held:?}");
 }
+
+#[test]
+fn header_names_reach_the_backend_spelled_as_the_client_sent_them() {
+    let rt = runtime();
+    let backend = Recorder::start(&rt, Answer::default());
+    let j = jkd_for(backend.port, "", &[]);
+    let answer = one_response(
+        &j,
+        b"GET /x HTTP/1.1\r\nHost: a\r\nX-Custom-Header: 1\r\naccept-encoding: gzip\r\n\
+          Accept-Language: en\r\nX-MiXeD: 2\r\nx-mixed: 3\r\n\r\n",
+    );
+    assert_eq!(status_of(&answer), Some(200), "{answer}");
+    wait_for_records(&backend, 1);
+    let rec = &backend.recorded()[0];
+    let names: Vec<&str> = rec.headers.iter().map(|(n, _)| n.as_str()).collect();
+    // mod_jk forwards names as the client wrote them (hyper would lower-case them);
+    // a name sent twice in two spellings keeps its first one.
+    for expected in ["X-Custom-Header", "accept-encoding", "Accept-Language"] {
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
+    }
+    assert_eq!(
+        rec.headers
+            .iter()
+            .filter(|(n, _)| n == "X-MiXeD")
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>(),
+        ["2", "3"],
+        "{names:?}"
+    );
+}

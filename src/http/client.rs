@@ -76,16 +76,82 @@ struct Activity {
     /// byte at a time cannot restart its clock by being parked.
     head_since: AtomicU64,
     epoch: Instant,
+    /// HTTP/1.1 only: the bytes of the request head arriving now, kept to learn the
+    /// client's spelling of header names (hyper lower-cases them, mod_jk forwards
+    /// them as sent).
+    head: Option<parking_lot::Mutex<Vec<u8>>>,
+}
+
+/// The most of a request head kept to read the names' spelling (an AJP packet is at
+/// most 64 KiB, so a larger head is refused anyway).
+const HEAD_CAPTURE_LIMIT: usize = 64 * 1024;
+
+/// Header names as the client spelled them, for those that were not all lower case
+/// (the rest need no mapping): one request's head and the ranges of those names in it.
+#[derive(Clone, Debug)]
+pub struct OriginalHeaderNames {
+    head: Bytes,
+    names: Vec<std::ops::Range<usize>>,
+}
+
+impl OriginalHeaderNames {
+    /// Reads a complete request head; `None` when it is not one (then names keep
+    /// hyper's lower case) or when every name is lower case already.
+    fn parse(head: Vec<u8>) -> Option<OriginalHeaderNames> {
+        let mut slots = [httparse::EMPTY_HEADER; 128];
+        let mut request = httparse::Request::new(&mut slots);
+        if !matches!(request.parse(&head), Ok(httparse::Status::Complete(_))) {
+            return None;
+        }
+        let start = head.as_ptr() as usize;
+        let names: Vec<std::ops::Range<usize>> = request
+            .headers
+            .iter()
+            .filter(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()))
+            .map(|h| {
+                let at = h.name.as_ptr() as usize - start;
+                at..at + h.name.len()
+            })
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        Some(OriginalHeaderNames {
+            head: Bytes::from(head),
+            names,
+        })
+    }
+
+    /// The client's spelling of `name` (given in lower case), if it differed.
+    pub fn spelling(&self, name: &str) -> Option<&[u8]> {
+        self.names
+            .iter()
+            .filter_map(|r| self.head.get(r.clone()))
+            .find(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    }
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(capture_heads: bool) -> Self {
         Activity {
             reads: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             epoch: Instant::now(),
+            head: capture_heads.then(|| parking_lot::Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Keeps bytes of a request head that is arriving.
+    fn capture(&self, bytes: &[u8]) {
+        if let Some(head) = &self.head
+            && self.head_since.load(Ordering::Relaxed) != 0
+        {
+            let mut head = head.lock();
+            if head.len() + bytes.len() <= HEAD_CAPTURE_LIMIT {
+                head.extend_from_slice(bytes);
+            }
         }
     }
 
@@ -103,11 +169,14 @@ impl Activity {
         }
     }
 
-    /// A request head arrived whole (hyper called the service).
-    fn request_began(&self) {
+    /// A request head arrived whole (hyper called the service); returns the
+    /// spelling of its header names when it was kept.
+    fn request_began(&self) -> Option<OriginalHeaderNames> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.head_since.store(0, Ordering::Relaxed);
+        let head = std::mem::take(&mut *self.head.as_ref()?.lock());
+        OriginalHeaderNames::parse(head)
     }
 
     /// Whether a request head has been arriving for longer than `limit`.
@@ -131,11 +200,11 @@ struct ClientIo {
 }
 
 impl ClientIo {
-    fn new(stream: TcpStream, write_timeout: Duration) -> Self {
+    fn new(stream: TcpStream, write_timeout: Duration, http1: bool) -> Self {
         ClientIo {
             pending: Bytes::new(),
             stream,
-            activity: Arc::new(Activity::new()),
+            activity: Arc::new(Activity::new(http1)),
             write_timeout,
             write_deadline: None,
         }
@@ -184,6 +253,8 @@ impl AsyncRead for ClientIo {
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.activity.bytes_read();
+            this.activity
+                .capture(buf.filled().get(before..).unwrap_or_default());
         }
         polled
     }
@@ -250,7 +321,7 @@ pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
         );
         return;
     };
-    let mut io = ClientIo::new(stream, limits.timeout);
+    let mut io = ClientIo::new(stream, limits.timeout, !h2);
     if h2 {
         // Boxed: its state is large and would otherwise size every connection's task.
         Box::pin(serve_auto(rt.clone(), io, info)).await;
@@ -292,7 +363,7 @@ async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
     let counted = activity.clone();
     let svc = service_fn(move |req| {
         let rt = rt.clone();
-        counted.request_began();
+        let _ = counted.request_began();
         let guard = InFlight(counted.clone());
         async move {
             let resp = super::handle(rt, req, info).await;
@@ -404,9 +475,11 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
     let head_timeout = rt.limits.timeout;
     let activity = io.activity.clone();
     let counted = activity.clone();
-    let svc = service_fn(move |req: Request<Incoming>| -> ServiceFuture {
+    let svc = service_fn(move |mut req: Request<Incoming>| -> ServiceFuture {
         let rt = rt.clone();
-        counted.request_began();
+        if let Some(names) = counted.request_began() {
+            req.extensions_mut().insert(names);
+        }
         let guard = InFlight(counted.clone());
         Box::pin(async move {
             let resp = super::handle(rt, req, info).await;

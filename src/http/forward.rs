@@ -156,6 +156,7 @@ impl<'a> Outbound<'a> {
         // An absolute-form request-target's authority (HTTP/1.1) or :authority (HTTP/2)
         // names the host; a Host header beside it is not forwarded (RFC 9112 §3.2.2).
         let authority = parts.uri.authority().map(|a| a.as_str());
+        let original = parts.extensions.get::<super::client::OriginalHeaderNames>();
         let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 1);
         let mut length_sent = false;
         for (name, value) in &parts.headers {
@@ -182,7 +183,12 @@ impl<'a> Outbound<'a> {
             if !framing && connection_listed.iter().any(|c| c == name.as_str()) {
                 continue;
             }
-            headers.push((name.as_str().as_bytes(), value.as_bytes()));
+            // The client's spelling, as mod_jk forwards it (servlets that compare
+            // names case-sensitively see what the browser sent).
+            let spelled = original
+                .and_then(|o| o.spelling(name.as_str()))
+                .unwrap_or(name.as_str().as_bytes());
+            headers.push((spelled, value.as_bytes()));
         }
         let length = match length {
             // HTTP/2 (and HTTP/3) may send a body without content-length: Tomcat then
