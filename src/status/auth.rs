@@ -34,7 +34,6 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, RandomState};
-use std::io::Read as _;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -271,24 +270,17 @@ pub struct Manager {
     failures: Mutex<throttle::Throttle>,
 }
 
-/// 16 random bytes as hex, from the kernel; when /dev/urandom cannot be read, from
-/// the standard library's randomly keyed hasher.
-fn random_token() -> String {
+/// 16 random bytes from the operating system's generator, as hex. There is no
+/// weaker fallback: a guessable token would let another site post the page's forms.
+fn random_token() -> Result<String, String> {
     let mut bytes = [0u8; 16];
-    let from_kernel = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !from_kernel {
-        let a = RandomState::new().hash_one(std::process::id());
-        let b = RandomState::new().hash_one(std::time::SystemTime::now());
-        bytes[..8].copy_from_slice(&a.to_le_bytes());
-        bytes[8..].copy_from_slice(&b.to_le_bytes());
-    }
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("the operating system's random number generator failed: {e}"))?;
     let mut out = String::with_capacity(32);
     for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
-    out
+    Ok(out)
 }
 
 /// Compares without stopping at the first difference.
@@ -301,11 +293,16 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl Manager {
-    /// A manager that lets the given users write; `None` keeps it read-only.
-    pub fn new(users: Option<Users>) -> Manager {
+    /// A manager that lets the given users write; `None` keeps it read-only. Fails
+    /// only when the operating system cannot give the form token's random bytes.
+    pub fn new(users: Option<Users>) -> Result<Manager, String> {
+        Ok(Manager::with_token(users, random_token()?))
+    }
+
+    fn with_token(users: Option<Users>, token: String) -> Manager {
         Manager {
             users: users.map(Arc::new),
-            token: random_token(),
+            token,
             keys: RandomState::new(),
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(throttle::Throttle::default()),
@@ -389,7 +386,11 @@ pub fn install(manager: Manager) -> bool {
 
 /// The process's manager: read-only unless [`install`] gave it users.
 pub fn manager() -> &'static Manager {
-    MANAGER.get_or_init(|| Manager::new(None))
+    // Without a token no form passes [`check_provenance`]; a read-only manager
+    // refuses every change anyway.
+    MANAGER.get_or_init(|| {
+        Manager::new(None).unwrap_or_else(|_| Manager::with_token(None, String::new()))
+    })
 }
 
 // ---------------------------------------------------------------- provenance
@@ -460,7 +461,7 @@ pub fn check_provenance(p: &Provenance<'_>, token: &str) -> Result<(), &'static 
         return Err("the request came from another site (Referer)");
     }
     if p.post {
-        if !p.form_token.is_some_and(|t| same_secret(t, token)) {
+        if token.is_empty() || !p.form_token.is_some_and(|t| same_secret(t, token)) {
             return Err(
                 "the form's token is missing or out of date (jkd was restarted?): reload the manager page and try again",
             );
