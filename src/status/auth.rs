@@ -47,6 +47,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use parking_lot::Mutex;
+use subtle::ConstantTimeEq as _;
 
 use super::params::{Command, Params, opt};
 use super::{Access, Caller};
@@ -283,13 +284,10 @@ fn random_token() -> Result<String, String> {
     Ok(out)
 }
 
-/// Compares without stopping at the first difference.
+/// Compares in time that does not depend on where the first difference is, so the
+/// answer's timing does not reveal the token byte by byte (the length is public).
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 impl Manager {
