@@ -245,17 +245,6 @@ impl Params {
     pub fn mime(&self) -> Option<Mime> {
         Mime::parse(self.get("mime"))
     }
-
-    /// The parameters in name order (for links and forms).
-    pub fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut all: Vec<(&str, &str)> = self
-            .values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        all.sort_unstable();
-        all
-    }
 }
 
 #[cfg(test)]
