@@ -40,7 +40,9 @@ pub fn cookie_values<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str)
             let start = from + pos;
             let boundary = start == 0
                 || matches!(bytes.get(start - 1), Some(b';' | b','))
-                || bytes.get(start - 1).is_some_and(|b| is_c_space(char::from(*b)));
+                || bytes
+                    .get(start - 1)
+                    .is_some_and(|b| is_c_space(char::from(*b)));
             from = start + 1;
             if !boundary {
                 continue;

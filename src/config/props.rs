@@ -53,7 +53,10 @@ pub struct PropMap {
 
 /// Trims the C-locale whitespace mod_jk trims (never Unicode spaces such as NBSP).
 fn trim_c(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !is_c_space(char::from(*b))).unwrap_or(s.len());
+    let start = s
+        .iter()
+        .position(|b| !is_c_space(char::from(*b)))
+        .unwrap_or(s.len());
     let end = s
         .iter()
         .rposition(|b| !is_c_space(char::from(*b)))
