@@ -335,7 +335,10 @@ fn json_carries_the_xml_content() {
     assert!(body.ends_with("\"result\":{\"type\":\"OK\",\"message\":\"Action finished\"}}\n"));
     // One well-formed JSON document with the members in the order written.
     let parsed: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
-    assert_eq!(parsed["balancers"]["balancer"][0]["member"][0]["name"], "n1");
+    assert_eq!(
+        parsed["balancers"]["balancer"][0]["member"][0]["name"],
+        "n1"
+    );
     assert_eq!(parsed["result"]["type"], "OK");
 }
 
@@ -832,4 +835,3 @@ fn maintenance_window_counts_down() {
     );
     assert_eq!(value(&body, "worker.lb.last_reset_ago"), Some("20"));
 }
-
