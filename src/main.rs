@@ -1,5 +1,7 @@
 //! The `jkd` command line: `check`, `run`, `demo`.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
