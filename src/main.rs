@@ -1,6 +1,17 @@
 //! The `jkd` command line: `check`, `run`, `demo`.
 
 #![forbid(unsafe_code)]
+// Data from the network or from files must never bring the process down: failures
+// are handled as values. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
