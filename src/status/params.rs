@@ -1,4 +1,4 @@
-//! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them; the percent decoder is hand-written on purpose, since it keeps `jk_unescape_url`'s quirks (an encoded NUL or a bad escape drops the value) that a general decoder would not.
+//! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them; the percent decoder is hand-written on purpose, since it keeps `jk_unescape_url`'s quirks (an encoded NUL or a bad escape makes the whole query malformed) that a general decoder would not.
 
 use std::collections::HashMap;
 
