@@ -235,7 +235,13 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = BASIC.decode(rest.trim()).ok()?;
+    let encoded = rest.trim();
+    // Padding, when there is any, must be complete: the crate's indifferent mode would
+    // also take a partial one (`Zg=`), which jkd has always refused.
+    if encoded.ends_with('=') && !encoded.len().is_multiple_of(4) {
+        return None;
+    }
+    let decoded = BASIC.decode(encoded).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     if user.is_empty() {

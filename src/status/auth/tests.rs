@@ -116,6 +116,11 @@ fn basic_credentials() {
     assert_eq!(parse_basic(b"Basic YWRt*W46"), None, "not base64");
     assert_eq!(parse_basic(b"Basic YWRtaW46czNjcmV0="), None, "bad padding");
     assert_eq!(parse_basic(b"Basic Y"), None);
+    assert_eq!(parse_basic(b"Basic YTpiOmM=="), None, "partial padding");
+    assert_eq!(
+        parse_basic(b"Basic dTo"),
+        Some(("u".to_string(), String::new()))
+    );
     assert_eq!(parse_basic(b"Basic /w=="), None, "not UTF-8");
     assert_eq!(parse_basic(&[0xff, b' ', b'x']), None);
 }
