@@ -1,5 +1,18 @@
 //! The `jkd` command line: `check`, `run`, `demo`.
 
+#![forbid(unsafe_code)]
+// Data from the network or from files must never bring the process down: failures
+// are handled as values. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -209,20 +222,25 @@ struct Serving {
     edge: EdgeArgs,
 }
 
-/// Reads `--manager-users` (a bad line stops jkd with `file:line`) and sets up the
+/// Reads `--manager-users` (a bad line stops jkd with `file:line`, as does an
+/// operating system that cannot give random bytes) and sets up the
 /// status manager's access: read-only without the flag.
 fn manager_access(serving: &Serving) -> Result<jkd::status::auth::Manager, ExitCode> {
     use jkd::status::auth::{Manager, Users};
-    let Some(path) = &serving.manager_users else {
-        return Ok(Manager::new(None));
+    let users = match &serving.manager_users {
+        None => None,
+        Some(path) => match Users::load(path) {
+            Ok(users) => Some(users),
+            Err(e) => {
+                eprintln!("jkd: --manager-users: {e}");
+                return Err(ExitCode::from(1));
+            }
+        },
     };
-    match Users::load(path) {
-        Ok(users) => Ok(Manager::new(Some(users))),
-        Err(e) => {
-            eprintln!("jkd: --manager-users: {e}");
-            Err(ExitCode::from(1))
-        }
-    }
+    Manager::new(users).map_err(|e| {
+        eprintln!("jkd: status manager: {e}");
+        ExitCode::from(1)
+    })
 }
 
 /// Says at startup whether the status manager can change anything, and why not.

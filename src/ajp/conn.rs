@@ -129,24 +129,12 @@ impl Connection {
     /// SO_SNDBUF and SO_RCVBUF as the kernel reports them (Linux doubles the value set).
     #[cfg(test)]
     pub(crate) fn buffer_sizes(&self) -> (usize, usize) {
-        use std::os::fd::AsRawFd;
-        let get = |opt| {
-            let mut v: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: a valid socket descriptor and an int-sized out parameter.
-            let rc = unsafe {
-                libc::getsockopt(
-                    self.stream.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&mut v as *mut libc::c_int).cast(),
-                    &mut len,
-                )
-            };
-            assert_eq!(rc, 0, "getsockopt failed");
-            v as usize
-        };
-        (get(libc::SO_SNDBUF), get(libc::SO_RCVBUF))
+        let socket = socket2::SockRef::from(&self.stream);
+        let get = |size: std::io::Result<usize>| size.unwrap_or_else(|e| panic!("getsockopt: {e}"));
+        (
+            get(socket.send_buffer_size()),
+            get(socket.recv_buffer_size()),
+        )
     }
 
     pub fn max_packet_size(&self) -> usize {

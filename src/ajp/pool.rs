@@ -124,40 +124,50 @@ pub struct Pool {
 /// A connection lent out by the pool; give it back with [`Lease::release`].
 #[derive(Debug)]
 pub struct Lease {
-    conn: Option<Connection>,
-    _permit: OwnedSemaphorePermit,
-    pool: Arc<Pool>,
+    // Declared before `slot`: dropping a lease closes the connection before the
+    // slot is handed to the next request.
+    conn: Connection,
+    slot: Slot,
     /// True when the connection was opened for this request.
     pub fresh: bool,
 }
 
+/// The pool's side of a lease: the permit that holds one of its slots, and the
+/// open-connection count, which drops when the lease ends unless the connection
+/// went back to the idle list.
+#[derive(Debug)]
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    pool: Arc<Pool>,
+    closes: bool,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.closes {
+            self.pool.counters.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Lease {
     pub fn conn(&mut self) -> &mut Connection {
-        // Always Some until release/drop.
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("lease used after release"))
+        &mut self.conn
     }
 
     /// Returns the connection to the pool when the exchange ended cleanly and the
     /// backend allowed reuse; closes it otherwise.
-    pub fn release(mut self, reusable: bool) {
-        if let Some(mut conn) = self.conn.take()
-            && reusable
-            && conn.clean
-        {
+    pub fn release(self, reusable: bool) {
+        let Lease {
+            mut conn, mut slot, ..
+        } = self;
+        if reusable && conn.clean {
             conn.idle_since = Instant::now();
-            self.pool.idle.lock().push(conn);
-            return;
-        }
-        self.pool.counters.connected.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if self.conn.take().is_some() {
-            self.pool.counters.connected.fetch_sub(1, Ordering::Relaxed);
+            slot.pool.idle.lock().push(conn);
+            slot.closes = false;
+        } else {
+            // Closed before `slot` gives up the count and the permit, as on drop.
+            drop(conn);
         }
     }
 }
@@ -252,9 +262,12 @@ impl Pool {
                 continue;
             }
             return Ok(Lease {
-                conn: Some(conn),
-                _permit: permit,
-                pool: self.clone(),
+                conn,
+                slot: Slot {
+                    _permit: permit,
+                    pool: self.clone(),
+                    closes: true,
+                },
                 fresh: false,
             });
         }
@@ -290,9 +303,12 @@ impl Pool {
         let n = self.counters.connected.fetch_add(1, Ordering::Relaxed) + 1;
         self.counters.max_connected.fetch_max(n, Ordering::Relaxed);
         Ok(Lease {
-            conn: Some(conn),
-            _permit: permit,
-            pool: self.clone(),
+            conn,
+            slot: Slot {
+                _permit: permit,
+                pool: self.clone(),
+                closes: true,
+            },
             fresh: true,
         })
     }

@@ -1,8 +1,6 @@
 //! Session identifiers: the `;jsessionid=` path parameter and the `JSESSIONID` cookie, found as mod_jk finds them.
 
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
+use crate::config::values::is_c_space;
 
 /// The value of the path parameter `name` (e.g. `;jsessionid`, matched case-sensitively
 /// anywhere in the URI) followed by `=`: up to the next `?`, `;` or `/`. An occurrence
@@ -42,13 +40,15 @@ pub fn cookie_values<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str)
             let start = from + pos;
             let boundary = start == 0
                 || matches!(bytes.get(start - 1), Some(b';' | b','))
-                || bytes.get(start - 1).is_some_and(|b| is_c_space(*b));
+                || bytes
+                    .get(start - 1)
+                    .is_some_and(|b| is_c_space(char::from(*b)));
             from = start + 1;
             if !boundary {
                 continue;
             }
             let mut i = start + name.len();
-            while bytes.get(i).is_some_and(|b| is_c_space(*b)) {
+            while bytes.get(i).is_some_and(|b| is_c_space(char::from(*b))) {
                 i += 1;
             }
             if bytes.get(i) != Some(&b'=') || bytes.get(i + 1).is_none() {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use super::diag::{Diagnostics, Origin};
 use super::mounts::{self, MountRule, RuleSource};
 use super::props::Env;
+use super::values::is_c_space;
 
 /// mod_jk's default `JkMountFileReload` in seconds (`JK_URIMAP_DEF_RELOAD`).
 pub const DEFAULT_MOUNT_FILE_RELOAD: i32 = 60;
@@ -228,11 +229,6 @@ impl ApacheJk {
         }
         out
     }
-}
-
-/// `apr_isspace` in the C locale: never a Unicode space such as NBSP.
-fn is_c_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
 /// One logical line: physical lines joined by backslash continuation.

@@ -229,28 +229,13 @@ pub fn is_valid(key: &str) -> bool {
 pub fn closest(attr: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for cand in SUPPORTED {
-        let d = edit_distance(attr, cand);
+        let d = strsim::levenshtein(attr, cand);
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, cand));
         }
     }
     let limit = (attr.len() / 3).max(2);
     best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

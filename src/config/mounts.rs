@@ -421,17 +421,6 @@ pub fn read_uriworkermap(
         .collect()
 }
 
-/// Reads a uriworkermap file from disk (the only file access of this module).
-pub fn read_uriworkermap_file(
-    path: &std::path::Path,
-    env: Env<'_>,
-    diags: &mut Diagnostics,
-) -> std::io::Result<Vec<MountRule>> {
-    let bytes = std::fs::read(path)?;
-    let file: Arc<str> = Arc::from(path.display().to_string());
-    Ok(read_uriworkermap(&file, &bytes, env, diags))
-}
-
 /// mod_jk's `worker_compare`: more `/` in the pattern first, then the longer
 /// pattern, then the higher source.
 fn rule_order(a: &MountRule, b: &MountRule) -> Ordering {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::diag::{Diagnostics, Origin};
 use super::keys;
+use super::values::is_c_space;
 
 /// mod_jk reads lines with `fgets` into an 8192-byte buffer, so a physical line is
 /// cut into pieces of at most this many bytes, each parsed as a line of its own.
@@ -50,16 +51,15 @@ pub struct PropMap {
     index: HashMap<String, usize>,
 }
 
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
 /// Trims the C-locale whitespace mod_jk trims (never Unicode spaces such as NBSP).
 fn trim_c(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !is_c_space(*b)).unwrap_or(s.len());
+    let start = s
+        .iter()
+        .position(|b| !is_c_space(char::from(*b)))
+        .unwrap_or(s.len());
     let end = s
         .iter()
-        .rposition(|b| !is_c_space(*b))
+        .rposition(|b| !is_c_space(char::from(*b)))
         .map_or(start, |p| p + 1);
     &s[start..end.max(start)]
 }

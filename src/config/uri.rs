@@ -1,4 +1,4 @@
-//! Request paths: httpd's decoding of `r->uri`, mod_jk's normalisation before mapping, and `jk_canonenc` for forwarding.
+//! Request paths: httpd's decoding of `r->uri`, mod_jk's normalisation before mapping, and `jk_canonenc` for forwarding; hand-written on purpose, since they reproduce httpd's and mod_jk's quirks (which a general URL crate would correct) byte for byte.
 //!
 //! A request path passes three stages on the reference stack (Apache httpd 2.4 +
 //! mod_jk 1.2.48), and each one can refuse it:

@@ -3,7 +3,9 @@
 /// What a parser noticed: `None` when the text was read as written.
 pub type Note = Option<String>;
 
-fn is_c_space(c: char) -> bool {
+/// C's `isspace` (and `apr_isspace`) in the C locale, as mod_jk and httpd trim and
+/// split: never a Unicode space such as NBSP. Bytes are asked as `char::from(b)`.
+pub(crate) fn is_c_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 

@@ -18,6 +18,31 @@ use crate::balancer::{MemberCounters, MemberState};
 use crate::config::values::Activation;
 use crate::runtime::{Runtime, Target};
 
+/// Every metric's name, in one place: the describe calls and the publishing code
+/// must agree, and dashboards depend on these exact strings.
+pub mod names {
+    pub const REQUESTS_TOTAL: &str = "jkd_requests_total";
+    pub const ERRORS_TOTAL: &str = "jkd_errors_total";
+    pub const CLIENT_ERRORS_TOTAL: &str = "jkd_client_errors_total";
+    pub const SESSIONS_TOTAL: &str = "jkd_sessions_total";
+    pub const BACKEND_SENT_BYTES_TOTAL: &str = "jkd_backend_sent_bytes_total";
+    pub const BACKEND_RECEIVED_BYTES_TOTAL: &str = "jkd_backend_received_bytes_total";
+    pub const SECRET_REFUSALS_TOTAL: &str = "jkd_secret_refusals_total";
+    pub const STICKY_REQUESTS_TOTAL: &str = "jkd_sticky_requests_total";
+    pub const FAILOVERS_TOTAL: &str = "jkd_failovers_total";
+    pub const BUSY: &str = "jkd_busy";
+    pub const MAX_BUSY: &str = "jkd_max_busy";
+    pub const CONNECTIONS: &str = "jkd_connections";
+    pub const MAX_CONNECTIONS: &str = "jkd_max_connections";
+    pub const REPLY_TIMEOUTS: &str = "jkd_reply_timeouts";
+    pub const MEMBER_STATE: &str = "jkd_member_state";
+    pub const MEMBER_ACTIVATION: &str = "jkd_member_activation";
+    pub const MEMBER_LB_VALUE: &str = "jkd_member_lb_value";
+    pub const MEMBER_LBFACTOR: &str = "jkd_member_lbfactor";
+    pub const CLIENT_CONNECTIONS: &str = "jkd_client_connections";
+    pub const REQUEST_DURATION_SECONDS: &str = "jkd_request_duration_seconds";
+}
+
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
 
 /// Latency buckets in seconds, from a fast local backend to a slow page.
@@ -77,83 +102,83 @@ impl Registry {
             r.describe_counter(name.into(), unit, text.into());
         };
         d(
-            "jkd_requests_total",
+            names::REQUESTS_TOTAL,
             None,
             "Requests sent to a backend (mod_jk: elected/used)",
         );
         d(
-            "jkd_errors_total",
+            names::ERRORS_TOTAL,
             None,
             "Failed requests counted against the backend",
         );
         d(
-            "jkd_client_errors_total",
+            names::CLIENT_ERRORS_TOTAL,
             None,
             "Requests that failed on the client side",
         );
         d(
-            "jkd_sessions_total",
+            names::SESSIONS_TOTAL,
             None,
             "Requests without a session id (new sessions)",
         );
         d(
-            "jkd_backend_sent_bytes_total",
+            names::BACKEND_SENT_BYTES_TOTAL,
             Some(Unit::Bytes),
             "Bytes sent to the backend",
         );
         d(
-            "jkd_backend_received_bytes_total",
+            names::BACKEND_RECEIVED_BYTES_TOTAL,
             Some(Unit::Bytes),
             "Response body bytes relayed from the backend",
         );
         d(
-            "jkd_secret_refusals_total",
+            names::SECRET_REFUSALS_TOTAL,
             None,
             "Requests Tomcat refused for a missing or wrong AJP secret",
         );
         d(
-            "jkd_sticky_requests_total",
+            names::STICKY_REQUESTS_TOTAL,
             None,
             "Requests with a session id, by whether they reached the session's member",
         );
         d(
-            "jkd_failovers_total",
+            names::FAILOVERS_TOTAL,
             None,
             "Attempts on another member after a failed one",
         );
         let g = |name: &'static str, text: &'static str| {
             r.describe_gauge(name.into(), None, text.into());
         };
-        g("jkd_busy", "Requests in flight");
-        g("jkd_max_busy", "Most requests in flight at once");
-        g("jkd_connections", "Open backend connections");
+        g(names::BUSY, "Requests in flight");
+        g(names::MAX_BUSY, "Most requests in flight at once");
+        g(names::CONNECTIONS, "Open backend connections");
         g(
-            "jkd_max_connections",
+            names::MAX_CONNECTIONS,
             "Most open backend connections at once",
         );
         g(
-            "jkd_reply_timeouts",
+            names::REPLY_TIMEOUTS,
             "Recent reply timeouts (decayed as mod_jk does)",
         );
         g(
-            "jkd_member_state",
+            names::MEMBER_STATE,
             "1 for the member's current state (OK, OK/IDLE, ERR, ...)",
         );
         g(
-            "jkd_member_activation",
+            names::MEMBER_ACTIVATION,
             "1 for the member's current activation (ACT, DIS, STP)",
         );
         g(
-            "jkd_member_lb_value",
+            names::MEMBER_LB_VALUE,
             "The member's load value (lower is chosen first)",
         );
-        g("jkd_member_lbfactor", "The member's configured weight");
+        g(names::MEMBER_LBFACTOR, "The member's configured weight");
         g(
-            "jkd_client_connections",
+            names::CLIENT_CONNECTIONS,
             "Open client connections: active, or parked while idle (HTTP/1.1)",
         );
         r.describe_histogram(
-            "jkd_request_duration_seconds".into(),
+            names::REQUEST_DURATION_SECONDS.into(),
             Some(Unit::Seconds),
             "Time from request to response head, by worker".into(),
         );
@@ -162,7 +187,7 @@ impl Registry {
     /// A latency histogram for requests mapped to `worker`.
     pub fn latency(&self, worker: &str) -> Histogram {
         self.recorder.register_histogram(
-            &key("jkd_request_duration_seconds", &[("worker", worker)]),
+            &key(names::REQUEST_DURATION_SECONDS, &[("worker", worker)]),
             &META,
         )
     }
@@ -177,20 +202,20 @@ impl Registry {
 
     fn publish_counters(&self, c: &MemberCounters, labels: &[(&'static str, &str)]) {
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        self.counter("jkd_requests_total", labels)
+        self.counter(names::REQUESTS_TOTAL, labels)
             .absolute(load(&c.elected));
-        self.counter("jkd_errors_total", labels)
+        self.counter(names::ERRORS_TOTAL, labels)
             .absolute(load(&c.errors));
-        self.counter("jkd_client_errors_total", labels)
+        self.counter(names::CLIENT_ERRORS_TOTAL, labels)
             .absolute(load(&c.client_errors));
-        self.counter("jkd_backend_sent_bytes_total", labels)
+        self.counter(names::BACKEND_SENT_BYTES_TOTAL, labels)
             .absolute(load(&c.transferred));
-        self.counter("jkd_backend_received_bytes_total", labels)
+        self.counter(names::BACKEND_RECEIVED_BYTES_TOTAL, labels)
             .absolute(load(&c.read));
-        self.gauge("jkd_busy", labels).set(load(&c.busy) as f64);
-        self.gauge("jkd_max_busy", labels)
+        self.gauge(names::BUSY, labels).set(load(&c.busy) as f64);
+        self.gauge(names::MAX_BUSY, labels)
             .set(load(&c.max_busy) as f64);
-        self.gauge("jkd_reply_timeouts", labels)
+        self.gauge(names::REPLY_TIMEOUTS, labels)
             .set(load(&c.reply_timeouts) as f64);
     }
 
@@ -198,9 +223,9 @@ impl Registry {
     pub fn render(&self, rt: &Runtime) -> String {
         let open = rt.clients.open.load(Ordering::Relaxed);
         let parked = rt.clients.parked.load(Ordering::Relaxed);
-        self.gauge("jkd_client_connections", &[("state", "active")])
+        self.gauge(names::CLIENT_CONNECTIONS, &[("state", "active")])
             .set(open.saturating_sub(parked) as f64);
-        self.gauge("jkd_client_connections", &[("state", "parked")])
+        self.gauge(names::CLIENT_CONNECTIONS, &[("state", "parked")])
             .set(parked as f64);
         for (name, target) in &rt.targets {
             match target {
@@ -212,25 +237,28 @@ impl Registry {
                 Target::Lb(lb) => {
                     let b = &lb.balancer;
                     let lb_labels = [("worker", name.as_str())];
-                    self.gauge("jkd_busy", &[("worker", name.as_str()), ("member", "")])
+                    self.gauge(names::BUSY, &[("worker", name.as_str()), ("member", "")])
                         .set(b.busy.load(Ordering::Relaxed) as f64);
-                    self.gauge("jkd_max_busy", &[("worker", name.as_str()), ("member", "")])
-                        .set(b.max_busy.load(Ordering::Relaxed) as f64);
+                    self.gauge(
+                        names::MAX_BUSY,
+                        &[("worker", name.as_str()), ("member", "")],
+                    )
+                    .set(b.max_busy.load(Ordering::Relaxed) as f64);
                     for (result, v) in [("hit", &b.sticky_hits), ("miss", &b.sticky_misses)] {
                         self.counter(
-                            "jkd_sticky_requests_total",
+                            names::STICKY_REQUESTS_TOTAL,
                             &[("worker", name.as_str()), ("result", result)],
                         )
                         .absolute(v.load(Ordering::Relaxed));
                     }
-                    self.counter("jkd_failovers_total", &lb_labels)
+                    self.counter(names::FAILOVERS_TOTAL, &lb_labels)
                         .absolute(b.failovers.load(Ordering::Relaxed));
                     let members = b.members();
                     for (i, m) in members.iter().enumerate() {
                         let labels = [("worker", name.as_str()), ("member", m.name.as_str())];
                         if let Some(c) = b.counters.get(i) {
                             self.publish_counters(c, &labels);
-                            self.counter("jkd_sessions_total", &labels)
+                            self.counter(names::SESSIONS_TOTAL, &labels)
                                 .absolute(c.sessions.load(Ordering::Relaxed));
                         }
                         if let Some(w) = lb.members.get(i) {
@@ -239,7 +267,7 @@ impl Registry {
                         for s in STATES {
                             let v = if s == m.state { 1.0 } else { 0.0 };
                             self.gauge(
-                                "jkd_member_state",
+                                names::MEMBER_STATE,
                                 &[
                                     ("worker", name.as_str()),
                                     ("member", m.name.as_str()),
@@ -255,7 +283,7 @@ impl Registry {
                         ] {
                             let v = if a == m.activation { 1.0 } else { 0.0 };
                             self.gauge(
-                                "jkd_member_activation",
+                                names::MEMBER_ACTIVATION,
                                 &[
                                     ("worker", name.as_str()),
                                     ("member", m.name.as_str()),
@@ -264,9 +292,9 @@ impl Registry {
                             )
                             .set(v);
                         }
-                        self.gauge("jkd_member_lb_value", &labels)
+                        self.gauge(names::MEMBER_LB_VALUE, &labels)
                             .set(m.lb_value as f64);
-                        self.gauge("jkd_member_lbfactor", &labels)
+                        self.gauge(names::MEMBER_LBFACTOR, &labels)
                             .set(f64::from(m.lbfactor));
                     }
                 }
@@ -278,11 +306,11 @@ impl Registry {
 
     fn publish_pool(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {
         let p = &w.pool.counters;
-        self.gauge("jkd_connections", labels)
+        self.gauge(names::CONNECTIONS, labels)
             .set(p.connected.load(Ordering::Relaxed) as f64);
-        self.gauge("jkd_max_connections", labels)
+        self.gauge(names::MAX_CONNECTIONS, labels)
             .set(p.max_connected.load(Ordering::Relaxed) as f64);
-        self.counter("jkd_secret_refusals_total", labels)
+        self.counter(names::SECRET_REFUSALS_TOTAL, labels)
             .absolute(w.secret_refusals.load(Ordering::Relaxed));
     }
 }

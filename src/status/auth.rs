@@ -34,17 +34,20 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, RandomState};
-use std::io::Read as _;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use parking_lot::Mutex;
+use subtle::ConstantTimeEq as _;
 
 use super::params::{Command, Params, opt};
 use super::{Access, Caller};
@@ -214,39 +217,14 @@ fn dummy_hash(list: &[User]) -> String {
 
 // ---------------------------------------------------------------- Basic
 
-fn base64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Standard base64 (RFC 4648 §4), padding optional; `None` for anything else.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let trimmed = text.trim_end_matches('=');
-    if text.len() - trimmed.len() > 2 || trimmed.len() % 4 == 1 {
-        return None;
-    }
-    if text.len() != trimmed.len() && !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    for chunk in trimmed.as_bytes().chunks(4) {
-        let mut acc: u32 = 0;
-        for &c in chunk {
-            acc = (acc << 6) | base64_value(c)?;
-        }
-        let bits = chunk.len() * 6;
-        acc <<= 24 - bits;
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..1 + bits / 8]);
-    }
-    Some(out)
-}
+/// Standard base64 (RFC 4648 §4) as browsers and curl send it: padding optional,
+/// and stray low bits in the last character tolerated as httpd's decoder does.
+const BASIC: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Reads an `Authorization: Basic <base64(user:password)>` value (RFC 7617): the
 /// scheme in any case, user and password as UTF-8, split at the first colon.
@@ -257,7 +235,13 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64_decode(rest.trim())?;
+    let encoded = rest.trim();
+    // Padding, when there is any, must be complete: the crate's indifferent mode would
+    // also take a partial one (`Zg=`), which jkd has always refused.
+    if encoded.ends_with('=') && !encoded.len().is_multiple_of(4) {
+        return None;
+    }
+    let decoded = BASIC.decode(encoded).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     if user.is_empty() {
@@ -293,41 +277,36 @@ pub struct Manager {
     failures: Mutex<throttle::Throttle>,
 }
 
-/// 16 random bytes as hex, from the kernel; when /dev/urandom cannot be read, from
-/// the standard library's randomly keyed hasher.
-fn random_token() -> String {
+/// 16 random bytes from the operating system's generator, as hex. There is no
+/// weaker fallback: a guessable token would let another site post the page's forms.
+fn random_token() -> Result<String, String> {
     let mut bytes = [0u8; 16];
-    let from_kernel = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !from_kernel {
-        let a = RandomState::new().hash_one(std::process::id());
-        let b = RandomState::new().hash_one(std::time::SystemTime::now());
-        bytes[..8].copy_from_slice(&a.to_le_bytes());
-        bytes[8..].copy_from_slice(&b.to_le_bytes());
-    }
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("the operating system's random number generator failed: {e}"))?;
     let mut out = String::with_capacity(32);
     for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
-    out
+    Ok(out)
 }
 
-/// Compares without stopping at the first difference.
+/// Compares in time that does not depend on where the first difference is, so the
+/// answer's timing does not reveal the token byte by byte (the length is public).
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 impl Manager {
-    /// A manager that lets the given users write; `None` keeps it read-only.
-    pub fn new(users: Option<Users>) -> Manager {
+    /// A manager that lets the given users write; `None` keeps it read-only. Fails
+    /// only when the operating system cannot give the form token's random bytes.
+    pub fn new(users: Option<Users>) -> Result<Manager, String> {
+        Ok(Manager::with_token(users, random_token()?))
+    }
+
+    fn with_token(users: Option<Users>, token: String) -> Manager {
         Manager {
             users: users.map(Arc::new),
-            token: random_token(),
+            token,
             keys: RandomState::new(),
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(throttle::Throttle::default()),
@@ -470,7 +449,7 @@ pub fn check_provenance(p: &Provenance<'_>, token: &str) -> Result<(), &'static 
         return Err("the request came from another site (Referer)");
     }
     if p.post {
-        if !p.form_token.is_some_and(|t| same_secret(t, token)) {
+        if token.is_empty() || !p.form_token.is_some_and(|t| same_secret(t, token)) {
             return Err(
                 "the form's token is missing or out of date (jkd was restarted?): reload the manager page and try again",
             );

@@ -1,7 +1,10 @@
-//! Wall-clock times as mod_jk's status worker prints them: `localtime_r` and `strftime` patterns, done with the C library so `TZ` and `/etc/localtime` count exactly as they do for httpd.
+//! Wall-clock times as mod_jk's status worker prints them (its `localtime_r` + `strftime` patterns), with jiff reading the local time zone from `TZ` and `/etc/localtime` as the C library does for httpd; and the process's start time from `/proc`.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 /// "Now" for one status request: the monotonic clock the balancer uses and the wall
 /// clock the page shows, read together.
@@ -59,46 +62,39 @@ fn process_start_from_proc() -> Option<i64> {
         .trim()
         .parse()
         .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32);
+    // The start time counts clock ticks (USER_HZ), which only the kernel's auxiliary
+    // vector or sysconf tell; rustix reads it without unsafe code here.
+    let per_second = i64::try_from(rustix::param::clock_ticks_per_second()).ok()?;
     (per_second > 0).then(|| boot + ticks / per_second)
 }
 
-/// The broken-down local time of a Unix time, or `None` when the C library cannot
-/// represent it.
+/// The broken-down local time of a Unix time, or `None` outside the years jiff
+/// represents (-9999 to 9999).
 struct LocalTime {
     year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
+    month: i8,
+    day: i8,
+    hour: i8,
+    minute: i8,
+    second: i8,
     /// Seconds east of UTC.
     offset: i64,
 }
 
-// time_t and tm_gmtoff are i64 here but narrower on some targets.
-#[allow(clippy::useless_conversion)]
 fn local_time(unix: i64) -> Option<LocalTime> {
-    let t: libc::time_t = unix.try_into().ok()?;
-    // SAFETY: `tm` is plain data that localtime_r fills in completely when it returns
-    // non-null; both pointers are valid for the duration of the call, and the
-    // reentrant variant touches no shared buffer.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return None;
-        }
-        tm
-    };
+    // TimeZone::system() is cached by jiff; an unreadable or unknown zone falls back
+    // to UTC, as glibc's localtime does.
+    let zoned = Timestamp::from_second(unix)
+        .ok()?
+        .to_zoned(TimeZone::system());
     Some(LocalTime {
-        year: i64::from(tm.tm_year) + 1900,
-        month: u32::try_from(tm.tm_mon + 1).ok()?,
-        day: u32::try_from(tm.tm_mday).ok()?,
-        hour: u32::try_from(tm.tm_hour).ok()?,
-        minute: u32::try_from(tm.tm_min).ok()?,
-        second: u32::try_from(tm.tm_sec).ok()?,
-        offset: i64::from(tm.tm_gmtoff),
+        year: i64::from(zoned.year()),
+        month: zoned.month(),
+        day: zoned.day(),
+        hour: zoned.hour(),
+        minute: zoned.minute(),
+        second: zoned.second(),
+        offset: i64::from(zoned.offset().seconds()),
     })
 }
 

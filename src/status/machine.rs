@@ -1,6 +1,10 @@
 //! The machine formats: mod_jk's xml, txt and prop listings byte for byte in layout, and jkd's JSON carrying what the xml carries.
 
 use std::fmt::Write;
+use std::io;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 
 use super::page::{ACTION_FINISHED, Body, Head, Page, Server};
 use super::view::{AjpView, Field, LbView, MapView, MemberView, Order, Value};
@@ -380,118 +384,212 @@ pub fn prop(page: &Page, st: &StatusSettings) -> String {
 
 // ---------------------------------------------------------------- json
 
-/// A JSON string literal.
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+/// serde_json's compact output, except that backspace and form feed are written
+/// `\u0008` and `\u000c` (serde_json writes `\b` and `\f`): the JSON format is
+/// documented and compared byte for byte, and it has always used those escapes.
+struct Escapes;
+
+impl Formatter for Escapes {
+    fn write_char_escape<W>(&mut self, writer: &mut W, escape: CharEscape) -> io::Result<()>
+    where
+        W: ?Sized + io::Write,
+    {
+        match escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => CompactFormatter.write_char_escape(writer, other),
+        }
+    }
+}
+
+/// A view written as its JSON object. The members are serialized one by one, not
+/// through a map type, so they keep the xml's order (and any repeated name).
+struct Json<'a, T>(&'a T);
+
+/// A list of views written as a JSON array of their objects.
+struct Items<'a, T>(&'a [T]);
+
+impl<'a, T> Serialize for Items<'a, T>
+where
+    Json<'a, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Json))
+    }
+}
+
+impl Serialize for Json<'_, Value> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bool(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+/// A small object of fixed members (`server`, `time`, `software`, `result`).
+struct Members<'a>(&'a [(&'a str, Scalar<'a>)]);
+
+enum Scalar<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl Serialize for Members<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            match value {
+                Scalar::Int(i) => m.serialize_entry(name, i)?,
+                Scalar::Text(t) => m.serialize_entry(name, t)?,
             }
-            c => out.push(c),
         }
+        m.end()
     }
-    out.push('"');
 }
 
-/// A JSON object written member by member.
-struct Object<'a> {
-    out: &'a mut String,
-    first: bool,
+fn fields<M: SerializeMap>(m: &mut M, fields: &[Field]) -> Result<(), M::Error> {
+    for f in fields {
+        m.serialize_entry(f.name, &Json(&f.value))?;
+    }
+    Ok(())
 }
 
-impl<'a> Object<'a> {
-    fn open(out: &'a mut String) -> Object<'a> {
-        out.push('{');
-        Object { out, first: true }
+impl Serialize for Json<'_, MapView> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &i64::try_from(self.0.id).unwrap_or(i64::MAX))?;
+        fields(&mut m, &self.0.fields())?;
+        m.end()
     }
-    fn key(&mut self, name: &str) {
-        if !self.first {
-            self.out.push(',');
+}
+
+impl Serialize for Json<'_, MemberView> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &self.0.name)?;
+        fields(&mut m, &self.0.fields(Order::Xml))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, LbView> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let lb = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &lb.name)?;
+        fields(&mut m, &lb.fields())?;
+        m.serialize_entry("member", &Items(&lb.members))?;
+        m.serialize_entry("map", &Items(&lb.maps))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, AjpView> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let w = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &w.name)?;
+        fields(&mut m, &w.fields(Order::Xml))?;
+        m.serialize_entry("map", &Items(&w.maps))?;
+        m.end()
+    }
+}
+
+/// `balancers` / `ajp_workers` of `cmd=list`: the count, then the array.
+struct Listing<'a, T> {
+    count: usize,
+    array: &'static str,
+    items: &'a [T],
+}
+
+impl<'a, T> Serialize for Listing<'a, T>
+where
+    Json<'a, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("count", &i64::try_from(self.count).unwrap_or(0))?;
+        m.serialize_entry(self.array, &Items(self.items))?;
+        m.end()
+    }
+}
+
+/// `dump`'s configuration lines, in order (a key may repeat).
+struct Dump<'a>(&'a [(String, String)]);
+
+impl Serialize for Dump<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
         }
-        self.first = false;
-        json_string(self.out, name);
-        self.out.push(':');
+        m.end()
     }
-    fn value(&mut self, name: &str, v: &Value) {
-        self.key(name);
-        match v {
-            Value::Int(i) => {
-                let _ = write!(self.out, "{i}");
+}
+
+impl Serialize for Json<'_, Page> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let page = self.0;
+        let mut m = s.serialize_map(None)?;
+        if let Some(server) = &page.server {
+            let members = [
+                ("name", Scalar::Text(&server.name)),
+                ("port", Scalar::Int(server.port.into())),
+            ];
+            m.serialize_entry("server", &Members(&members))?;
+        }
+        if let Some(h) = &page.head {
+            if let Some(t) = &h.time {
+                let members = [
+                    ("datetime", Scalar::Text(&t.datetime)),
+                    ("tz", Scalar::Text(&t.tz)),
+                    ("unix", Scalar::Int(t.unix)),
+                ];
+                m.serialize_entry("time", &Members(&members))?;
             }
-            Value::Text(s) => json_string(self.out, s),
-            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            let members = [
+                ("web_server", Scalar::Text(&h.web_server)),
+                ("jk_version", Scalar::Text(&h.jk_version)),
+            ];
+            m.serialize_entry("software", &Members(&members))?;
         }
-    }
-    fn text(&mut self, name: &str, v: &str) {
-        self.value(name, &Value::Text(v.to_string()));
-    }
-    fn int(&mut self, name: &str, v: i64) {
-        self.value(name, &Value::Int(v));
-    }
-    fn fields(&mut self, fields: &[Field]) {
-        for f in fields {
-            self.value(f.name, &f.value);
-        }
-    }
-    /// A member holding an array, each item written by `item`.
-    fn array<T>(&mut self, name: &str, items: &[T], item: impl Fn(&mut String, &T)) {
-        self.key(name);
-        self.out.push('[');
-        for (i, t) in items.iter().enumerate() {
-            if i > 0 {
-                self.out.push(',');
+        match &page.body {
+            Body::List {
+                balancers,
+                ajp_workers,
+            } => {
+                if balancers.printed() {
+                    let listing = Listing {
+                        count: balancers.count,
+                        array: "balancer",
+                        items: &balancers.items,
+                    };
+                    m.serialize_entry("balancers", &listing)?;
+                }
+                if ajp_workers.printed() {
+                    let listing = Listing {
+                        count: ajp_workers.count,
+                        array: "ajp",
+                        items: &ajp_workers.items,
+                    };
+                    m.serialize_entry("ajp_workers", &listing)?;
+                }
             }
-            item(self.out, t);
+            Body::Balancer(lb) => m.serialize_entry("balancer", &Json(lb))?,
+            Body::Ajp(w) => m.serialize_entry("ajp", &Json(w))?,
+            Body::Dump(entries) => m.serialize_entry("configuration", &Dump(entries))?,
+            Body::Nothing | Body::Edit(_) => {}
         }
-        self.out.push(']');
+        let (kind, message) = result_parts(page);
+        let members = [
+            ("type", Scalar::Text(kind)),
+            ("message", Scalar::Text(message)),
+        ];
+        m.serialize_entry("result", &Members(&members))?;
+        m.end()
     }
-    /// A member holding an object.
-    fn object(&mut self, name: &str, body: impl FnOnce(&mut Object<'_>)) {
-        self.key(name);
-        let mut inner = Object::open(self.out);
-        body(&mut inner);
-        inner.out.push('}');
-    }
-    fn close(self) {
-        self.out.push('}');
-    }
-}
-
-fn json_map(out: &mut String, m: &MapView) {
-    let mut o = Object::open(out);
-    o.int("id", i64::try_from(m.id).unwrap_or(i64::MAX));
-    o.fields(&m.fields());
-    o.close();
-}
-
-fn json_member(out: &mut String, m: &MemberView) {
-    let mut o = Object::open(out);
-    o.text("name", &m.name);
-    o.fields(&m.fields(Order::Xml));
-    o.close();
-}
-
-fn json_balancer(out: &mut String, lb: &LbView) {
-    let mut o = Object::open(out);
-    o.text("name", &lb.name);
-    o.fields(&lb.fields());
-    o.array("member", &lb.members, json_member);
-    o.array("map", &lb.maps, json_map);
-    o.close();
-}
-
-fn json_ajp(out: &mut String, w: &AjpView) {
-    let mut o = Object::open(out);
-    o.text("name", &w.name);
-    o.fields(&w.fields(Order::Xml));
-    o.array("map", &w.maps, json_map);
-    o.close();
 }
 
 /// `mime=json`: the xml's elements as nested objects with the same names (`status`
@@ -499,66 +597,44 @@ fn json_ajp(out: &mut String, w: &AjpView) {
 /// an AJP worker's maps sit inside it instead of after it), numbers as numbers and
 /// `True`/`False` as booleans.
 pub fn json(page: &Page) -> String {
-    let mut out = String::new();
-    let mut o = Object::open(&mut out);
-    if let Some(s) = &page.server {
-        o.object("server", |o| {
-            o.text("name", &s.name);
-            o.int("port", s.port.into());
-        });
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, Escapes);
+    // Writing into memory cannot fail and every key is a string; were that to change,
+    // the answer says so instead of carrying half an object.
+    if let Err(e) = Json(page).serialize(&mut serializer) {
+        tracing::error!("status worker: writing JSON failed: {e}");
+        return "{\"result\":{\"type\":\"ERROR\",\"message\":\"JSON output failed\"}}\n"
+            .to_string();
     }
-    if let Some(h) = &page.head {
-        if let Some(t) = &h.time {
-            o.object("time", |o| {
-                o.text("datetime", &t.datetime);
-                o.text("tz", &t.tz);
-                o.int("unix", t.unix);
-            });
-        }
-        o.object("software", |o| {
-            o.text("web_server", &h.web_server);
-            o.text("jk_version", &h.jk_version);
-        });
+    out.push(b'\n');
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The escapes jkd's JSON has always used: two-character ones for `"`, `\`,
+    /// newline, carriage return and tab, `\u00xx` (lower-case hex) for the other
+    /// control characters, everything else (DEL, non-ASCII) as it is.
+    #[test]
+    fn json_escapes_stay_as_they_were() {
+        let page = Page {
+            server: None,
+            head: None,
+            body: Body::Dump(vec![
+                (
+                    "k\u{8}".to_string(),
+                    "a\"b\\c\nd\re\tf\u{c}g\u{1}h\u{1f}\u{7f}é/".to_string(),
+                ),
+                ("k\u{8}".to_string(), String::new()),
+            ]),
+            outcome: Err("bad \"x\"".to_string()),
+        };
+        assert_eq!(
+            json(&page),
+            "{\"configuration\":{\"k\\u0008\":\"a\\\"b\\\\c\\nd\\re\\tf\\u000cg\\u0001h\\u001f\u{7f}é/\",\"k\\u0008\":\"\"},\
+             \"result\":{\"type\":\"ERROR\",\"message\":\"bad \\\"x\\\"\"}}\n"
+        );
     }
-    match &page.body {
-        Body::List {
-            balancers,
-            ajp_workers,
-        } => {
-            if balancers.printed() {
-                o.object("balancers", |o| {
-                    o.int("count", i64::try_from(balancers.count).unwrap_or(0));
-                    o.array("balancer", &balancers.items, json_balancer);
-                });
-            }
-            if ajp_workers.printed() {
-                o.object("ajp_workers", |o| {
-                    o.int("count", i64::try_from(ajp_workers.count).unwrap_or(0));
-                    o.array("ajp", &ajp_workers.items, json_ajp);
-                });
-            }
-        }
-        Body::Balancer(lb) => {
-            o.key("balancer");
-            json_balancer(o.out, lb);
-        }
-        Body::Ajp(w) => {
-            o.key("ajp");
-            json_ajp(o.out, w);
-        }
-        Body::Dump(entries) => o.object("configuration", |o| {
-            for (k, v) in entries {
-                o.text(k, v);
-            }
-        }),
-        Body::Nothing | Body::Edit(_) => {}
-    }
-    let (kind, message) = result_parts(page);
-    o.object("result", |o| {
-        o.text("type", kind);
-        o.text("message", message);
-    });
-    o.close();
-    out.push('\n');
-    out
 }

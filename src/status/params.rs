@@ -1,4 +1,4 @@
-//! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them.
+//! The status worker's request parameters: read from the query string only, as mod_jk's `status_parse_uri` reads them; the percent decoder is hand-written on purpose, since it keeps `jk_unescape_url`'s quirks (an encoded NUL or a bad escape makes the whole query malformed) that a general decoder would not.
 
 use std::collections::HashMap;
 
@@ -244,17 +244,6 @@ impl Params {
 
     pub fn mime(&self) -> Option<Mime> {
         Mime::parse(self.get("mime"))
-    }
-
-    /// The parameters in name order (for links and forms).
-    pub fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut all: Vec<(&str, &str)> = self
-            .values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        all.sort_unstable();
-        all
     }
 }
 

@@ -116,19 +116,26 @@ fn basic_credentials() {
     assert_eq!(parse_basic(b"Basic YWRt*W46"), None, "not base64");
     assert_eq!(parse_basic(b"Basic YWRtaW46czNjcmV0="), None, "bad padding");
     assert_eq!(parse_basic(b"Basic Y"), None);
+    assert_eq!(parse_basic(b"Basic YTpiOmM=="), None, "partial padding");
+    assert_eq!(
+        parse_basic(b"Basic dTo"),
+        Some(("u".to_string(), String::new()))
+    );
     assert_eq!(parse_basic(b"Basic /w=="), None, "not UTF-8");
     assert_eq!(parse_basic(&[0xff, b' ', b'x']), None);
 }
 
 #[test]
 fn base64_round_numbers() {
-    assert_eq!(base64_decode(""), Some(Vec::new()));
-    assert_eq!(base64_decode("Zg=="), Some(b"f".to_vec()));
-    assert_eq!(base64_decode("Zm8="), Some(b"fo".to_vec()));
-    assert_eq!(base64_decode("Zm9v"), Some(b"foo".to_vec()));
-    assert_eq!(base64_decode("Zm9vYg"), Some(b"foob".to_vec()));
-    assert_eq!(base64_decode("Zg==="), None);
-    assert_eq!(base64_decode("Zm9=v"), None);
+    let decode = |text: &str| BASIC.decode(text).ok();
+    assert_eq!(decode(""), Some(Vec::new()));
+    assert_eq!(decode("Zg=="), Some(b"f".to_vec()));
+    assert_eq!(decode("Zm8="), Some(b"fo".to_vec()));
+    assert_eq!(decode("Zm9v"), Some(b"foo".to_vec()));
+    assert_eq!(decode("Zm9vYg"), Some(b"foob".to_vec()));
+    assert_eq!(decode("Zh=="), Some(b"f".to_vec()), "stray low bits");
+    assert_eq!(decode("Zg==="), None);
+    assert_eq!(decode("Zm9=v"), None);
 }
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -226,13 +233,13 @@ fn form_fields_follow_the_query_and_the_token_is_taken_out() {
 
 #[test]
 fn tokens_are_random_hex() {
-    let a = Manager::new(None);
-    let b = Manager::new(None);
+    let a = Manager::new(None).expect("token");
+    let b = Manager::new(None).expect("token");
     assert_eq!(a.token().len(), 32);
     assert!(a.token().bytes().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a.token(), b.token());
     assert!(!a.writable());
-    assert!(Manager::new(Some(users())).writable());
+    assert!(Manager::new(Some(users())).expect("token").writable());
 }
 
 // ---------------------------------------------------------------- whole requests
@@ -327,7 +334,7 @@ const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded")
 
 #[test]
 fn read_only_without_a_user_file() {
-    let manager = Manager::new(None);
+    let manager = Manager::new(None).expect("token");
     let rt = runtime("");
     let page = get(&manager, &rt, "/jkstatus", &[]);
     assert_eq!(page.status, StatusCode::OK);
@@ -364,7 +371,7 @@ fn read_only_without_a_user_file() {
 
 #[test]
 fn writing_needs_a_user_and_reading_does_not() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("");
     let page = get(&manager, &rt, "/jkstatus", &[]);
     assert_eq!(page.status, StatusCode::OK);
@@ -412,7 +419,7 @@ fn writing_needs_a_user_and_reading_does_not() {
 
 #[test]
 fn scripts_change_by_get_with_credentials() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("");
     let done = get(
         &manager,
@@ -450,7 +457,7 @@ fn scripts_change_by_get_with_credentials() {
 
 #[test]
 fn the_page_changes_by_posting_its_forms() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("");
     let form = format!(
         "csrf={}&cmd=update&from=list&w=lb&sw=n2&vwa=S",
@@ -509,7 +516,7 @@ fn the_page_changes_by_posting_its_forms() {
 
 #[test]
 fn read_only_in_the_configuration_wins() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("worker.jkstatus.read_only=true\n");
     let refused = get(
         &manager,
@@ -538,7 +545,7 @@ fn read_only_in_the_configuration_wins() {
 
 #[test]
 fn the_status_workers_user_list_decides_who_gets_in() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("worker.jkstatus.user=ops\n");
     // With a user list mod_jk lets only those users in, even to read.
     assert_eq!(
@@ -576,7 +583,7 @@ fn the_status_workers_user_list_decides_who_gets_in() {
 
 #[test]
 fn verified_credentials_are_remembered_by_a_keyed_hash() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let threads = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -598,7 +605,7 @@ fn verified_credentials_are_remembered_by_a_keyed_hash() {
     );
     assert_eq!(manager.verified.lock().len(), 1, "failures are not kept");
     assert_eq!(threads.block_on(manager.login(None)), Login::Anonymous);
-    let read_only = Manager::new(None);
+    let read_only = Manager::new(None).expect("token");
     assert_eq!(
         threads.block_on(read_only.login(Some(&good))),
         Login::Anonymous
@@ -611,7 +618,7 @@ const MOUNTED: &str = "worker.jkstatus.mount=/jkmanager /jkmanager/*\n";
 
 #[test]
 fn a_dot_segment_hidden_behind_a_path_parameter_never_reaches_the_manager() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime(MOUNTED);
     for hidden in [
         "/app/..;/jkmanager/",
@@ -671,7 +678,7 @@ fn page_links(body: &str) -> Vec<String> {
 
 #[test]
 fn links_forms_and_redirects_point_at_the_mount_not_at_the_request_target() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime(MOUNTED);
     let admin = [("authorization", ADMIN_AUTH)];
     let page = get(
@@ -746,7 +753,7 @@ fn links_forms_and_redirects_point_at_the_mount_not_at_the_request_target() {
 
 #[test]
 fn every_answer_says_nosniff() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime(MOUNTED);
     let admin = ("authorization", ADMIN_AUTH);
     let form = format!(
@@ -809,7 +816,7 @@ fn every_answer_says_nosniff() {
 
 #[test]
 fn the_host_header_is_escaped_in_every_format() {
-    let manager = Manager::new(None);
+    let manager = Manager::new(None).expect("token");
     let rt = runtime(MOUNTED);
     let host = ("host", "jk\"><x y='1'>&zz;:8080");
     for mime in ["xml", "html", "txt", "prop", "json"] {
@@ -871,7 +878,7 @@ fn an_unknown_user_costs_as_much_bcrypt_as_the_slowest_known_one() {
 
 #[test]
 fn repeated_failed_sign_ins_from_one_address_wait() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let threads = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -916,7 +923,7 @@ fn repeated_failed_sign_ins_from_one_address_wait() {
     );
     // Through the front door: 401 five times, then 429 with Retry-After.
     let rt = runtime("");
-    let fresh = Manager::new(Some(users()));
+    let fresh = Manager::new(Some(users())).expect("token");
     for _ in 0..throttle::MAX_FAILURES {
         let answer = get(&fresh, &rt, "/jkstatus", &[("authorization", WRONG_AUTH)]);
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
@@ -957,7 +964,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 #[test]
 fn request_values_cannot_forge_log_lines() {
-    let manager = Manager::new(Some(users()));
+    let manager = Manager::new(Some(users())).expect("token");
     let rt = runtime("");
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
