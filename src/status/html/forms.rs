@@ -8,6 +8,7 @@ use super::{Context, escape};
 use crate::config::values::Activation;
 use crate::status::auth::TOKEN_FIELD;
 use crate::status::page::EditForm;
+use crate::status::view::{AjpView, LbView};
 
 impl Context<'_> {
     /// The start of a form that posts to the status worker with the token and the
@@ -102,176 +103,190 @@ fn activation_code(a: Activation) -> &'static str {
     }
 }
 
+/// The page of `cmd=edit`: a form for a balancer, a member or one attribute of all
+/// members, or a note for an AJP worker.
 pub(super) fn edit_form(out: &mut String, ctx: &Context<'_>, form: &EditForm) {
     let from = ctx.params.get("from").unwrap_or("list");
-    let tf = |b: bool| if b { "True" } else { "False" };
     match form {
-        EditForm::Balancer(lb) => {
+        EditForm::Balancer(lb) => balancer_form(out, ctx, from, lb),
+        EditForm::Member(lb) => member_form(out, ctx, from, lb),
+        EditForm::AllMembers(lb, att) => all_members_form(out, ctx, from, lb, att),
+        EditForm::Ajp(w) => ajp_settings(out, w),
+    }
+}
+
+/// mod_jk's "Edit load balancer settings" form.
+fn balancer_form(out: &mut String, ctx: &Context<'_>, from: &str, lb: &LbView) {
+    let tf = |b: bool| if b { "True" } else { "False" };
+    let _ = writeln!(
+        out,
+        "<div class=\"card-head\"><h3>Edit load balancer settings for {}</h3></div>",
+        escape(&lb.name)
+    );
+    form_start(
+        out,
+        ctx,
+        &[("cmd", "update"), ("from", from), ("w", &lb.name)],
+    );
+    out.push_str("<table class=\"form\">\n");
+    text_input(out, "Retries", "vlr", &lb.retries.to_string());
+    text_input(
+        out,
+        "Retry Interval",
+        "vlri",
+        &lb.retry_interval.to_string(),
+    );
+    text_input(
+        out,
+        "Recover Wait Time",
+        "vlt",
+        &lb.recover_time.to_string(),
+    );
+    text_input(
+        out,
+        "Error Escalation Time",
+        "vlee",
+        &lb.error_escalation_time.to_string(),
+    );
+    text_input(
+        out,
+        "Max Reply Timeouts",
+        "vlx",
+        &lb.max_reply_timeouts.to_string(),
+    );
+    select(
+        out,
+        "Sticky Sessions",
+        "vls",
+        &["True", "False"],
+        tf(lb.sticky_session),
+    );
+    select(
+        out,
+        "Force Sticky Sessions",
+        "vlf",
+        &["True", "False"],
+        tf(lb.sticky_session_force),
+    );
+    select(
+        out,
+        "LB Method",
+        "vlm",
+        &["Request", "Sessions", "Next", "Traffic", "Busyness"],
+        lb.method,
+    );
+    select(
+        out,
+        "Locking",
+        "vll",
+        &["Optimistic", "Pessimistic"],
+        lb.lock,
+    );
+    out.push_str("</table>\n<input type=\"submit\" value=\"Update Balancer\"/>\n</form>\n");
+}
+
+/// mod_jk's "Edit worker settings" form for one member (the view holds only it).
+fn member_form(out: &mut String, ctx: &Context<'_>, from: &str, lb: &LbView) {
+    let Some(m) = lb.members.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<div class=\"card-head\"><h3>Edit worker settings for {} of {}</h3></div>",
+        escape(&m.name),
+        escape(&lb.name)
+    );
+    form_start(
+        out,
+        ctx,
+        &[
+            ("cmd", "update"),
+            ("from", from),
+            ("w", &lb.name),
+            ("sw", &m.name),
+        ],
+    );
+    out.push_str("<table class=\"form\">\n");
+    select(
+        out,
+        "Activation",
+        "vwa",
+        &["Active", "Disabled", "Stopped"],
+        activation_code(m.activation),
+    );
+    text_input(out, "LB Factor", "vwf", &m.lbfactor.to_string());
+    text_input(out, "Route", "vwn", &m.route);
+    text_input(out, "Redirect Route", "vwr", &m.redirect);
+    text_input(out, "Cluster Domain", "vwc", &m.domain);
+    text_input(out, "Distance", "vwd", &m.distance.to_string());
+    out.push_str("</table>\n<input type=\"submit\" value=\"Update Worker\"/>\n</form>\n");
+    out.push_str(
+        "<p class=\"pad note\">The connection settings of a worker (host, port, timeouts, retries, \
+         packet size) are read from workers.properties at startup.</p>\n",
+    );
+}
+
+/// One attribute (`att`, a `vw?` parameter) of every member, one field each.
+fn all_members_form(out: &mut String, ctx: &Context<'_>, from: &str, lb: &LbView, att: &str) {
+    let label = match att {
+        "vwa" => "Activation",
+        "vwf" => "LB Factor",
+        "vwn" => "Route",
+        "vwr" => "Redirect Route",
+        "vwc" => "Cluster Domain",
+        "vwd" => "Distance",
+        _ => {
             let _ = writeln!(
                 out,
-                "<div class=\"card-head\"><h3>Edit load balancer settings for {}</h3></div>",
-                escape(&lb.name)
+                "<p class=\"pad\">jkd cannot change '{}' of the members while running.</p>",
+                escape(att)
             );
-            form_start(
-                out,
-                ctx,
-                &[("cmd", "update"), ("from", from), ("w", &lb.name)],
-            );
-            out.push_str("<table class=\"form\">\n");
-            text_input(out, "Retries", "vlr", &lb.retries.to_string());
-            text_input(
-                out,
-                "Retry Interval",
-                "vlri",
-                &lb.retry_interval.to_string(),
-            );
-            text_input(
-                out,
-                "Recover Wait Time",
-                "vlt",
-                &lb.recover_time.to_string(),
-            );
-            text_input(
-                out,
-                "Error Escalation Time",
-                "vlee",
-                &lb.error_escalation_time.to_string(),
-            );
-            text_input(
-                out,
-                "Max Reply Timeouts",
-                "vlx",
-                &lb.max_reply_timeouts.to_string(),
-            );
-            select(
-                out,
-                "Sticky Sessions",
-                "vls",
-                &["True", "False"],
-                tf(lb.sticky_session),
-            );
-            select(
-                out,
-                "Force Sticky Sessions",
-                "vlf",
-                &["True", "False"],
-                tf(lb.sticky_session_force),
-            );
-            select(
-                out,
-                "LB Method",
-                "vlm",
-                &["Request", "Sessions", "Next", "Traffic", "Busyness"],
-                lb.method,
-            );
-            select(
-                out,
-                "Locking",
-                "vll",
-                &["Optimistic", "Pessimistic"],
-                lb.lock,
-            );
-            out.push_str("</table>\n<input type=\"submit\" value=\"Update Balancer\"/>\n</form>\n");
+            return;
         }
-        EditForm::Member(lb) => {
-            let Some(m) = lb.members.first() else {
-                return;
-            };
-            let _ = writeln!(
+    };
+    let _ = writeln!(
+        out,
+        "<div class=\"card-head\"><h3>Edit {label} for all members of {}</h3></div>",
+        escape(&lb.name)
+    );
+    form_start(
+        out,
+        ctx,
+        &[
+            ("cmd", "update"),
+            ("from", from),
+            ("w", &lb.name),
+            ("att", att),
+        ],
+    );
+    out.push_str("<table class=\"form\">\n");
+    for m in &lb.members {
+        let name = format!("val{}", m.index);
+        let member = escape(&m.name);
+        match att {
+            "vwa" => select(
                 out,
-                "<div class=\"card-head\"><h3>Edit worker settings for {} of {}</h3></div>",
-                escape(&m.name),
-                escape(&lb.name)
-            );
-            form_start(
-                out,
-                ctx,
-                &[
-                    ("cmd", "update"),
-                    ("from", from),
-                    ("w", &lb.name),
-                    ("sw", &m.name),
-                ],
-            );
-            out.push_str("<table class=\"form\">\n");
-            select(
-                out,
-                "Activation",
-                "vwa",
+                &member,
+                &name,
                 &["Active", "Disabled", "Stopped"],
                 activation_code(m.activation),
-            );
-            text_input(out, "LB Factor", "vwf", &m.lbfactor.to_string());
-            text_input(out, "Route", "vwn", &m.route);
-            text_input(out, "Redirect Route", "vwr", &m.redirect);
-            text_input(out, "Cluster Domain", "vwc", &m.domain);
-            text_input(out, "Distance", "vwd", &m.distance.to_string());
-            out.push_str("</table>\n<input type=\"submit\" value=\"Update Worker\"/>\n</form>\n");
-            out.push_str(
-                "<p class=\"pad note\">The connection settings of a worker (host, port, timeouts, retries, \
-                 packet size) are read from workers.properties at startup.</p>\n",
-            );
-        }
-        EditForm::AllMembers(lb, att) => {
-            let label = match att.as_str() {
-                "vwa" => "Activation",
-                "vwf" => "LB Factor",
-                "vwn" => "Route",
-                "vwr" => "Redirect Route",
-                "vwc" => "Cluster Domain",
-                "vwd" => "Distance",
-                _ => {
-                    let _ = writeln!(
-                        out,
-                        "<p class=\"pad\">jkd cannot change '{}' of the members while running.</p>",
-                        escape(att)
-                    );
-                    return;
-                }
-            };
-            let _ = writeln!(
-                out,
-                "<div class=\"card-head\"><h3>Edit {label} for all members of {}</h3></div>",
-                escape(&lb.name)
-            );
-            form_start(
-                out,
-                ctx,
-                &[
-                    ("cmd", "update"),
-                    ("from", from),
-                    ("w", &lb.name),
-                    ("att", att),
-                ],
-            );
-            out.push_str("<table class=\"form\">\n");
-            for m in &lb.members {
-                let name = format!("val{}", m.index);
-                let member = escape(&m.name);
-                match att.as_str() {
-                    "vwa" => select(
-                        out,
-                        &member,
-                        &name,
-                        &["Active", "Disabled", "Stopped"],
-                        activation_code(m.activation),
-                    ),
-                    "vwf" => text_input(out, &member, &name, &m.lbfactor.to_string()),
-                    "vwn" => text_input(out, &member, &name, &m.route),
-                    "vwr" => text_input(out, &member, &name, &m.redirect),
-                    "vwc" => text_input(out, &member, &name, &m.domain),
-                    _ => text_input(out, &member, &name, &m.distance.to_string()),
-                }
-            }
-            out.push_str("</table>\n<input type=\"submit\" value=\"Update Balancer\"/>\n</form>\n");
-        }
-        EditForm::Ajp(w) => {
-            let _ = writeln!(
-                out,
-                "<div class=\"card-head\"><h3>Settings of {}</h3></div>\n<p class=\"pad\">jkd reads the settings of an AJP worker from \
-                 workers.properties at startup; they cannot be changed while it runs.</p>",
-                escape(&w.name)
-            );
+            ),
+            "vwf" => text_input(out, &member, &name, &m.lbfactor.to_string()),
+            "vwn" => text_input(out, &member, &name, &m.route),
+            "vwr" => text_input(out, &member, &name, &m.redirect),
+            "vwc" => text_input(out, &member, &name, &m.domain),
+            _ => text_input(out, &member, &name, &m.distance.to_string()),
         }
     }
+    out.push_str("</table>\n<input type=\"submit\" value=\"Update Balancer\"/>\n</form>\n");
+}
+
+/// A plain AJP worker has nothing to edit while jkd runs: say so.
+fn ajp_settings(out: &mut String, w: &AjpView) {
+    let _ = writeln!(
+        out,
+        "<div class=\"card-head\"><h3>Settings of {}</h3></div>\n<p class=\"pad\">jkd reads the settings of an AJP worker from \
+         workers.properties at startup; they cannot be changed while it runs.</p>",
+        escape(&w.name)
+    );
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::forms::edit_form;
 use super::tables::{ajp, balancer};
 use super::{Context, escape};
-use crate::status::page::{Body, Page, Section};
+use crate::status::page::{Body, Head, Page, Section};
 use crate::status::params::{Command, opt};
 
 /// The page's style sheet.
@@ -128,13 +128,37 @@ fn access_notice(out: &mut String, ctx: &Context<'_>) {
 }
 /// The HTML page.
 pub fn render(page: &Page, ctx: &Context<'_>) -> String {
-    let mut out = String::from(
+    let listing = matches!(ctx.command, Some(Command::List | Command::Show));
+    // Only a page about running workers refreshes itself and polls for live numbers.
+    let live = page.server.is_some() && listing;
+    let mut out = String::new();
+    document_head(&mut out, ctx, live);
+    top_bar(&mut out, ctx, live);
+    out.push_str("</header>\n<main class=\"wrap\">\n");
+    if let Some(head) = &page.head {
+        version_table(&mut out, ctx, head);
+    }
+    if page.server.is_some() {
+        access_notice(&mut out, ctx);
+        navigation(&mut out, ctx, listing);
+    }
+    content(&mut out, ctx, &page.body);
+    result_line(&mut out, ctx, &page.outcome);
+    if live && !ctx.params.option(opt::NO_LEGEND) {
+        legend(&mut out);
+    }
+    footer(&mut out, ctx, live);
+    out
+}
+
+/// From the doctype to `</head>`: the refresh requested with `re=`, the redirect
+/// after a change, the style sheets.
+fn document_head(out: &mut String, ctx: &Context<'_>, live: bool) {
+    out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\n\
          <title>JK Status Manager</title>\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n",
     );
-    let listing = matches!(ctx.command, Some(Command::List | Command::Show));
-    let live = page.server.is_some() && listing;
     let refresh = ctx.params.int("re", 0);
     if live && refresh > 0 {
         let target = if ctx.params.masked_query.is_empty() {
@@ -164,6 +188,11 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         );
     }
     out.push_str("</head>\n");
+}
+
+/// The `<body>` tag (with what the script polls when live) and the header with
+/// mod_jk's `<h1>` and the live toggle, left open for the caller to close.
+fn top_bar(out: &mut String, ctx: &Context<'_>, live: bool) {
     if live {
         let _ = writeln!(
             out,
@@ -188,62 +217,72 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
              <button type=\"button\" id=\"live-toggle\" class=\"plain\">Pause</button></div>\n",
         );
     }
-    out.push_str("</header>\n<main class=\"wrap\">\n");
-    if let Some(h) = &page.head {
-        let (time, unix) = h.time.as_ref().map_or((String::new(), String::new()), |t| {
+}
+
+/// mod_jk's `Server Version:` / `JK Version:` table, which scripts grep for.
+fn version_table(out: &mut String, ctx: &Context<'_>, head: &Head) {
+    let (time, unix) = head
+        .time
+        .as_ref()
+        .map_or((String::new(), String::new()), |t| {
             (ctx.time(t.unix), t.unix.to_string())
         });
-        let _ = writeln!(
-            out,
-            "<table class=\"version\"><tr><td>Server Version:</td><td>{}</td><td>&nbsp;&nbsp;&nbsp;</td>\
-             <td>Server Time:</td><td>{}</td></tr>\n\
-             <tr><td>JK Version:</td><td>{}</td><td></td><td>Unix Seconds:</td><td>{}</td></tr></table>",
-            escape(&h.web_server),
-            escape(&time),
-            escape(&h.jk_version),
-            unix
-        );
+    let _ = writeln!(
+        out,
+        "<table class=\"version\"><tr><td>Server Version:</td><td>{}</td><td>&nbsp;&nbsp;&nbsp;</td>\
+         <td>Server Time:</td><td>{}</td></tr>\n\
+         <tr><td>JK Version:</td><td>{}</td><td></td><td>Unix Seconds:</td><td>{}</td></tr></table>",
+        escape(&head.web_server),
+        escape(&time),
+        escape(&head.jk_version),
+        unix
+    );
+}
+
+/// The links under the header: back to the list, the other formats of a listing,
+/// the read-only switch, the dump.
+fn navigation(out: &mut String, ctx: &Context<'_>, listing: bool) {
+    let mut nav = Vec::new();
+    let cmd = ctx.command_name();
+    let w = ctx.params.get("w").unwrap_or_default();
+    let sw = ctx.params.get("sw").unwrap_or_default();
+    if ctx.command != Some(Command::List) {
+        nav.push(ctx.link("Back to worker list", &[("cmd", "list")]));
     }
-    if page.server.is_some() {
-        access_notice(&mut out, ctx);
-        let mut nav = Vec::new();
-        let cmd = ctx.command_name();
-        let w = ctx.params.get("w").unwrap_or_default();
-        let sw = ctx.params.get("sw").unwrap_or_default();
-        if ctx.command != Some(Command::List) {
-            nav.push(ctx.link("Back to worker list", &[("cmd", "list")]));
+    if listing {
+        for (label, mime) in [
+            ("XML", "xml"),
+            ("Properties", "prop"),
+            ("Text", "txt"),
+            ("JSON", "json"),
+        ] {
+            nav.push(ctx.link(label, &[("cmd", cmd), ("mime", mime), ("w", w), ("sw", sw)]));
         }
-        if listing {
-            for (label, mime) in [
-                ("XML", "xml"),
-                ("Properties", "prop"),
-                ("Text", "txt"),
-                ("JSON", "json"),
-            ] {
-                nav.push(ctx.link(label, &[("cmd", cmd), ("mime", mime), ("w", w), ("sw", sw)]));
-            }
-            if !ctx.settings.read_only && ctx.access.writable {
-                let (label, add, remove) = if ctx.read_only {
-                    ("Read/Write", 0, opt::READ_ONLY)
-                } else {
-                    ("Read Only", opt::READ_ONLY, 0)
-                };
-                nav.push(format!(
-                    "<a href=\"{}\">{label}</a>",
-                    ctx.href(&[("cmd", cmd), ("w", w), ("sw", sw)], add, remove)
-                ));
-            }
+        if !ctx.settings.read_only && ctx.access.writable {
+            let (label, add, remove) = if ctx.read_only {
+                ("Read/Write", 0, opt::READ_ONLY)
+            } else {
+                ("Read Only", opt::READ_ONLY, 0)
+            };
+            nav.push(format!(
+                "<a href=\"{}\">{label}</a>",
+                ctx.href(&[("cmd", cmd), ("w", w), ("sw", sw)], add, remove)
+            ));
         }
-        nav.push(ctx.link("Dump", &[("cmd", "dump")]));
-        let _ = writeln!(out, "<nav class=\"links\">{}</nav>", nav.join(""));
     }
-    match &page.body {
+    nav.push(ctx.link("Dump", &[("cmd", "dump")]));
+    let _ = writeln!(out, "<nav class=\"links\">{}</nav>", nav.join(""));
+}
+
+/// What the command shows: the worker lists, one worker, an edit form or the dump.
+fn content(out: &mut String, ctx: &Context<'_>, body: &Body) {
+    match body {
         Body::List {
             balancers,
             ajp_workers,
         } => {
             section(
-                &mut out,
+                out,
                 ctx,
                 balancers,
                 "Load Balancing Workers",
@@ -251,7 +290,7 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
                 |out, lb| balancer(out, ctx, lb, false),
             );
             section(
-                &mut out,
+                out,
                 ctx,
                 ajp_workers,
                 "AJP Workers",
@@ -259,11 +298,11 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
                 |out, w| ajp(out, ctx, w, false),
             );
         }
-        Body::Balancer(lb) => balancer(&mut out, ctx, lb, true),
-        Body::Ajp(w) => ajp(&mut out, ctx, w, true),
+        Body::Balancer(lb) => balancer(out, ctx, lb, true),
+        Body::Ajp(w) => ajp(out, ctx, w, true),
         Body::Edit(form) => {
             out.push_str("<section class=\"card edit\">\n");
-            edit_form(&mut out, ctx, form);
+            edit_form(out, ctx, form);
             out.push_str("</section>\n");
         }
         Body::Dump(entries) => {
@@ -278,7 +317,11 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         }
         Body::Nothing => {}
     }
-    match &page.outcome {
+}
+
+/// mod_jk's `Result:` line: the error, or the redirect notice after a change.
+fn result_line(out: &mut String, ctx: &Context<'_>, outcome: &Result<(), String>) {
+    match outcome {
         Err(message) => {
             let _ = writeln!(
                 out,
@@ -293,9 +336,10 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         }
         Ok(()) => {}
     }
-    if live && !ctx.params.option(opt::NO_LEGEND) {
-        legend(&mut out);
-    }
+}
+
+/// The footer, the script when live, and the end of the document.
+fn footer(out: &mut String, ctx: &Context<'_>, live: bool) {
     let _ = writeln!(
         out,
         "<footer><a href=\"{}\">JK Status Manager Start Page</a> &middot; {} speaking the status protocol of mod_jk/{}</footer>\n</main>",
@@ -307,5 +351,4 @@ pub fn render(page: &Page, ctx: &Context<'_>) -> String {
         let _ = writeln!(out, "<script>\n{SCRIPT}</script>");
     }
     out.push_str("</body>\n</html>\n");
-    out
 }
