@@ -447,12 +447,45 @@ fn build_worker(
     })
 }
 
+/// A `type=lb` worker: its members, then its own settings. `None` when a member or a
+/// setting is refused (every problem is reported first).
 fn build_lb(
     r: &mut Reader<'_>,
     name: &str,
     origin: &Origin,
     instantiated: &mut HashSet<String>,
 ) -> Option<LbSettings> {
+    let names = member_names(r, name, origin)?;
+    let lb_secret = r.string(name, "secret");
+    let members_origin = r
+        .entry(name, "balance_workers")
+        .or_else(|| r.entry(name, "balanced_workers"))
+        .map(|e| e.origin.clone())
+        .unwrap_or_else(|| origin.clone());
+    let mut members = Vec::new();
+    let mut ok = true;
+    for m in &names {
+        instantiated.insert(m.clone());
+        match build_member(r, name, m, &members_origin, &lb_secret) {
+            Some(member) => members.push(member),
+            None => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mults = lb_mults(&members.iter().map(|m| m.lbfactor).collect::<Vec<_>>());
+    for (m, mult) in members.iter_mut().zip(mults) {
+        m.lb_mult = mult;
+    }
+    if !check_routes(r, name, &members) {
+        return None;
+    }
+    lb_settings(r, name, members, lb_secret)
+}
+
+/// `balance_workers` (or the older `balanced_workers`); an error when there are none.
+fn member_names(r: &mut Reader<'_>, name: &str, origin: &Origin) -> Option<Vec<String>> {
     let names = r
         .list(name, "balance_workers")
         .filter(|l| !l.is_empty())
@@ -466,135 +499,138 @@ fn build_lb(
         );
         return None;
     }
-    let lb_secret = r.string(name, "secret");
-    let mut members = Vec::new();
-    let mut ok = true;
-    for m in &names {
-        instantiated.insert(m.clone());
-        let members_origin = r
-            .entry(name, "balance_workers")
-            .or_else(|| r.entry(name, "balanced_workers"))
-            .map(|e| e.origin.clone())
-            .unwrap_or_else(|| origin.clone());
-        if !check_name(r, m, &members_origin, "member") {
-            ok = false;
-            continue;
-        }
-        if !has_properties(r.props, m) {
-            r.diags.warning(
-                members_origin.clone(),
-                format!("worker.{name}.balance_workers"),
-                format!(
-                    "member '{m}' has no properties: it is an ajp13 worker to localhost:8009 \
-                     (mod_jk's default)"
-                ),
-            );
-        }
-        let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
-        let protocol = match type_name.as_str() {
-            "ajp13" => AjpProtocol::Ajp13,
-            "ajp14" => AjpProtocol::Ajp14,
-            "lb" | "status" | "ajp12" => {
-                r.error(
-                    m,
-                    "type",
-                    format!(
-                        "member '{m}' of load balancer '{name}' has type {type_name}; jkd balances \
-                         only ajp13 members (mod_jk would build it, but it cannot work as intended)"
-                    ),
-                );
-                ok = false;
-                continue;
-            }
-            other => {
-                r.error(
-                    m,
-                    "type",
-                    format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
-                );
-                ok = false;
-                continue;
-            }
-        };
-        let mut ajp = r.ajp(m, protocol);
-        if ajp.secret.is_none() {
-            ajp.secret = lb_secret.clone();
-        }
-        if !detects_a_hung_backend(&ajp) {
-            let origin = worker_origin(r.props, m, &members_origin);
-            r.diags.warning(
-                origin,
-                format!("worker.{m}.reply_timeout"),
-                format!(
-                    "member '{m}' of load balancer '{name}' has no reply_timeout and no ping_mode: \
-                     if its Tomcat hangs (a stopped process, a pulled cable) every request sent \
-                     to it waits until the client gives up, and the balancer never learns of \
-                     it; set worker.{m}.ping_mode=A (a CPing answered within ping_timeout \
-                     before each request) and/or worker.{m}.reply_timeout (ms; longer than \
-                     the slowest page)"
-                ),
-            );
-        }
-        let mut lbfactor = r.int(m, "lbfactor", 1);
-        if lbfactor < 1 {
-            r.warn(
-                m,
-                "lbfactor",
-                format!("lbfactor={lbfactor} is below 1; mod_jk uses 1"),
-            );
-            lbfactor = 1;
-        }
-        let distance = r.int(m, "distance", 0);
-        let route = match r.string(m, "route").or_else(|| r.string(m, "jvm_route")) {
-            Some(route) => {
-                let attr = if r.entry(m, "route").is_some() {
-                    "route"
-                } else {
-                    "jvm_route"
-                };
-                if !r.check_len(m, attr, "route", &route) {
-                    ok = false;
-                }
-                route
-            }
-            None => m.clone(),
-        };
-        let mut domain = r.string(m, "domain").unwrap_or_default();
-        if !r.check_len(m, "domain", "domain", &domain) {
-            ok = false;
-        }
-        let redirect = r.string(m, "redirect").unwrap_or_default();
-        if !r.check_len(m, "redirect", "redirect", &redirect) {
-            ok = false;
-        }
-        let mut activation = r.activation(m);
-        if ajp.port == 0 {
-            activation = Activation::Stopped;
-        }
-        if domain.is_empty()
-            && let Some((d, _)) = route.split_once('.')
-        {
-            domain = d.to_string();
-        }
-        members.push(Member {
-            name: m.clone(),
-            ajp,
-            lbfactor,
-            lb_mult: 0,
-            distance,
-            route,
-            domain,
-            redirect,
-            activation,
-        });
-    }
-    if !ok {
+    Some(names)
+}
+
+/// One member of load balancer `lb`, with the balancer's secret when it has none of
+/// its own. `None` when refused; the checks go on after a refused length so that
+/// every problem of the member is reported.
+fn build_member(
+    r: &mut Reader<'_>,
+    lb: &str,
+    m: &str,
+    members_origin: &Origin,
+    lb_secret: &Option<String>,
+) -> Option<Member> {
+    if !check_name(r, m, members_origin, "member") {
         return None;
     }
-    let mults = lb_mults(&members.iter().map(|m| m.lbfactor).collect::<Vec<_>>());
-    for (m, mult) in members.iter_mut().zip(mults) {
-        m.lb_mult = mult;
+    if !has_properties(r.props, m) {
+        r.diags.warning(
+            members_origin.clone(),
+            format!("worker.{lb}.balance_workers"),
+            format!(
+                "member '{m}' has no properties: it is an ajp13 worker to localhost:8009 \
+                 (mod_jk's default)"
+            ),
+        );
     }
+    let protocol = member_protocol(r, lb, m)?;
+    let mut ajp = r.ajp(m, protocol);
+    if ajp.secret.is_none() {
+        ajp.secret = lb_secret.clone();
+    }
+    if !detects_a_hung_backend(&ajp) {
+        let origin = worker_origin(r.props, m, members_origin);
+        r.diags.warning(
+            origin,
+            format!("worker.{m}.reply_timeout"),
+            format!(
+                "member '{m}' of load balancer '{lb}' has no reply_timeout and no ping_mode: \
+                 if its Tomcat hangs (a stopped process, a pulled cable) every request sent \
+                 to it waits until the client gives up, and the balancer never learns of \
+                 it; set worker.{m}.ping_mode=A (a CPing answered within ping_timeout \
+                 before each request) and/or worker.{m}.reply_timeout (ms; longer than \
+                 the slowest page)"
+            ),
+        );
+    }
+    let mut ok = true;
+    let mut lbfactor = r.int(m, "lbfactor", 1);
+    if lbfactor < 1 {
+        r.warn(
+            m,
+            "lbfactor",
+            format!("lbfactor={lbfactor} is below 1; mod_jk uses 1"),
+        );
+        lbfactor = 1;
+    }
+    let distance = r.int(m, "distance", 0);
+    let route = match r.string(m, "route").or_else(|| r.string(m, "jvm_route")) {
+        Some(route) => {
+            let attr = if r.entry(m, "route").is_some() {
+                "route"
+            } else {
+                "jvm_route"
+            };
+            if !r.check_len(m, attr, "route", &route) {
+                ok = false;
+            }
+            route
+        }
+        None => m.to_string(),
+    };
+    let mut domain = r.string(m, "domain").unwrap_or_default();
+    if !r.check_len(m, "domain", "domain", &domain) {
+        ok = false;
+    }
+    let redirect = r.string(m, "redirect").unwrap_or_default();
+    if !r.check_len(m, "redirect", "redirect", &redirect) {
+        ok = false;
+    }
+    let mut activation = r.activation(m);
+    if ajp.port == 0 {
+        activation = Activation::Stopped;
+    }
+    if domain.is_empty()
+        && let Some((d, _)) = route.split_once('.')
+    {
+        domain = d.to_string();
+    }
+    ok.then(|| Member {
+        name: m.to_string(),
+        ajp,
+        lbfactor,
+        lb_mult: 0,
+        distance,
+        route,
+        domain,
+        redirect,
+        activation,
+    })
+}
+
+/// The protocol of member `m` of `lb`: only AJP workers can be balanced.
+fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol> {
+    let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
+    match type_name.as_str() {
+        "ajp13" => Some(AjpProtocol::Ajp13),
+        "ajp14" => Some(AjpProtocol::Ajp14),
+        "lb" | "status" | "ajp12" => {
+            r.error(
+                m,
+                "type",
+                format!(
+                    "member '{m}' of load balancer '{lb}' has type {type_name}; jkd balances \
+                     only ajp13 members (mod_jk would build it, but it cannot work as intended)"
+                ),
+            );
+            None
+        }
+        other => {
+            r.error(
+                m,
+                "type",
+                format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
+            );
+            None
+        }
+    }
+}
+
+/// Routes must be unique within a balancer (an error: sessions could not stick); a
+/// `redirect` naming no route is only a warning.
+fn check_routes(r: &mut Reader<'_>, name: &str, members: &[Member]) -> bool {
     for (i, a) in members.iter().enumerate() {
         if let Some(b) = members[..i].iter().find(|b| b.route == a.route) {
             let attr = if r.entry(&a.name, "route").is_some() {
@@ -611,10 +647,10 @@ fn build_lb(
                     b.name, a.name, a.route
                 ),
             );
-            return None;
+            return false;
         }
     }
-    for m in &members {
+    for m in members {
         if !m.redirect.is_empty() && !members.iter().any(|o| o.route == m.redirect) {
             r.warn(
                 &m.name,
@@ -627,6 +663,17 @@ fn build_lb(
             );
         }
     }
+    true
+}
+
+/// The balancer's own settings around its `members`: retries, recovery, method,
+/// lock, stickiness and the session cookie.
+fn lb_settings(
+    r: &mut Reader<'_>,
+    name: &str,
+    members: Vec<Member>,
+    lb_secret: Option<String>,
+) -> Option<LbSettings> {
     let mut retries = r.int(name, "retries", workers::DEFAULT_RETRIES);
     if retries < 1 {
         retries = 1;
