@@ -5,10 +5,11 @@
 use std::fmt::Write;
 
 use super::{Context, escape};
+use crate::balancer::MemberState;
 use crate::config::values::Activation;
 use crate::status::auth::TOKEN_FIELD;
 use crate::status::page::EditForm;
-use crate::status::view::{AjpView, LbView};
+use crate::status::view::{AjpView, LbView, MemberView};
 
 impl Context<'_> {
     /// The start of a form that posts to the status worker with the token and the
@@ -288,5 +289,89 @@ fn ajp_settings(out: &mut String, w: &AjpView) {
         "<div class=\"card-head\"><h3>Settings of {}</h3></div>\n<p class=\"pad\">jkd reads the settings of an AJP worker from \
          workers.properties at startup; they cannot be changed while it runs.</p>",
         escape(&w.name)
+    );
+}
+
+/// The letter of an activation in `vwa=` and the label of its button.
+const ACTIVATIONS: [(Activation, &str, &str, &str); 3] = [
+    (
+        Activation::Active,
+        "A",
+        "Activate",
+        "Take new sessions again",
+    ),
+    (
+        Activation::Disabled,
+        "D",
+        "Drain",
+        "Only requests of existing sessions (activation D)",
+    ),
+    (
+        Activation::Stopped,
+        "S",
+        "Stop",
+        "No requests at all (activation S)",
+    ),
+];
+
+/// The last cell of a member's row: activation buttons, Reset, Recover (shown by
+/// the script only while the member is in error) and the Edit link.
+pub(super) fn member_actions(out: &mut String, ctx: &Context<'_>, lb: &str, m: &MemberView) {
+    out.push_str("<td class=\"actions\"><span class=\"seg\">");
+    let from = ctx.command_name();
+    for (activation, letter, label, title) in ACTIVATIONS {
+        ctx.button(
+            out,
+            &[
+                ("cmd", "update"),
+                ("from", from),
+                ("w", lb),
+                ("sw", &m.name),
+                ("vwa", letter),
+            ],
+            &label.to_ascii_lowercase(),
+            label,
+            title,
+            &format!("v-{letter}"),
+            Some(m.activation == activation),
+        );
+    }
+    out.push_str("</span>");
+    ctx.button(
+        out,
+        &[("cmd", "reset"), ("from", from), ("w", lb), ("sw", &m.name)],
+        "reset",
+        "Reset",
+        "Set this member's counters to zero",
+        "plain",
+        None,
+    );
+    let hidden = if m.state == MemberState::Error {
+        ""
+    } else {
+        " hide"
+    };
+    ctx.button(
+        out,
+        &[
+            ("cmd", "recover"),
+            ("from", from),
+            ("w", lb),
+            ("sw", &m.name),
+        ],
+        "recover",
+        "Recover",
+        "Try this member again at once",
+        &format!("plain warnb{hidden}"),
+        None,
+    );
+    let _ = write!(
+        out,
+        "<a class=\"edit\" href=\"{}\" title=\"Route, factor, domain, distance ...\">Edit</a></td>",
+        ctx.href(
+            &[("cmd", "edit"), ("from", from), ("w", lb), ("sw", &m.name)],
+            0,
+            0
+        )
     );
 }

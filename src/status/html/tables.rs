@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::forms::member_actions;
 use super::{Context, escape, size};
 use crate::balancer::MemberState;
 use crate::config::values::Activation;
@@ -36,27 +37,6 @@ fn row_class(activation: Activation, state: MemberState) -> &'static str {
     }
 }
 
-/// The letter of an activation in `vwa=` and the label of its button.
-const ACTIVATIONS: [(Activation, &str, &str, &str); 3] = [
-    (
-        Activation::Active,
-        "A",
-        "Activate",
-        "Take new sessions again",
-    ),
-    (
-        Activation::Disabled,
-        "D",
-        "Drain",
-        "Only requests of existing sessions (activation D)",
-    ),
-    (
-        Activation::Stopped,
-        "S",
-        "Stop",
-        "No requests at all (activation S)",
-    ),
-];
 fn cells(out: &mut String, values: &[String]) {
     out.push_str("<tr>");
     for v in values {
@@ -198,63 +178,7 @@ fn member_row(out: &mut String, ctx: &Context<'_>, lb: &str, m: &MemberView, sin
         let _ = write!(out, "<td class=\"num\" data-f=\"{field}\">{value}</td>");
     }
     if ctx.offers_changes() {
-        out.push_str("<td class=\"actions\"><span class=\"seg\">");
-        let from = ctx.command_name();
-        for (activation, letter, label, title) in ACTIVATIONS {
-            ctx.button(
-                out,
-                &[
-                    ("cmd", "update"),
-                    ("from", from),
-                    ("w", lb),
-                    ("sw", &m.name),
-                    ("vwa", letter),
-                ],
-                &label.to_ascii_lowercase(),
-                label,
-                title,
-                &format!("v-{letter}"),
-                Some(m.activation == activation),
-            );
-        }
-        out.push_str("</span>");
-        ctx.button(
-            out,
-            &[("cmd", "reset"), ("from", from), ("w", lb), ("sw", &m.name)],
-            "reset",
-            "Reset",
-            "Set this member's counters to zero",
-            "plain",
-            None,
-        );
-        let hidden = if m.state == MemberState::Error {
-            ""
-        } else {
-            " hide"
-        };
-        ctx.button(
-            out,
-            &[
-                ("cmd", "recover"),
-                ("from", from),
-                ("w", lb),
-                ("sw", &m.name),
-            ],
-            "recover",
-            "Recover",
-            "Try this member again at once",
-            &format!("plain warnb{hidden}"),
-            None,
-        );
-        let _ = write!(
-            out,
-            "<a class=\"edit\" href=\"{}\" title=\"Route, factor, domain, distance ...\">Edit</a></td>",
-            ctx.href(
-                &[("cmd", "edit"), ("from", from), ("w", lb), ("sw", &m.name)],
-                0,
-                0
-            )
-        );
+        member_actions(out, ctx, lb, m);
     }
     out.push_str("</tr>\n");
 }
@@ -341,6 +265,17 @@ pub(super) fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single:
         "Set the counters of the balancer and all its members to zero",
     );
     out.push_str("</div></div>\n");
+    balancer_conf(out, ctx, lb);
+    if lb.members_shown {
+        members_table(out, ctx, lb, single);
+    }
+    maps(out, ctx, &lb.name, lb.map_count, &lb.maps);
+    out.push_str("</section>\n");
+}
+
+/// The balancer's settings and summary as a strip of labelled values (each can be
+/// hidden with an `opt` bit).
+fn balancer_conf(out: &mut String, ctx: &Context<'_>, lb: &LbView) {
     let show_conf = !ctx.params.option(opt::NO_LB_CONF);
     let show_summary = !ctx.params.option(opt::NO_LB_SUMMARY);
     if show_conf || show_summary {
@@ -378,58 +313,59 @@ pub(super) fn balancer(out: &mut String, ctx: &Context<'_>, lb: &LbView, single:
         }
         out.push_str("</div>\n");
     }
-    if lb.members_shown {
-        out.push_str("<div class=\"scroll\"><table class=\"members\"><thead>");
-        let mut names = vec![
-            "Member",
-            "State",
-            "Activation",
-            "Requests/s",
-            "Errors/s",
-            "<span class=\"r\">Requests</span>",
-            "<span class=\"r\">Errors</span>",
-            "<span class=\"r\">Busy</span>",
-            "<span class=\"r\">Sessions</span>",
-        ];
-        if ctx.offers_changes() {
-            names.push("Actions");
-        }
-        header(out, &names);
-        out.push_str("</thead><tbody>\n");
-        for m in &lb.members {
-            member_row(out, ctx, &lb.name, m, single && lb.members.len() == 1);
-        }
-        out.push_str("</tbody></table></div>\n");
-        classic_members(out, ctx, lb);
-        if ctx.offers_changes() {
-            let _ = writeln!(
-                out,
-                "<p class=\"allm\">Edit one attribute of all members: {}</p>",
-                [
-                    ("vwa", "Activation"),
-                    ("vwf", "LB Factor"),
-                    ("vwn", "Route"),
-                    ("vwr", "Redirect Route"),
-                    ("vwc", "Cluster Domain"),
-                    ("vwd", "Distance"),
-                ]
-                .iter()
-                .map(|(att, label)| ctx.link(
-                    label,
-                    &[
-                        ("cmd", "edit"),
-                        ("from", ctx.command_name()),
-                        ("w", &lb.name),
-                        ("att", att),
-                    ]
-                ))
-                .collect::<Vec<_>>()
-                .join(" &middot; ")
-            );
-        }
+}
+
+/// The members' table with their buttons, mod_jk's full table under it, and the
+/// links to edit one attribute of all members.
+fn members_table(out: &mut String, ctx: &Context<'_>, lb: &LbView, single: bool) {
+    out.push_str("<div class=\"scroll\"><table class=\"members\"><thead>");
+    let mut names = vec![
+        "Member",
+        "State",
+        "Activation",
+        "Requests/s",
+        "Errors/s",
+        "<span class=\"r\">Requests</span>",
+        "<span class=\"r\">Errors</span>",
+        "<span class=\"r\">Busy</span>",
+        "<span class=\"r\">Sessions</span>",
+    ];
+    if ctx.offers_changes() {
+        names.push("Actions");
     }
-    maps(out, ctx, &lb.name, lb.map_count, &lb.maps);
-    out.push_str("</section>\n");
+    header(out, &names);
+    out.push_str("</thead><tbody>\n");
+    for m in &lb.members {
+        member_row(out, ctx, &lb.name, m, single && lb.members.len() == 1);
+    }
+    out.push_str("</tbody></table></div>\n");
+    classic_members(out, ctx, lb);
+    if ctx.offers_changes() {
+        let _ = writeln!(
+            out,
+            "<p class=\"allm\">Edit one attribute of all members: {}</p>",
+            [
+                ("vwa", "Activation"),
+                ("vwf", "LB Factor"),
+                ("vwn", "Route"),
+                ("vwr", "Redirect Route"),
+                ("vwc", "Cluster Domain"),
+                ("vwd", "Distance"),
+            ]
+            .iter()
+            .map(|(att, label)| ctx.link(
+                label,
+                &[
+                    ("cmd", "edit"),
+                    ("from", ctx.command_name()),
+                    ("w", &lb.name),
+                    ("att", att),
+                ]
+            ))
+            .collect::<Vec<_>>()
+            .join(" &middot; ")
+        );
+    }
 }
 
 /// The Show link (unless the page shows this worker alone), and Edit and Reset when
