@@ -128,27 +128,80 @@ pub fn from_workers_bytes(file: &str, bytes: &[u8], env: Env<'_>) -> Loaded {
 }
 
 fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Option<Config> {
-    let mut props = PropMap::new();
-    let mut rules: Vec<MountRule> = Vec::new();
-    let mut workers_path = sources.workers.clone();
-    let mut mount_files: Vec<(PathBuf, Option<Origin>)> = sources
-        .mount_files
-        .iter()
-        .map(|p| (p.clone(), None))
-        .collect();
-    let mut client_timeouts = HttpTimeouts::default();
+    let mut inputs = Inputs {
+        props: PropMap::new(),
+        rules: Vec::new(),
+        workers_path: sources.workers.clone(),
+        mount_files: sources
+            .mount_files
+            .iter()
+            .map(|p| (p.clone(), None))
+            .collect(),
+        http: HttpTimeouts::default(),
+    };
     if let Some(path) = &sources.apache_conf {
+        inputs.add_apache_conf(path, env, diags)?;
+    }
+    if let Some(path) = &inputs.workers_path {
+        let file = display_name(path);
+        let bytes = read_file(path, "workers file", diags)?;
+        if !inputs
+            .props
+            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+        {
+            return None;
+        }
+    }
+    if !inputs.props.resolve_references(diags) {
+        return None;
+    }
+    let fallback = inputs
+        .workers_path
+        .as_deref()
+        .map(|p| Origin::new(display_name(p), 0))
+        .unwrap_or_else(|| Origin::new("workers.properties", 0));
+    inputs.add_command_line_mounts(&sources.mounts, diags);
+    inputs.add_mount_files(env, diags)?;
+    let mut config = build(inputs.props, fallback, inputs.rules, diags)?;
+    config.http = inputs.http;
+    Some(config)
+}
+
+/// What the sources contribute before the workers are built, gathered in mod_jk's
+/// order: the httpd configuration, the workers file, then the mount rules.
+struct Inputs {
+    props: PropMap,
+    rules: Vec<MountRule>,
+    workers_path: Option<PathBuf>,
+    /// Each mount file with the `JkMountFile` line that named it (`None`: the
+    /// command line).
+    mount_files: Vec<(PathBuf, Option<Origin>)>,
+    http: HttpTimeouts,
+}
+
+impl Inputs {
+    /// The httpd configuration: timeouts, `ServerRoot`, `JkWorkerProperty` lines,
+    /// the workers file (unless the command line names one), mount files and
+    /// `JkMount` rules. `None` when a property line is refused or the file cannot
+    /// be read.
+    fn add_apache_conf(
+        &mut self,
+        path: &Path,
+        env: Env<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<()> {
         let file = display_name(path);
         let bytes = read_file(path, "Apache config", diags)?;
         let conf = apache::read_apache_conf(&file, &bytes, diags);
-        client_timeouts.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
-        client_timeouts.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
+        self.http.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
+        self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         if let Some(root) = &conf.server_root {
-            props.put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
+            self.props
+                .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
         }
         // JkWorkerProperty lines are in mod_jk's map before the workers file is read.
         for (line, origin) in &conf.worker_properties {
-            if !props.read_property(
+            if !self.props.read_property(
                 line.as_bytes(),
                 origin.clone(),
                 Treatment::Duplicates,
@@ -158,7 +211,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
                 return None;
             }
         }
-        match (&workers_path, &conf.workers_file) {
+        match (&self.workers_path, &conf.workers_file) {
             (Some(given), Some((named, origin))) => diags.warning(
                 origin.clone(),
                 "JkWorkersFile",
@@ -167,84 +220,84 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
                     given.display()
                 ),
             ),
-            (None, Some((named, _))) => workers_path = Some(PathBuf::from(named)),
+            (None, Some((named, _))) => self.workers_path = Some(PathBuf::from(named)),
             _ => {}
         }
-        mount_files.extend(
+        self.mount_files.extend(
             conf.mount_files
                 .iter()
                 .map(|(f, origin)| (PathBuf::from(f), Some(origin.clone()))),
         );
-        let mut vhosts_merged = HashSet::new();
-        for rule in &conf.mounts {
-            if let Some(vhost) = &rule.vhost
-                && vhosts_merged.insert(vhost.clone())
-            {
-                diags.warning(
-                    rule.origin.clone(),
-                    rule.pattern.clone(),
-                    format!(
-                        "rules of <VirtualHost {vhost}> are merged into jkd's single URI map: \
-                         they apply to every Host"
-                    ),
-                );
-            }
-        }
-        rules.extend(conf.mounts);
+        warn_merged_vhosts(&conf.mounts, diags);
+        self.rules.extend(conf.mounts);
+        Some(())
     }
-    if let Some(path) = &workers_path {
-        let file = display_name(path);
-        let bytes = read_file(path, "workers file", diags)?;
-        if !props.read_bytes(&file, &bytes, Treatment::Duplicates, env, diags) {
-            return None;
-        }
-    }
-    if !props.resolve_references(diags) {
-        return None;
-    }
-    let fallback = workers_path
-        .as_deref()
-        .map(|p| Origin::new(display_name(p), 0))
-        .unwrap_or_else(|| Origin::new("workers.properties", 0));
-    for (n, text) in sources.mounts.iter().enumerate() {
-        let origin = Origin::new(format!("--mount #{}", n + 1), 0);
-        let Some((pattern, worker)) = text.split_once('=') else {
-            diags.error(
-                origin,
-                text.clone(),
-                "a --mount rule is written PATTERN=WORKER",
-            );
-            continue;
-        };
-        rules.extend(mounts::parse_rule(
-            pattern.trim(),
-            worker.trim(),
-            RuleSource::JkMount,
-            origin,
-            diags,
-        ));
-    }
-    for (path, named_at) in &mount_files {
-        let file = display_name(path);
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                let origin = named_at
-                    .clone()
-                    .unwrap_or_else(|| Origin::new(file.clone(), 0));
+
+    /// `--mount PATTERN=WORKER` rules; a malformed one is reported and skipped.
+    fn add_command_line_mounts(&mut self, mounts: &[String], diags: &mut Diagnostics) {
+        for (n, text) in mounts.iter().enumerate() {
+            let origin = Origin::new(format!("--mount #{}", n + 1), 0);
+            let Some((pattern, worker)) = text.split_once('=') else {
                 diags.error(
                     origin,
-                    "JkMountFile",
-                    format!("cannot read the mount file {}: {e}", path.display()),
+                    text.clone(),
+                    "a --mount rule is written PATTERN=WORKER",
                 );
-                return None;
-            }
-        };
-        rules.extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
+                continue;
+            };
+            self.rules.extend(mounts::parse_rule(
+                pattern.trim(),
+                worker.trim(),
+                RuleSource::JkMount,
+                origin,
+                diags,
+            ));
+        }
     }
-    let mut config = build(props, fallback, rules, diags)?;
-    config.http = client_timeouts;
-    Some(config)
+
+    /// The rules of every mount file; `None` when one cannot be read.
+    fn add_mount_files(&mut self, env: Env<'_>, diags: &mut Diagnostics) -> Option<()> {
+        for (path, named_at) in &self.mount_files {
+            let file = display_name(path);
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    let origin = named_at
+                        .clone()
+                        .unwrap_or_else(|| Origin::new(file.clone(), 0));
+                    diags.error(
+                        origin,
+                        "JkMountFile",
+                        format!("cannot read the mount file {}: {e}", path.display()),
+                    );
+                    return None;
+                }
+            };
+            self.rules
+                .extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
+        }
+        Some(())
+    }
+}
+
+/// jkd has one URI map: the first rule of each virtual host says that its rules
+/// apply to every host.
+fn warn_merged_vhosts(rules: &[MountRule], diags: &mut Diagnostics) {
+    let mut vhosts_merged = HashSet::new();
+    for rule in rules {
+        if let Some(vhost) = &rule.vhost
+            && vhosts_merged.insert(vhost.clone())
+        {
+            diags.warning(
+                rule.origin.clone(),
+                rule.pattern.clone(),
+                format!(
+                    "rules of <VirtualHost {vhost}> are merged into jkd's single URI map: \
+                     they apply to every Host"
+                ),
+            );
+        }
+    }
 }
 
 /// Instantiates the listed workers from a resolved property map and builds the URI
