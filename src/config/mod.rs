@@ -128,27 +128,80 @@ pub fn from_workers_bytes(file: &str, bytes: &[u8], env: Env<'_>) -> Loaded {
 }
 
 fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Option<Config> {
-    let mut props = PropMap::new();
-    let mut rules: Vec<MountRule> = Vec::new();
-    let mut workers_path = sources.workers.clone();
-    let mut mount_files: Vec<(PathBuf, Option<Origin>)> = sources
-        .mount_files
-        .iter()
-        .map(|p| (p.clone(), None))
-        .collect();
-    let mut client_timeouts = HttpTimeouts::default();
+    let mut inputs = Inputs {
+        props: PropMap::new(),
+        rules: Vec::new(),
+        workers_path: sources.workers.clone(),
+        mount_files: sources
+            .mount_files
+            .iter()
+            .map(|p| (p.clone(), None))
+            .collect(),
+        http: HttpTimeouts::default(),
+    };
     if let Some(path) = &sources.apache_conf {
+        inputs.add_apache_conf(path, env, diags)?;
+    }
+    if let Some(path) = &inputs.workers_path {
+        let file = display_name(path);
+        let bytes = read_file(path, "workers file", diags)?;
+        if !inputs
+            .props
+            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+        {
+            return None;
+        }
+    }
+    if !inputs.props.resolve_references(diags) {
+        return None;
+    }
+    let fallback = inputs
+        .workers_path
+        .as_deref()
+        .map(|p| Origin::new(display_name(p), 0))
+        .unwrap_or_else(|| Origin::new("workers.properties", 0));
+    inputs.add_command_line_mounts(&sources.mounts, diags);
+    inputs.add_mount_files(env, diags)?;
+    let mut config = build(inputs.props, fallback, inputs.rules, diags)?;
+    config.http = inputs.http;
+    Some(config)
+}
+
+/// What the sources contribute before the workers are built, gathered in mod_jk's
+/// order: the httpd configuration, the workers file, then the mount rules.
+struct Inputs {
+    props: PropMap,
+    rules: Vec<MountRule>,
+    workers_path: Option<PathBuf>,
+    /// Each mount file with the `JkMountFile` line that named it (`None`: the
+    /// command line).
+    mount_files: Vec<(PathBuf, Option<Origin>)>,
+    http: HttpTimeouts,
+}
+
+impl Inputs {
+    /// The httpd configuration: timeouts, `ServerRoot`, `JkWorkerProperty` lines,
+    /// the workers file (unless the command line names one), mount files and
+    /// `JkMount` rules. `None` when a property line is refused or the file cannot
+    /// be read.
+    fn add_apache_conf(
+        &mut self,
+        path: &Path,
+        env: Env<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<()> {
         let file = display_name(path);
         let bytes = read_file(path, "Apache config", diags)?;
         let conf = apache::read_apache_conf(&file, &bytes, diags);
-        client_timeouts.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
-        client_timeouts.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
+        self.http.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
+        self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         if let Some(root) = &conf.server_root {
-            props.put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
+            self.props
+                .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
         }
         // JkWorkerProperty lines are in mod_jk's map before the workers file is read.
         for (line, origin) in &conf.worker_properties {
-            if !props.read_property(
+            if !self.props.read_property(
                 line.as_bytes(),
                 origin.clone(),
                 Treatment::Duplicates,
@@ -158,7 +211,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
                 return None;
             }
         }
-        match (&workers_path, &conf.workers_file) {
+        match (&self.workers_path, &conf.workers_file) {
             (Some(given), Some((named, origin))) => diags.warning(
                 origin.clone(),
                 "JkWorkersFile",
@@ -167,84 +220,84 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
                     given.display()
                 ),
             ),
-            (None, Some((named, _))) => workers_path = Some(PathBuf::from(named)),
+            (None, Some((named, _))) => self.workers_path = Some(PathBuf::from(named)),
             _ => {}
         }
-        mount_files.extend(
+        self.mount_files.extend(
             conf.mount_files
                 .iter()
                 .map(|(f, origin)| (PathBuf::from(f), Some(origin.clone()))),
         );
-        let mut vhosts_merged = HashSet::new();
-        for rule in &conf.mounts {
-            if let Some(vhost) = &rule.vhost
-                && vhosts_merged.insert(vhost.clone())
-            {
-                diags.warning(
-                    rule.origin.clone(),
-                    rule.pattern.clone(),
-                    format!(
-                        "rules of <VirtualHost {vhost}> are merged into jkd's single URI map: \
-                         they apply to every Host"
-                    ),
-                );
-            }
-        }
-        rules.extend(conf.mounts);
+        warn_merged_vhosts(&conf.mounts, diags);
+        self.rules.extend(conf.mounts);
+        Some(())
     }
-    if let Some(path) = &workers_path {
-        let file = display_name(path);
-        let bytes = read_file(path, "workers file", diags)?;
-        if !props.read_bytes(&file, &bytes, Treatment::Duplicates, env, diags) {
-            return None;
-        }
-    }
-    if !props.resolve_references(diags) {
-        return None;
-    }
-    let fallback = workers_path
-        .as_deref()
-        .map(|p| Origin::new(display_name(p), 0))
-        .unwrap_or_else(|| Origin::new("workers.properties", 0));
-    for (n, text) in sources.mounts.iter().enumerate() {
-        let origin = Origin::new(format!("--mount #{}", n + 1), 0);
-        let Some((pattern, worker)) = text.split_once('=') else {
-            diags.error(
-                origin,
-                text.clone(),
-                "a --mount rule is written PATTERN=WORKER",
-            );
-            continue;
-        };
-        rules.extend(mounts::parse_rule(
-            pattern.trim(),
-            worker.trim(),
-            RuleSource::JkMount,
-            origin,
-            diags,
-        ));
-    }
-    for (path, named_at) in &mount_files {
-        let file = display_name(path);
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                let origin = named_at
-                    .clone()
-                    .unwrap_or_else(|| Origin::new(file.clone(), 0));
+
+    /// `--mount PATTERN=WORKER` rules; a malformed one is reported and skipped.
+    fn add_command_line_mounts(&mut self, mounts: &[String], diags: &mut Diagnostics) {
+        for (n, text) in mounts.iter().enumerate() {
+            let origin = Origin::new(format!("--mount #{}", n + 1), 0);
+            let Some((pattern, worker)) = text.split_once('=') else {
                 diags.error(
                     origin,
-                    "JkMountFile",
-                    format!("cannot read the mount file {}: {e}", path.display()),
+                    text.clone(),
+                    "a --mount rule is written PATTERN=WORKER",
                 );
-                return None;
-            }
-        };
-        rules.extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
+                continue;
+            };
+            self.rules.extend(mounts::parse_rule(
+                pattern.trim(),
+                worker.trim(),
+                RuleSource::JkMount,
+                origin,
+                diags,
+            ));
+        }
     }
-    let mut config = build(props, fallback, rules, diags)?;
-    config.http = client_timeouts;
-    Some(config)
+
+    /// The rules of every mount file; `None` when one cannot be read.
+    fn add_mount_files(&mut self, env: Env<'_>, diags: &mut Diagnostics) -> Option<()> {
+        for (path, named_at) in &self.mount_files {
+            let file = display_name(path);
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    let origin = named_at
+                        .clone()
+                        .unwrap_or_else(|| Origin::new(file.clone(), 0));
+                    diags.error(
+                        origin,
+                        "JkMountFile",
+                        format!("cannot read the mount file {}: {e}", path.display()),
+                    );
+                    return None;
+                }
+            };
+            self.rules
+                .extend(mounts::read_uriworkermap(&file, &bytes, env, diags));
+        }
+        Some(())
+    }
+}
+
+/// jkd has one URI map: the first rule of each virtual host says that its rules
+/// apply to every host.
+fn warn_merged_vhosts(rules: &[MountRule], diags: &mut Diagnostics) {
+    let mut vhosts_merged = HashSet::new();
+    for rule in rules {
+        if let Some(vhost) = &rule.vhost
+            && vhosts_merged.insert(vhost.clone())
+        {
+            diags.warning(
+                rule.origin.clone(),
+                rule.pattern.clone(),
+                format!(
+                    "rules of <VirtualHost {vhost}> are merged into jkd's single URI map: \
+                     they apply to every Host"
+                ),
+            );
+        }
+    }
 }
 
 /// Instantiates the listed workers from a resolved property map and builds the URI
@@ -447,12 +500,45 @@ fn build_worker(
     })
 }
 
+/// A `type=lb` worker: its members, then its own settings. `None` when a member or a
+/// setting is refused (every problem is reported first).
 fn build_lb(
     r: &mut Reader<'_>,
     name: &str,
     origin: &Origin,
     instantiated: &mut HashSet<String>,
 ) -> Option<LbSettings> {
+    let names = member_names(r, name, origin)?;
+    let lb_secret = r.string(name, "secret");
+    let members_origin = r
+        .entry(name, "balance_workers")
+        .or_else(|| r.entry(name, "balanced_workers"))
+        .map(|e| e.origin.clone())
+        .unwrap_or_else(|| origin.clone());
+    let mut members = Vec::new();
+    let mut ok = true;
+    for m in &names {
+        instantiated.insert(m.clone());
+        match build_member(r, name, m, &members_origin, &lb_secret) {
+            Some(member) => members.push(member),
+            None => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mults = lb_mults(&members.iter().map(|m| m.lbfactor).collect::<Vec<_>>());
+    for (m, mult) in members.iter_mut().zip(mults) {
+        m.lb_mult = mult;
+    }
+    if !check_routes(r, name, &members) {
+        return None;
+    }
+    lb_settings(r, name, members, lb_secret)
+}
+
+/// `balance_workers` (or the older `balanced_workers`); an error when there are none.
+fn member_names(r: &mut Reader<'_>, name: &str, origin: &Origin) -> Option<Vec<String>> {
     let names = r
         .list(name, "balance_workers")
         .filter(|l| !l.is_empty())
@@ -466,135 +552,138 @@ fn build_lb(
         );
         return None;
     }
-    let lb_secret = r.string(name, "secret");
-    let mut members = Vec::new();
-    let mut ok = true;
-    for m in &names {
-        instantiated.insert(m.clone());
-        let members_origin = r
-            .entry(name, "balance_workers")
-            .or_else(|| r.entry(name, "balanced_workers"))
-            .map(|e| e.origin.clone())
-            .unwrap_or_else(|| origin.clone());
-        if !check_name(r, m, &members_origin, "member") {
-            ok = false;
-            continue;
-        }
-        if !has_properties(r.props, m) {
-            r.diags.warning(
-                members_origin.clone(),
-                format!("worker.{name}.balance_workers"),
-                format!(
-                    "member '{m}' has no properties: it is an ajp13 worker to localhost:8009 \
-                     (mod_jk's default)"
-                ),
-            );
-        }
-        let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
-        let protocol = match type_name.as_str() {
-            "ajp13" => AjpProtocol::Ajp13,
-            "ajp14" => AjpProtocol::Ajp14,
-            "lb" | "status" | "ajp12" => {
-                r.error(
-                    m,
-                    "type",
-                    format!(
-                        "member '{m}' of load balancer '{name}' has type {type_name}; jkd balances \
-                         only ajp13 members (mod_jk would build it, but it cannot work as intended)"
-                    ),
-                );
-                ok = false;
-                continue;
-            }
-            other => {
-                r.error(
-                    m,
-                    "type",
-                    format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
-                );
-                ok = false;
-                continue;
-            }
-        };
-        let mut ajp = r.ajp(m, protocol);
-        if ajp.secret.is_none() {
-            ajp.secret = lb_secret.clone();
-        }
-        if !detects_a_hung_backend(&ajp) {
-            let origin = worker_origin(r.props, m, &members_origin);
-            r.diags.warning(
-                origin,
-                format!("worker.{m}.reply_timeout"),
-                format!(
-                    "member '{m}' of load balancer '{name}' has no reply_timeout and no ping_mode: \
-                     if its Tomcat hangs (a stopped process, a pulled cable) every request sent \
-                     to it waits until the client gives up, and the balancer never learns of \
-                     it; set worker.{m}.ping_mode=A (a CPing answered within ping_timeout \
-                     before each request) and/or worker.{m}.reply_timeout (ms; longer than \
-                     the slowest page)"
-                ),
-            );
-        }
-        let mut lbfactor = r.int(m, "lbfactor", 1);
-        if lbfactor < 1 {
-            r.warn(
-                m,
-                "lbfactor",
-                format!("lbfactor={lbfactor} is below 1; mod_jk uses 1"),
-            );
-            lbfactor = 1;
-        }
-        let distance = r.int(m, "distance", 0);
-        let route = match r.string(m, "route").or_else(|| r.string(m, "jvm_route")) {
-            Some(route) => {
-                let attr = if r.entry(m, "route").is_some() {
-                    "route"
-                } else {
-                    "jvm_route"
-                };
-                if !r.check_len(m, attr, "route", &route) {
-                    ok = false;
-                }
-                route
-            }
-            None => m.clone(),
-        };
-        let mut domain = r.string(m, "domain").unwrap_or_default();
-        if !r.check_len(m, "domain", "domain", &domain) {
-            ok = false;
-        }
-        let redirect = r.string(m, "redirect").unwrap_or_default();
-        if !r.check_len(m, "redirect", "redirect", &redirect) {
-            ok = false;
-        }
-        let mut activation = r.activation(m);
-        if ajp.port == 0 {
-            activation = Activation::Stopped;
-        }
-        if domain.is_empty()
-            && let Some((d, _)) = route.split_once('.')
-        {
-            domain = d.to_string();
-        }
-        members.push(Member {
-            name: m.clone(),
-            ajp,
-            lbfactor,
-            lb_mult: 0,
-            distance,
-            route,
-            domain,
-            redirect,
-            activation,
-        });
-    }
-    if !ok {
+    Some(names)
+}
+
+/// One member of load balancer `lb`, with the balancer's secret when it has none of
+/// its own. `None` when refused; the checks go on after a refused length so that
+/// every problem of the member is reported.
+fn build_member(
+    r: &mut Reader<'_>,
+    lb: &str,
+    m: &str,
+    members_origin: &Origin,
+    lb_secret: &Option<String>,
+) -> Option<Member> {
+    if !check_name(r, m, members_origin, "member") {
         return None;
     }
-    let mults = lb_mults(&members.iter().map(|m| m.lbfactor).collect::<Vec<_>>());
-    for (m, mult) in members.iter_mut().zip(mults) {
-        m.lb_mult = mult;
+    if !has_properties(r.props, m) {
+        r.diags.warning(
+            members_origin.clone(),
+            format!("worker.{lb}.balance_workers"),
+            format!(
+                "member '{m}' has no properties: it is an ajp13 worker to localhost:8009 \
+                 (mod_jk's default)"
+            ),
+        );
     }
+    let protocol = member_protocol(r, lb, m)?;
+    let mut ajp = r.ajp(m, protocol);
+    if ajp.secret.is_none() {
+        ajp.secret = lb_secret.clone();
+    }
+    if !detects_a_hung_backend(&ajp) {
+        let origin = worker_origin(r.props, m, members_origin);
+        r.diags.warning(
+            origin,
+            format!("worker.{m}.reply_timeout"),
+            format!(
+                "member '{m}' of load balancer '{lb}' has no reply_timeout and no ping_mode: \
+                 if its Tomcat hangs (a stopped process, a pulled cable) every request sent \
+                 to it waits until the client gives up, and the balancer never learns of \
+                 it; set worker.{m}.ping_mode=A (a CPing answered within ping_timeout \
+                 before each request) and/or worker.{m}.reply_timeout (ms; longer than \
+                 the slowest page)"
+            ),
+        );
+    }
+    let mut ok = true;
+    let mut lbfactor = r.int(m, "lbfactor", 1);
+    if lbfactor < 1 {
+        r.warn(
+            m,
+            "lbfactor",
+            format!("lbfactor={lbfactor} is below 1; mod_jk uses 1"),
+        );
+        lbfactor = 1;
+    }
+    let distance = r.int(m, "distance", 0);
+    let route = match r.string(m, "route").or_else(|| r.string(m, "jvm_route")) {
+        Some(route) => {
+            let attr = if r.entry(m, "route").is_some() {
+                "route"
+            } else {
+                "jvm_route"
+            };
+            if !r.check_len(m, attr, "route", &route) {
+                ok = false;
+            }
+            route
+        }
+        None => m.to_string(),
+    };
+    let mut domain = r.string(m, "domain").unwrap_or_default();
+    if !r.check_len(m, "domain", "domain", &domain) {
+        ok = false;
+    }
+    let redirect = r.string(m, "redirect").unwrap_or_default();
+    if !r.check_len(m, "redirect", "redirect", &redirect) {
+        ok = false;
+    }
+    let mut activation = r.activation(m);
+    if ajp.port == 0 {
+        activation = Activation::Stopped;
+    }
+    if domain.is_empty()
+        && let Some((d, _)) = route.split_once('.')
+    {
+        domain = d.to_string();
+    }
+    ok.then(|| Member {
+        name: m.to_string(),
+        ajp,
+        lbfactor,
+        lb_mult: 0,
+        distance,
+        route,
+        domain,
+        redirect,
+        activation,
+    })
+}
+
+/// The protocol of member `m` of `lb`: only AJP workers can be balanced.
+fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol> {
+    let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
+    match type_name.as_str() {
+        "ajp13" => Some(AjpProtocol::Ajp13),
+        "ajp14" => Some(AjpProtocol::Ajp14),
+        "lb" | "status" | "ajp12" => {
+            r.error(
+                m,
+                "type",
+                format!(
+                    "member '{m}' of load balancer '{lb}' has type {type_name}; jkd balances \
+                     only ajp13 members (mod_jk would build it, but it cannot work as intended)"
+                ),
+            );
+            None
+        }
+        other => {
+            r.error(
+                m,
+                "type",
+                format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
+            );
+            None
+        }
+    }
+}
+
+/// Routes must be unique within a balancer (an error: sessions could not stick); a
+/// `redirect` naming no route is only a warning.
+fn check_routes(r: &mut Reader<'_>, name: &str, members: &[Member]) -> bool {
     for (i, a) in members.iter().enumerate() {
         if let Some(b) = members[..i].iter().find(|b| b.route == a.route) {
             let attr = if r.entry(&a.name, "route").is_some() {
@@ -611,10 +700,10 @@ fn build_lb(
                     b.name, a.name, a.route
                 ),
             );
-            return None;
+            return false;
         }
     }
-    for m in &members {
+    for m in members {
         if !m.redirect.is_empty() && !members.iter().any(|o| o.route == m.redirect) {
             r.warn(
                 &m.name,
@@ -627,6 +716,17 @@ fn build_lb(
             );
         }
     }
+    true
+}
+
+/// The balancer's own settings around its `members`: retries, recovery, method,
+/// lock, stickiness and the session cookie.
+fn lb_settings(
+    r: &mut Reader<'_>,
+    name: &str,
+    members: Vec<Member>,
+    lb_secret: Option<String>,
+) -> Option<LbSettings> {
     let mut retries = r.int(name, "retries", workers::DEFAULT_RETRIES);
     if retries < 1 {
         retries = 1;

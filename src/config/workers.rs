@@ -236,39 +236,10 @@ impl Reader<'_> {
         true
     }
 
+    /// An ajp13 / ajp14 worker's settings; read in a fixed order, which is the order
+    /// of their diagnostics.
     pub fn ajp(&mut self, name: &str, protocol: AjpProtocol) -> AjpSettings {
-        let default_port = match protocol {
-            AjpProtocol::Ajp13 => DEFAULT_PORT,
-            AjpProtocol::Ajp14 => 8011,
-        };
-        let port = self.int(name, "port", default_port);
-        let host = self
-            .string(name, "host")
-            .unwrap_or_else(|| DEFAULT_HOST.into());
-        self.check_len(name, "host", "host name", &host);
-        if let Some((h, p)) = host.rsplit_once(':')
-            && !h.contains(':')
-            && !p.is_empty()
-            && p.bytes().all(|b| b.is_ascii_digit())
-        {
-            self.warn(
-                name,
-                "host",
-                format!(
-                    "host '{host}' carries a port; mod_jk never reads a port from 'host' (the name \
-                     does not resolve and the worker is disabled): write host={h} and port={p}"
-                ),
-            );
-        }
-        if port <= 0 {
-            self.warn(
-                name,
-                "port",
-                format!(
-                    "port {port} disables the worker (mod_jk stops a balancer member with port 0)"
-                ),
-            );
-        }
+        let (host, port) = self.host_and_port(name, protocol);
         let source = self.string(name, "source").unwrap_or_default();
         self.check_len(name, "source", "source address", &source);
         let prefer_ipv6 = self.bool(name, "prefer_ipv6", false);
@@ -334,16 +305,7 @@ impl Reader<'_> {
             retries.wrapping_mul(retry_interval),
         );
         let busy_limit = self.int(name, "busy_limit", 0);
-        let fail_on_status_text = self.string(name, "fail_on_status");
-        let fail_on_status = fail_on_status_text
-            .as_deref()
-            .map(|t| {
-                values::list(t)
-                    .iter()
-                    .map(|s| values::int_atoi(s))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (fail_on_status, fail_on_status_text) = self.fail_on_status(name);
         let secret = self.string(name, "secret");
         AjpSettings {
             protocol,
@@ -374,6 +336,60 @@ impl Reader<'_> {
             fail_on_status_text,
             secret,
         }
+    }
+
+    /// `host` and `port` (the default port depends on the protocol), with the
+    /// mistakes that silently disable a worker in mod_jk reported.
+    fn host_and_port(&mut self, name: &str, protocol: AjpProtocol) -> (String, i32) {
+        let default_port = match protocol {
+            AjpProtocol::Ajp13 => DEFAULT_PORT,
+            AjpProtocol::Ajp14 => 8011,
+        };
+        let port = self.int(name, "port", default_port);
+        let host = self
+            .string(name, "host")
+            .unwrap_or_else(|| DEFAULT_HOST.into());
+        self.check_len(name, "host", "host name", &host);
+        if let Some((h, p)) = host.rsplit_once(':')
+            && !h.contains(':')
+            && !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+        {
+            self.warn(
+                name,
+                "host",
+                format!(
+                    "host '{host}' carries a port; mod_jk never reads a port from 'host' (the name \
+                     does not resolve and the worker is disabled): write host={h} and port={p}"
+                ),
+            );
+        }
+        if port <= 0 {
+            self.warn(
+                name,
+                "port",
+                format!(
+                    "port {port} disables the worker (mod_jk stops a balancer member with port 0)"
+                ),
+            );
+        }
+        (host, port)
+    }
+
+    /// `fail_on_status`: the status codes as mod_jk reads them, and the text as
+    /// written (the status page shows it).
+    fn fail_on_status(&mut self, name: &str) -> (Vec<i32>, Option<String>) {
+        let fail_on_status_text = self.string(name, "fail_on_status");
+        let fail_on_status = fail_on_status_text
+            .as_deref()
+            .map(|t| {
+                values::list(t)
+                    .iter()
+                    .map(|s| values::int_atoi(s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (fail_on_status, fail_on_status_text)
     }
 
     /// `max_packet_size`: rounded up to a multiple of 1024, clamped to [8192, 65536].

@@ -288,18 +288,7 @@ pub fn render(
     let st = match settings_of(rt, worker) {
         Some(s) => s,
         None => {
-            fallback = crate::config::workers::StatusSettings {
-                css: None,
-                prefix: "worker".into(),
-                ns: "jk:".into(),
-                xmlns: "xmlns:jk=\"http://tomcat.apache.org\"".into(),
-                doctype: None,
-                read_only: true,
-                users: Vec::new(),
-                user_case_insensitive: false,
-                good: Vec::new(),
-                bad: Vec::new(),
-            };
+            fallback = read_only_settings();
             &fallback
         }
     };
@@ -307,30 +296,7 @@ pub fn render(
     let command = params.command();
     let mime = params.mime();
     let read_only = st.read_only || params.option(opt::READ_ONLY) || !req.access.writable;
-    let mut error: Option<String> = None;
-    if params.malformed {
-        error = Some("Error during parsing of URI".into());
-    }
-    if access_denied(st, req, worker) {
-        error = Some("Access denied.".into());
-    }
-    if error.is_none()
-        && read_only
-        && let Some(c) = command
-        && !c.reads_only()
-    {
-        error = Some("This command is not allowed in read only mode.".into());
-    }
-    if error.is_none() {
-        error = match (command, mime) {
-            (None, _) => Some("Invalid command.".into()),
-            (_, None) => Some("Invalid mime type.".into()),
-            (Some(c), Some(_)) if c.checks_worker() => {
-                check_worker(rt, &params, c == Command::Update).err()
-            }
-            _ => None,
-        };
-    }
+    let error = refusal(rt, st, req, worker, &params, read_only);
     let mut page = Page {
         server: None,
         head: None,
@@ -339,12 +305,12 @@ pub fn render(
     };
     let mut action_done = false;
     if let (None, Some(command), Some(mime)) = (&error, command, mime) {
-        let actor = Actor {
-            status_worker: worker,
-            user: req.remote_user,
-            client: req.client,
-        };
         if command.is_action() {
+            let actor = Actor {
+                status_worker: worker,
+                user: req.remote_user,
+                client: req.client,
+            };
             page.outcome = match command {
                 Command::Update => actions::update(rt, &params, &actor),
                 Command::Reset => actions::reset(rt, &params, &actor, clock.now, clock.unix),
@@ -352,17 +318,6 @@ pub fn render(
             };
             action_done = page.outcome.is_ok();
         } else {
-            page.server = Some(Server {
-                name: req.server_name.to_string(),
-                port: req.server_port,
-            });
-            if command.prints_head() {
-                page.head = Some(Head {
-                    time: Stamp::of(clock.unix),
-                    web_server: web_server(),
-                    jk_version: jk_version(),
-                });
-            }
             let gather = Gather {
                 rt,
                 clock,
@@ -372,19 +327,7 @@ pub fn render(
                 hide_members: params.option(opt::NO_MEMBERS),
                 hide_maps: params.option(opt::NO_MAPS),
             };
-            page.body = match command {
-                Command::List => list(&gather, &params),
-                Command::Show => show(&gather, &params),
-                Command::Edit if mime == Mime::Html => match edit(&gather, &params) {
-                    Ok(body) => body,
-                    Err(e) => {
-                        page.outcome = Err(e);
-                        Body::Nothing
-                    }
-                },
-                Command::Dump => dump(rt),
-                _ => Body::Nothing,
-            };
+            show_command(&mut page, &gather, req, &params, command, mime);
         }
     } else if let Some(e) = error {
         page.outcome = Err(e);
@@ -417,30 +360,132 @@ pub fn render(
             location: Some(location),
         };
     }
+    format_page(&page, mime, st, &html_context)
+}
+
+/// The settings used when `worker` is not a status worker: read-only, no users.
+fn read_only_settings() -> StatusSettings {
+    StatusSettings {
+        css: None,
+        prefix: "worker".into(),
+        ns: "jk:".into(),
+        xmlns: "xmlns:jk=\"http://tomcat.apache.org\"".into(),
+        doctype: None,
+        read_only: true,
+        users: Vec::new(),
+        user_case_insensitive: false,
+        good: Vec::new(),
+        bad: Vec::new(),
+    }
+}
+
+/// Why the request is refused, as mod_jk checks it: a later check's message
+/// replaces an earlier one's for the first two, the others only run while nothing
+/// is refused yet.
+fn refusal(
+    rt: &Runtime,
+    st: &StatusSettings,
+    req: &Request<'_>,
+    worker: &str,
+    params: &Params,
+    read_only: bool,
+) -> Option<String> {
+    let command = params.command();
+    let mut error: Option<String> = None;
+    if params.malformed {
+        error = Some("Error during parsing of URI".into());
+    }
+    // Checked (and logged) even for a malformed request.
+    if access_denied(st, req, worker) {
+        error = Some("Access denied.".into());
+    }
+    if error.is_none()
+        && read_only
+        && let Some(c) = command
+        && !c.reads_only()
+    {
+        error = Some("This command is not allowed in read only mode.".into());
+    }
+    if error.is_none() {
+        error = match (command, params.mime()) {
+            (None, _) => Some("Invalid command.".into()),
+            (_, None) => Some("Invalid mime type.".into()),
+            (Some(c), Some(_)) if c.checks_worker() => {
+                check_worker(rt, params, c == Command::Update).err()
+            }
+            _ => None,
+        };
+    }
+    error
+}
+
+/// A command that shows something: the server, the head when the command prints
+/// it, and the body (an edit form that cannot be built becomes the outcome).
+fn show_command(
+    page: &mut Page,
+    gather: &Gather<'_>,
+    req: &Request<'_>,
+    params: &Params,
+    command: Command,
+    mime: Mime,
+) {
+    page.server = Some(Server {
+        name: req.server_name.to_string(),
+        port: req.server_port,
+    });
+    if command.prints_head() {
+        page.head = Some(Head {
+            time: Stamp::of(gather.clock.unix),
+            web_server: web_server(),
+            jk_version: jk_version(),
+        });
+    }
+    page.body = match command {
+        Command::List => list(gather, params),
+        Command::Show => show(gather, params),
+        Command::Edit if mime == Mime::Html => match edit(gather, params) {
+            Ok(body) => body,
+            Err(e) => {
+                page.outcome = Err(e);
+                Body::Nothing
+            }
+        },
+        Command::Dump => dump(gather.rt),
+        _ => Body::Nothing,
+    };
+}
+
+/// The page in the format `mime=` asks for (mod_jk falls back to properties).
+fn format_page(
+    page: &Page,
+    mime: Option<Mime>,
+    st: &StatusSettings,
+    html_context: &html::Context<'_>,
+) -> Reply {
     match mime {
         Some(Mime::Html) => Reply {
             content_type: Mime::Html.content_type(),
-            body: html::render(&page, &html_context),
+            body: html::render(page, html_context),
             location: None,
         },
         Some(Mime::Xml) => Reply {
             content_type: Mime::Xml.content_type(),
-            body: machine::xml(&page, st),
+            body: machine::xml(page, st),
             location: None,
         },
         Some(Mime::Txt) => Reply {
             content_type: Mime::Txt.content_type(),
-            body: machine::txt(&page),
+            body: machine::txt(page),
             location: None,
         },
         Some(Mime::Json) => Reply {
             content_type: Mime::Json.content_type(),
-            body: machine::json(&page),
+            body: machine::json(page),
             location: None,
         },
         Some(Mime::Prop) | None => Reply {
             content_type: Mime::Prop.content_type(),
-            body: machine::prop(&page, st),
+            body: machine::prop(page, st),
             location: None,
         },
     }
