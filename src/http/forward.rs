@@ -421,6 +421,20 @@ impl<'a> Outbound<'a> {
     }
 }
 
+/// The FORWARD_REQUEST jkd sends for `parts` as a first attempt to a worker with
+/// `settings`, and the body's framing length (`None`: chunked): the request side
+/// without a network, so the fuzz target can check what Tomcat would be told.
+pub fn forward_request_for(
+    parts: &http::request::Parts,
+    conn: ConnInfo,
+    settings: &AjpSettings,
+    route: Option<&str>,
+) -> Result<(BytesMut, Option<u64>), ProxyError> {
+    let out = Outbound::new(parts, conn, &[], false);
+    let packet = out.encode(settings, route, Activation::Active)?;
+    Ok((packet, out.length))
+}
+
 /// The host and port the client asked for: the Host header (or HTTP/2 authority),
 /// else the local address, as httpd's `UseCanonicalName Off`.
 pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {

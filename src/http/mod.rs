@@ -108,7 +108,7 @@ pub async fn handle(
 
 /// RFC 9112's rules for the request head that hyper leaves to the server: refused
 /// before anything is mapped or forwarded.
-fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
+pub fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
     let hosts = parts.headers.get_all(http::header::HOST).iter().count();
     match parts.version {
         // §3.2: exactly one Host in HTTP/1.1 (httpd and nginx answer 400 too).
