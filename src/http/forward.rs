@@ -129,11 +129,10 @@ impl<'a> Outbound<'a> {
                 uri::decode_path(raw_path).unwrap_or_else(|_| raw_path.as_bytes().to_vec());
             std::borrow::Cow::Owned(uri::canon_encode(&decoded))
         };
-        let chunked = parts
-            .headers
-            .get_all(http::header::TRANSFER_ENCODING)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        // Read as check_head reads it: hyper takes `,chunked` as chunked, and so must the
+        // framing Tomcat is told.
+        let chunked =
+            super::transfer_codings(&parts.headers).any(|c| c.eq_ignore_ascii_case(b"chunked"));
         let length = if chunked {
             None
         } else {
@@ -284,6 +283,20 @@ impl<'a> Outbound<'a> {
                 | Method::DELETE
         )
     }
+}
+
+/// The FORWARD_REQUEST jkd sends for `parts` as a first attempt to a worker with
+/// `settings`, and the body's framing length (`None`: chunked): the request side
+/// without a network, so the fuzz target can check what Tomcat would be told.
+pub fn forward_request_for(
+    parts: &http::request::Parts,
+    conn: ConnInfo,
+    settings: &AjpSettings,
+    route: Option<&str>,
+) -> Result<(BytesMut, Option<u64>), ProxyError> {
+    let out = Outbound::new(parts, conn, &[], false);
+    let packet = out.encode(settings, route, Activation::Active)?;
+    Ok((packet, out.length))
 }
 
 /// jkd's retry rule: another attempt is allowed only while it cannot duplicate the
@@ -1072,6 +1085,28 @@ mod tests {
             "/",
         );
         assert!(!headers.iter().any(|(n, _)| n == "x-other"), "{headers:?}");
+    }
+
+    #[test]
+    fn a_chunked_body_is_never_announced_with_a_length() {
+        // hyper reads the body as chunked when the last coding is "chunked", and empty
+        // list elements pass check_head (RFC 9110 §5.6.1); Tomcat must not be told
+        // `content-length: 0` for such a body (found by the http_request fuzz target).
+        for te in ["chunked", "Chunked", ",chunked", " , chunked", ",,chunked"] {
+            let (headers, length) = outbound_headers(
+                &[
+                    ("Host", "a"),
+                    ("Transfer-Encoding", te),
+                    ("Content-Length", "5"),
+                ],
+                "/up",
+            );
+            assert_eq!(length, None, "{te}");
+            assert!(
+                !headers.iter().any(|(n, _)| n == "content-length"),
+                "{te}: {headers:?}"
+            );
+        }
     }
 
     #[test]

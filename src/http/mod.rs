@@ -79,7 +79,7 @@ pub async fn handle(
 
 /// RFC 9112's rules for the request head that hyper leaves to the server: refused
 /// before anything is mapped or forwarded.
-fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
+pub fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
     let hosts = parts.headers.get_all(http::header::HOST).iter().count();
     match parts.version {
         // §3.2: exactly one Host in HTTP/1.1 (httpd and nginx answer 400 too).
@@ -111,13 +111,7 @@ fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
     }
     // Transfer-Encoding: jkd forwards a body framed by "chunked" alone; any other coding
     // (gzip, identity, chunked twice, ...) is one it does not implement (§6.1: 501).
-    let mut codings = parts
-        .headers
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|c| c.trim_ascii())
-        .filter(|c| !c.is_empty());
+    let mut codings = transfer_codings(&parts.headers);
     if let Some(first) = codings.next()
         && (!first.eq_ignore_ascii_case(b"chunked") || codings.next().is_some())
     {
@@ -137,6 +131,18 @@ fn check_head(parts: &http::request::Parts) -> Result<(), ProxyError> {
         }
     }
     Ok(())
+}
+
+/// The codings Transfer-Encoding lists, in order, without the empty list elements a
+/// recipient ignores (RFC 9110 §5.6.1). `check_head` and the forwarded framing read
+/// the header through this one function, so they cannot disagree on `,chunked`.
+pub(crate) fn transfer_codings(headers: &http::HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|c| c.trim_ascii())
+        .filter(|c| !c.is_empty())
 }
 
 async fn route(
