@@ -86,48 +86,92 @@ struct Activity {
 /// most 64 KiB, so a larger head is refused anyway).
 const HEAD_CAPTURE_LIMIT: usize = 64 * 1024;
 
-/// Header names as the client spelled them, for those that were not all lower case
-/// (the rest need no mapping): one request's head and the ranges of those names in it.
-#[derive(Clone, Debug)]
+/// The header names of a request head as the client spelled them, in the order they
+/// came, each followed by a newline (one small allocation per request).
+#[derive(Clone, Debug, Default)]
 pub struct OriginalHeaderNames {
-    head: Bytes,
-    names: Vec<std::ops::Range<usize>>,
+    names: Vec<u8>,
 }
 
 impl OriginalHeaderNames {
-    /// Reads a complete request head; `None` when it is not one (then names keep
-    /// hyper's lower case) or when every name is lower case already.
-    fn parse(head: Vec<u8>) -> Option<OriginalHeaderNames> {
-        let mut slots = [httparse::EMPTY_HEADER; 128];
-        let mut request = httparse::Request::new(&mut slots);
-        if !matches!(request.parse(&head), Ok(httparse::Status::Complete(_))) {
-            return None;
+    /// Reads the names of a complete request head (hyper has already parsed and
+    /// accepted it, so a plain scan of `name:` at the start of each line suffices);
+    /// `None` when the head is not complete or every name is lower case (then
+    /// hyper's names are the client's).
+    fn scan(head: &[u8]) -> Option<OriginalHeaderNames> {
+        let mut names = Vec::with_capacity(256);
+        let mut mixed_case = false;
+        // One pass: skip the request line, then `name:` up to the empty line.
+        let mut rest = head.get(memchr::memchr(b'\n', head)? + 1..)?;
+        loop {
+            let line_end = memchr::memchr(b'\n', rest)?;
+            let line = rest.get(..line_end)?;
+            if line.is_empty() || line == b"\r" {
+                break;
+            }
+            if let Some(colon) = memchr::memchr(b':', line) {
+                let name = line.get(..colon)?;
+                mixed_case |= name.iter().any(u8::is_ascii_uppercase);
+                names.extend_from_slice(name);
+                names.push(b'\n');
+            }
+            rest = rest.get(line_end + 1..)?;
         }
-        let start = head.as_ptr() as usize;
-        let names: Vec<std::ops::Range<usize>> = request
-            .headers
-            .iter()
-            .filter(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()))
-            .map(|h| {
-                let at = h.name.as_ptr() as usize - start;
-                at..at + h.name.len()
-            })
-            .collect();
-        if names.is_empty() {
-            return None;
-        }
-        Some(OriginalHeaderNames {
-            head: Bytes::from(head),
-            names,
-        })
+        mixed_case.then_some(OriginalHeaderNames { names })
     }
 
-    /// The client's spelling of `name` (given in lower case), if it differed.
+    /// The names in the order they came.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.names.split(|b| *b == b'\n').filter(|n| !n.is_empty())
+    }
+
+    /// The client's first spelling of `name` (given in lower case).
     pub fn spelling(&self, name: &str) -> Option<&[u8]> {
-        self.names
-            .iter()
-            .filter_map(|r| self.head.get(r.clone()))
+        self.iter()
             .find(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+/// Gives each header name of a request its client spelling, walking the client's
+/// names alongside hyper's header map (which keeps the order of first appearance),
+/// so that the usual request costs one comparison per header.
+pub struct Speller<'a> {
+    original: Option<&'a OriginalHeaderNames>,
+    next: usize,
+    last: Option<(&'a str, &'a [u8])>,
+}
+
+impl<'a> Speller<'a> {
+    pub fn new(original: Option<&'a OriginalHeaderNames>) -> Self {
+        Speller {
+            original,
+            next: 0,
+            last: None,
+        }
+    }
+
+    /// `name` (hyper's, lower case) as the client wrote it.
+    pub fn spell(&mut self, name: &'a str) -> &'a [u8] {
+        let Some(original) = self.original else {
+            return name.as_bytes();
+        };
+        if let Some((last, spelled)) = self.last
+            && last == name
+        {
+            return spelled;
+        }
+        let names = &original.names;
+        let rest = names.get(self.next..).unwrap_or_default();
+        let candidate_len = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let candidate = rest.get(..candidate_len).unwrap_or_default();
+        let spelled = if candidate.eq_ignore_ascii_case(name.as_bytes()) {
+            self.next += candidate_len + 1;
+            candidate
+        } else {
+            original.spelling(name).unwrap_or(name.as_bytes())
+        };
+        self.last = Some((name, spelled));
+        spelled
     }
 }
 
@@ -175,8 +219,11 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.head_since.store(0, Ordering::Relaxed);
-        let head = std::mem::take(&mut *self.head.as_ref()?.lock());
-        OriginalHeaderNames::parse(head)
+        // The buffer is kept (cleared) for the connection's next head.
+        let mut head = self.head.as_ref()?.lock();
+        let names = OriginalHeaderNames::scan(&head);
+        head.clear();
+        names
     }
 
     /// Whether a request head has been arriving for longer than `limit`.
@@ -366,7 +413,7 @@ async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
         let _ = counted.request_began();
         let guard = InFlight(counted.clone());
         async move {
-            let resp = super::handle(rt, req, info).await;
+            let resp = super::handle(rt, req, info, None).await;
             drop(guard);
             Ok::<_, Infallible>(resp)
         }
@@ -475,14 +522,12 @@ async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Opt
     let head_timeout = rt.limits.timeout;
     let activity = io.activity.clone();
     let counted = activity.clone();
-    let svc = service_fn(move |mut req: Request<Incoming>| -> ServiceFuture {
+    let svc = service_fn(move |req: Request<Incoming>| -> ServiceFuture {
         let rt = rt.clone();
-        if let Some(names) = counted.request_began() {
-            req.extensions_mut().insert(names);
-        }
+        let names = counted.request_began();
         let guard = InFlight(counted.clone());
         Box::pin(async move {
-            let resp = super::handle(rt, req, info).await;
+            let resp = super::handle(rt, req, info, names).await;
             drop(guard);
             Ok(resp)
         })

@@ -120,6 +120,7 @@ impl<'a> Outbound<'a> {
         conn: ConnInfo,
         trusted: &[IpAddr],
         body_without_length: bool,
+        original: Option<&'a super::client::OriginalHeaderNames>,
     ) -> Self {
         let raw_path = parts.uri.path();
         let uri = if uri::is_plain_path(raw_path.as_bytes()) {
@@ -155,10 +156,13 @@ impl<'a> Outbound<'a> {
         // An absolute-form request-target's authority (HTTP/1.1) or :authority (HTTP/2)
         // names the host; a Host header beside it is not forwarded (RFC 9112 §3.2.2).
         let authority = parts.uri.authority().map(|a| a.as_str());
-        let original = parts.extensions.get::<super::client::OriginalHeaderNames>();
         let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 1);
         let mut length_sent = false;
+        let mut speller = super::client::Speller::new(original);
         for (name, value) in &parts.headers {
+            // Asked for every header, forwarded or not, so that the speller keeps in
+            // step with the client's order.
+            let spelled = speller.spell(name.as_str());
             if hop_by_hop(name) {
                 continue;
             }
@@ -184,9 +188,6 @@ impl<'a> Outbound<'a> {
             }
             // The client's spelling, as mod_jk forwards it (servlets that compare
             // names case-sensitively see what the browser sent).
-            let spelled = original
-                .and_then(|o| o.spelling(name.as_str()))
-                .unwrap_or(name.as_str().as_bytes());
             headers.push((spelled, value.as_bytes()));
         }
         let length = match length {
@@ -294,7 +295,7 @@ pub fn forward_request_for(
     settings: &AjpSettings,
     route: Option<&str>,
 ) -> Result<(BytesMut, Option<u64>), ProxyError> {
-    let out = Outbound::new(parts, conn, &[], false);
+    let out = Outbound::new(parts, conn, &[], false, None);
     let packet = out.encode(settings, route, Activation::Active)?;
     Ok((packet, out.length))
 }
@@ -1046,7 +1047,7 @@ mod tests {
             peer: SocketAddr::from(([127, 0, 0, 1], 1000)),
             local: SocketAddr::from(([127, 0, 0, 1], 80)),
         };
-        let out = Outbound::new(&parts, conn, &[], false);
+        let out = Outbound::new(&parts, conn, &[], false, None);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (
             out.headers

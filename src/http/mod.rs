@@ -43,6 +43,7 @@ pub async fn handle(
     rt: Arc<Runtime>,
     req: Request<Incoming>,
     conn: ConnInfo,
+    names: Option<client::OriginalHeaderNames>,
 ) -> Response<ProxyBody> {
     let id = rt.request_ids.fetch_add(1, Ordering::Relaxed);
     let (mut parts, incoming) = req.into_parts();
@@ -58,7 +59,7 @@ pub async fn handle(
         }
     }
     let started = Instant::now();
-    let result = route(&rt, &parts, incoming, conn).await;
+    let result = route(&rt, &parts, incoming, conn, names.as_ref()).await;
     match result {
         Ok(resp) => {
             tracing::debug!(id, method = %parts.method, uri = %parts.uri, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "forwarded");
@@ -150,6 +151,7 @@ async fn route(
     parts: &http::request::Parts,
     incoming: Incoming,
     conn: ConnInfo,
+    names: Option<&client::OriginalHeaderNames>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_head(parts)?;
     let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
@@ -171,7 +173,7 @@ async fn route(
     }
     use hyper::body::Body;
     let body_without_length = !incoming.is_end_stream() && parts.version >= Version::HTTP_2;
-    let out = Outbound::new(parts, conn, &rt.trusted_proxies, body_without_length);
+    let out = Outbound::new(parts, conn, &rt.trusted_proxies, body_without_length, names);
     let body = IncomingSource::new(incoming, rt.limits.timeout);
     let started = Instant::now();
     let forwarded = match target {
