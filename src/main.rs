@@ -343,6 +343,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                 manager,
             )));
         }
+        let live = jkd::runtime::Live::new(rt);
         if let Some(addr) = &serving.metrics_listen {
             match tokio::net::TcpListener::bind(addr.as_str()).await {
                 Ok(l) => {
@@ -352,7 +353,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                         .unwrap_or_else(|_| addr.clone());
                     tracing::info!("metrics on http://{shown}/metrics");
                     let registry = registry.clone().unwrap_or_default();
-                    tokio::spawn(jkd::metrics::serve(rt.clone(), registry, l));
+                    tokio::spawn(jkd::metrics::serve(live.clone(), registry, l));
                 }
                 Err(e) => {
                     eprintln!("jkd: cannot listen on {addr} for metrics: {e}");
@@ -360,7 +361,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                 }
             }
         }
-        jkd::http::serve(rt, listeners).await;
+        jkd::http::serve(live, listeners).await;
         ExitCode::SUCCESS
     })
 }

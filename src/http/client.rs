@@ -30,7 +30,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::runtime::{ConnInfo, ProxyBody, Runtime};
+use crate::runtime::{ConnInfo, Live, ProxyBody};
 
 /// How long an HTTP/1.1 connection stays quiet (no byte read, no request in
 /// flight) before it is parked. Long enough that a busy keep-alive connection
@@ -355,7 +355,10 @@ async fn starts_like_http2(stream: &TcpStream) -> bool {
 }
 
 /// Serves one client connection until it closes.
-pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
+pub async fn serve(live: Arc<Live>, stream: TcpStream, info: ConnInfo) {
+    // The counters and limits are shared by every snapshot; each request takes the
+    // snapshot current when it arrives.
+    let rt = live.load();
     let _open = Counted::new(&rt.clients.open);
     let limits = rt.limits;
     // A new connection must start its first request within the timeout, as httpd's
@@ -371,12 +374,12 @@ pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
     let mut io = ClientIo::new(stream, limits.timeout, !h2);
     if h2 {
         // Boxed: its state is large and would otherwise size every connection's task.
-        Box::pin(serve_auto(rt.clone(), io, info)).await;
+        Box::pin(serve_auto(live.clone(), io, info)).await;
         return;
     }
     loop {
         // Boxed: while parked, the task keeps only the small state of this loop.
-        let served = Box::pin(serve_until_idle(rt.clone(), io, info)).await;
+        let served = Box::pin(serve_until_idle(live.clone(), io, info)).await;
         let Some(parked) = served else { return };
         io = parked;
         if io.pending.is_empty() {
@@ -404,12 +407,12 @@ pub async fn serve(rt: Arc<Runtime>, stream: TcpStream, info: ConnInfo) {
 /// builder, for the life of the connection. A connection with no stream open for
 /// the keep-alive timeout is sent GOAWAY and closed (PINGs do not keep it open);
 /// jkd pings a quiet client every `timeout` and drops it if the PING is not answered.
-async fn serve_auto(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) {
-    let limits = rt.limits;
+async fn serve_auto(live: Arc<Live>, io: ClientIo, info: ConnInfo) {
+    let limits = live.load().limits;
     let activity = io.activity.clone();
     let counted = activity.clone();
     let svc = service_fn(move |req| {
-        let rt = rt.clone();
+        let rt = live.load();
         let _ = counted.request_began();
         let guard = InFlight(counted.clone());
         async move {
@@ -518,12 +521,12 @@ impl Drop for InFlight {
 
 /// Serves HTTP/1.1 requests until the connection ends (`None`) or has been idle
 /// for [`PARK_AFTER`] (`Some`: the socket, with any bytes read but not used).
-async fn serve_until_idle(rt: Arc<Runtime>, io: ClientIo, info: ConnInfo) -> Option<ClientIo> {
-    let head_timeout = rt.limits.timeout;
+async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Option<ClientIo> {
+    let head_timeout = live.load().limits.timeout;
     let activity = io.activity.clone();
     let counted = activity.clone();
     let svc = service_fn(move |req: Request<Incoming>| -> ServiceFuture {
-        let rt = rt.clone();
+        let rt = live.load();
         let names = counted.request_began();
         let guard = InFlight(counted.clone());
         Box::pin(async move {

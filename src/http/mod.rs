@@ -22,7 +22,7 @@ pub use crate::runtime::listen::accept_with_backoff;
 pub use crate::runtime::{
     ClientLimits, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
 };
-use crate::runtime::{ConnInfo, ProxyBody, Runtime, Target};
+use crate::runtime::{ConnInfo, Live, ProxyBody, Runtime, Target};
 use body::IncomingSource;
 use error::{ProxyError, status_of};
 use forward::Outbound;
@@ -192,28 +192,31 @@ async fn route(
 }
 
 /// Serves on the given listeners until the process ends; runs maintenance every second.
-pub async fn serve(rt: Arc<Runtime>, listeners: Vec<TcpListener>) {
-    let upkeep = rt.clone();
+pub async fn serve(live: Arc<Live>, listeners: Vec<TcpListener>) {
+    let upkeep = live.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            upkeep.maintain(Instant::now());
+            upkeep.load().maintain(Instant::now());
         }
     });
     // One cap for every listener: each connection holds a permit until it ends.
-    let slots = Arc::new(Semaphore::new(rt.limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(live.load().limits.max_connections.max(1)));
     let mut tasks = Vec::new();
     for listener in listeners {
-        let rt = rt.clone();
-        tasks.push(tokio::spawn(accept_loop(rt, listener, slots.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            live.clone(),
+            listener,
+            slots.clone(),
+        )));
     }
     for t in tasks {
         let _ = t.await;
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener, slots: Arc<Semaphore>) {
+async fn accept_loop(live: Arc<Live>, listener: TcpListener, slots: Arc<Semaphore>) {
     let mut failures = 0;
     loop {
         // Past --max-connections, wait for a connection to end before accepting.
@@ -225,9 +228,9 @@ async fn accept_loop(rt: Arc<Runtime>, listener: TcpListener, slots: Arc<Semapho
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.set_nodelay(true);
-        let rt = rt.clone();
+        let live = live.clone();
         tokio::spawn(async move {
-            client::serve(rt, stream, ConnInfo { peer, local }).await;
+            client::serve(live, stream, ConnInfo { peer, local }).await;
             drop(permit);
         });
     }

@@ -316,19 +316,23 @@ impl Registry {
 }
 
 /// Serves `GET /metrics` on `listener` until the process ends.
-pub async fn serve(rt: Arc<Runtime>, registry: Arc<Registry>, listener: TcpListener) {
+pub async fn serve(
+    live: Arc<crate::runtime::Live>,
+    registry: Arc<Registry>,
+    listener: TcpListener,
+) {
     let mut failures = 0;
     loop {
         // Accept errors (no descriptors left) pause and retry: scraping resumes once
         // descriptors are free, it does not stop for good.
         let (stream, _) =
             crate::runtime::listen::accept_with_backoff(&listener, &mut failures).await;
-        let rt = rt.clone();
+        let live = live.clone();
         let registry = registry.clone();
-        let limit = rt.limits.timeout;
+        let limit = live.load().limits.timeout;
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let rt = rt.clone();
+                let rt = live.load();
                 let registry = registry.clone();
                 async move {
                     let (status, body) = if req.uri().path() == "/metrics" {

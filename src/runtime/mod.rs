@@ -103,6 +103,56 @@ pub enum Target {
     Unsupported(&'static str),
 }
 
+/// The live state of one worker definition.
+fn target_of(w: &crate::config::workers::Worker, maintain: i32, now: Instant) -> Target {
+    match &w.kind {
+        WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
+        WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
+            members: lb
+                .members
+                .iter()
+                .map(|m| AjpWorker::new(&m.name, &m.ajp))
+                .collect(),
+            balancer: Arc::new(Balancer::new(
+                &w.name,
+                lb.clone(),
+                maintain.max(0) as u64,
+                now,
+            )),
+        })),
+        WorkerKind::Status(_) => Target::Status,
+        WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
+    }
+}
+
+/// The runtime jkd serves with now: one immutable [`Runtime`] snapshot, swapped whole
+/// when the configuration is replaced. Each request takes the current snapshot once
+/// and keeps it to the end, so a swap never mixes two configurations in one request.
+#[derive(Debug)]
+pub struct Live {
+    current: arc_swap::ArcSwap<Runtime>,
+}
+
+impl Live {
+    pub fn new(rt: Arc<Runtime>) -> Arc<Live> {
+        Arc::new(Live {
+            current: arc_swap::ArcSwap::new(rt),
+        })
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// Replaces the configuration: the next requests see the new snapshot (see
+    /// [`Runtime::successor`] for what carries over).
+    pub fn replace(&self, config: Config, now: Instant) {
+        let next = self.load().successor(config, now);
+        self.current.store(Arc::new(next));
+    }
+}
+
 /// Everything a running jkd serves with: the configuration and its live workers.
 #[derive(Debug)]
 pub struct Runtime {
@@ -113,14 +163,15 @@ pub struct Runtime {
     /// Latency histogram per worker name (kept by the metrics registry when there is
     /// one, see [`Runtime::with_latency`]).
     pub latency: HashMap<String, ::metrics::Histogram>,
-    /// Client connections open and parked.
-    pub clients: ClientCounters,
+    /// Client connections open and parked (shared by every snapshot).
+    pub clients: Arc<ClientCounters>,
     /// Timeouts and limits of client connections.
     pub limits: ClientLimits,
     /// The status manager, when one serves this runtime's status workers.
     pub status: Option<Arc<dyn StatusPages>>,
-    /// The next request's number (`X-Request-Id: jkd-<hex>` when the client sent none).
-    pub request_ids: AtomicU64,
+    /// The next request's number (`X-Request-Id: jkd-<hex>` when the client sent
+    /// none; shared by every snapshot).
+    pub request_ids: Arc<AtomicU64>,
 }
 
 impl Runtime {
@@ -139,25 +190,7 @@ impl Runtime {
     ) -> Arc<Runtime> {
         let mut targets = HashMap::new();
         for w in &config.workers {
-            let target = match &w.kind {
-                WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
-                WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
-                    members: lb
-                        .members
-                        .iter()
-                        .map(|m| AjpWorker::new(&m.name, &m.ajp))
-                        .collect(),
-                    balancer: Arc::new(Balancer::new(
-                        &w.name,
-                        lb.clone(),
-                        config.maintain.max(0) as u64,
-                        now,
-                    )),
-                })),
-                WorkerKind::Status(_) => Target::Status,
-                WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
-            };
-            targets.insert(w.name.clone(), target);
+            targets.insert(w.name.clone(), target_of(w, config.maintain, now));
         }
         let latency = targets.keys().map(|n| (n.clone(), histogram(n))).collect();
         Arc::new(Runtime {
@@ -168,8 +201,55 @@ impl Runtime {
             clients: Default::default(),
             limits: Default::default(),
             status: None,
-            request_ids: AtomicU64::new(1),
+            request_ids: Arc::new(AtomicU64::new(1)),
         })
+    }
+
+    /// The runtime for `config` that follows this one (a reload): a worker whose name
+    /// and settings are unchanged keeps its live state (pool and open connections,
+    /// counters, a balancer's member states and load values), anything else starts
+    /// anew; the client counts, limits, manager and request numbers carry over. The
+    /// result is swapped in whole ([`Live::replace`]); requests under way finish on
+    /// the runtime they started with.
+    pub fn successor(&self, config: Config, now: Instant) -> Runtime {
+        let mut targets = HashMap::new();
+        for w in &config.workers {
+            let kept = match (self.targets.get(&w.name), &w.kind) {
+                (Some(Target::Ajp(old)), WorkerKind::Ajp(a)) if old.settings == *a => {
+                    Some(Target::Ajp(old.clone()))
+                }
+                (Some(Target::Lb(old)), WorkerKind::Lb(lb))
+                    if old.balancer.settings == *lb
+                        && old.balancer.maintain_interval == config.maintain.max(0) as u64 =>
+                {
+                    Some(Target::Lb(old.clone()))
+                }
+                _ => None,
+            };
+            let target = kept.unwrap_or_else(|| target_of(w, config.maintain, now));
+            targets.insert(w.name.clone(), target);
+        }
+        let latency = targets
+            .keys()
+            .map(|n| {
+                let h = self
+                    .latency
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(::metrics::Histogram::noop);
+                (n.clone(), h)
+            })
+            .collect();
+        Runtime {
+            config,
+            targets,
+            trusted_proxies: self.trusted_proxies.clone(),
+            latency,
+            clients: self.clients.clone(),
+            limits: self.limits,
+            status: self.status.clone(),
+            request_ids: self.request_ids.clone(),
+        }
     }
 
     /// Periodic upkeep: balancer maintenance and idle-connection cleanup.
@@ -186,5 +266,73 @@ impl Runtime {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        let loaded = crate::config::from_workers_bytes("t", text.as_bytes(), &|_| None);
+        loaded
+            .config
+            .unwrap_or_else(|| panic!("bad test config: {:?}", loaded.diagnostics))
+    }
+
+    const BEFORE: &str = "worker.list=lb,plain\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\n\
+                          worker.a.port=8009\nworker.b.port=8010\nworker.plain.port=8011\n";
+
+    #[test]
+    fn a_swap_keeps_the_live_state_of_unchanged_workers() {
+        let now = Instant::now();
+        let live = Live::new(Runtime::new(config(BEFORE), now));
+        let before = live.load();
+        let Some(Target::Lb(lb)) = before.targets.get("lb") else {
+            panic!("no lb")
+        };
+        lb.balancer.counters[0]
+            .elected
+            .store(7, std::sync::atomic::Ordering::Relaxed);
+        before
+            .clients
+            .open
+            .store(3, std::sync::atomic::Ordering::Relaxed);
+        // The balancer is unchanged; the plain worker gets another port.
+        live.replace(config(&BEFORE.replace("8011", "8012")), now);
+        let after = live.load();
+        assert!(!Arc::ptr_eq(&before, &after), "not swapped");
+        match (before.targets.get("lb"), after.targets.get("lb")) {
+            (Some(Target::Lb(old)), Some(Target::Lb(new))) => {
+                assert!(Arc::ptr_eq(old, new), "the unchanged balancer was rebuilt");
+                assert_eq!(
+                    new.balancer.counters[0]
+                        .elected
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    7
+                );
+            }
+            _ => panic!("no lb"),
+        }
+        match (before.targets.get("plain"), after.targets.get("plain")) {
+            (Some(Target::Ajp(old)), Some(Target::Ajp(new))) => {
+                assert!(!Arc::ptr_eq(old, new), "a changed worker kept its old pool");
+                assert_eq!(new.settings.port, 8012);
+            }
+            _ => panic!("no plain worker"),
+        }
+        assert_eq!(
+            after
+                .clients
+                .open
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3,
+            "client counts are shared"
+        );
+        // The old snapshot still serves the requests that took it.
+        assert_eq!(
+            before.config.worker("plain").map(|w| w.name.as_str()),
+            Some("plain")
+        );
     }
 }
