@@ -1,4 +1,4 @@
-//! Body adapters between hyper and the AJP exchange: the client's request body as a chunk source, and the response bodies jkd sends (buffered, channel-fed or any other).
+//! The client's request body as the AJP exchange reads it: pieces of the size the backend asks for, each read bounded by the client timeout.
 
 use std::io;
 use std::time::Duration;

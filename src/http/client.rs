@@ -1,4 +1,4 @@
-//! Client connections: HTTP/1.1 served by hyper and parked down to the bare socket while idle; HTTP/2 (prior knowledge) through hyper-util's auto builder.
+//! Client connections: HTTP/1.1 served by hyper and parked down to the bare socket while idle; HTTP/2 (prior knowledge) through hyper-util's auto builder; the timeouts every connection is held to, and the client's spelling of header names.
 //!
 //! A keep-alive HTTP/1.1 connection served by hyper holds about 20 KiB while it
 //! waits for the next request (hyper's 8 KiB read and write buffers, the slot for

@@ -1,4 +1,4 @@
-//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge), maps each request with the mount rules and forwards it.
+//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge) within the client limits, refuses heads that break RFC 9112, maps each request with the mount rules and forwards it.
 
 pub mod body;
 pub mod client;
