@@ -607,28 +607,10 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    // mod_jk maps `/app/..;/jkmanager/` to a status worker mounted at `/jkmanager/*`
-    // (it removes `;...` and then resolves `..`), which walks around a front end
-    // that guards only `/jkmanager`. Such a path is answered as if not mapped.
-    if crate::config::uri::hides_dot_segment(parts.uri.path()) {
-        tracing::info!(
-            status_worker = ?worker,
-            client = ?conn.peer.ip(),
-            path = ?parts.uri.path(),
-            "status manager: a dot segment hidden behind ';' does not reach a status worker"
-        );
-        return plain(StatusCode::NOT_FOUND, "404 Not Found");
+    if let Some(refused) = refuse_early(worker, parts, conn) {
+        return refused;
     }
     let post = parts.method == Method::POST;
-    if !post && parts.method != Method::GET && parts.method != Method::HEAD {
-        let mut resp = plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "405 Method Not Allowed: the manager answers GET, HEAD and POST",
-        );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-        return resp;
-    }
     let form = if post {
         match read_form(&parts.headers, body).await {
             Ok(f) => Some(f),
@@ -640,32 +622,9 @@ where
     let (query, form_token) = merge_query(parts.uri.query(), form.as_deref());
     let params = Params::parse(query.as_deref());
     let client = conn.peer.ip().to_string();
-    let user = match manager
-        .login_from(
-            parts.headers.get(header::AUTHORIZATION),
-            conn.peer.ip(),
-            now,
-        )
-        .await
-    {
-        Login::Anonymous => None,
-        Login::User(u) => Some(u),
-        Login::Refused => {
-            tracing::warn!(
-                status_worker = ?worker,
-                client = ?client,
-                "status manager: wrong user name or password"
-            );
-            return challenge("wrong user name or password");
-        }
-        Login::Throttled(wait) => {
-            tracing::warn!(
-                status_worker = ?worker,
-                client = ?client,
-                "status manager: too many failed sign-ins from this address"
-            );
-            return too_many_attempts(wait);
-        }
+    let user = match sign_in(manager, worker, parts, conn, now).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     let settings = match rt.config.worker(worker).map(|w| &w.kind) {
         Some(WorkerKind::Status(s)) => Some(s),
@@ -684,27 +643,15 @@ where
     }
     let changes = command.is_some_and(Command::is_action) && !read_only;
     if post || changes {
-        let host = header_text(&parts.headers, header::HOST)
-            .map(str::to_string)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-        let provenance = Provenance {
-            post,
-            host: host.as_deref(),
-            origin: header_text(&parts.headers, header::ORIGIN),
-            referer: header_text(&parts.headers, header::REFERER),
-            fetch_site: header_text(&parts.headers, "sec-fetch-site"),
+        let request = ChangeRequest {
+            worker,
+            parts,
+            user: user.as_deref(),
+            client: &client,
             form_token: form_token.as_deref(),
-            credentials: user.is_some(),
         };
-        if let Err(why) = check_provenance(&provenance, manager.token()) {
-            tracing::warn!(
-                status_worker = ?worker,
-                user = ?user.as_deref().unwrap_or("-"),
-                client = ?client,
-                method = ?parts.method,
-                "status manager refused a change: {why}"
-            );
-            return plain(StatusCode::FORBIDDEN, &format!("403 Forbidden: {why}"));
+        if let Some(refused) = check_change(manager, &request) {
+            return refused;
         }
     }
     if changes {
@@ -730,6 +677,112 @@ where
         },
     };
     super::respond(rt, worker, parts, conn, &caller).await
+}
+
+/// Requests answered before anything is read: a path that hides a dot segment, a
+/// method the manager does not take.
+fn refuse_early(
+    worker: &str,
+    parts: &http::request::Parts,
+    conn: ConnInfo,
+) -> Option<Response<ProxyBody>> {
+    // mod_jk maps `/app/..;/jkmanager/` to a status worker mounted at `/jkmanager/*`
+    // (it removes `;...` and then resolves `..`), which walks around a front end
+    // that guards only `/jkmanager`. Such a path is answered as if not mapped.
+    if crate::config::uri::hides_dot_segment(parts.uri.path()) {
+        tracing::info!(
+            status_worker = ?worker,
+            client = ?conn.peer.ip(),
+            path = ?parts.uri.path(),
+            "status manager: a dot segment hidden behind ';' does not reach a status worker"
+        );
+        return Some(plain(StatusCode::NOT_FOUND, "404 Not Found"));
+    }
+    let method = &parts.method;
+    if *method != Method::POST && *method != Method::GET && *method != Method::HEAD {
+        let mut resp = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 Method Not Allowed: the manager answers GET, HEAD and POST",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+        return Some(resp);
+    }
+    None
+}
+
+/// Who the request signs in as (`None`: anonymous), or the answer refusing it.
+async fn sign_in(
+    manager: &Manager,
+    worker: &str,
+    parts: &http::request::Parts,
+    conn: ConnInfo,
+    now: Instant,
+) -> Result<Option<String>, Response<ProxyBody>> {
+    let client = conn.peer.ip();
+    match manager
+        .login_from(parts.headers.get(header::AUTHORIZATION), client, now)
+        .await
+    {
+        Login::Anonymous => Ok(None),
+        Login::User(u) => Ok(Some(u)),
+        Login::Refused => {
+            tracing::warn!(
+                status_worker = ?worker,
+                client = ?client.to_string(),
+                "status manager: wrong user name or password"
+            );
+            Err(challenge("wrong user name or password"))
+        }
+        Login::Throttled(wait) => {
+            tracing::warn!(
+                status_worker = ?worker,
+                client = ?client.to_string(),
+                "status manager: too many failed sign-ins from this address"
+            );
+            Err(too_many_attempts(wait))
+        }
+    }
+}
+
+/// A request that posts a form or changes the cluster, as the cross-site rules see
+/// it.
+struct ChangeRequest<'a> {
+    worker: &'a str,
+    parts: &'a http::request::Parts,
+    user: Option<&'a str>,
+    client: &'a str,
+    form_token: Option<&'a str>,
+}
+
+/// The cross-site rules for a request that writes: the 403 answering one that breaks
+/// them, `None` when it keeps them.
+fn check_change(manager: &Manager, r: &ChangeRequest<'_>) -> Option<Response<ProxyBody>> {
+    let headers = &r.parts.headers;
+    let host = header_text(headers, header::HOST)
+        .map(str::to_string)
+        .or_else(|| r.parts.uri.authority().map(|a| a.to_string()));
+    let provenance = Provenance {
+        post: r.parts.method == Method::POST,
+        host: host.as_deref(),
+        origin: header_text(headers, header::ORIGIN),
+        referer: header_text(headers, header::REFERER),
+        fetch_site: header_text(headers, "sec-fetch-site"),
+        form_token: r.form_token,
+        credentials: r.user.is_some(),
+    };
+    let why = check_provenance(&provenance, manager.token()).err()?;
+    tracing::warn!(
+        status_worker = ?r.worker,
+        user = ?r.user.unwrap_or("-"),
+        client = ?r.client,
+        method = ?r.parts.method,
+        "status manager refused a change: {why}"
+    );
+    Some(plain(
+        StatusCode::FORBIDDEN,
+        &format!("403 Forbidden: {why}"),
+    ))
 }
 
 pub mod throttle;
