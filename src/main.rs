@@ -81,10 +81,10 @@ struct EdgeArgs {
 impl EdgeArgs {
     /// The flags, else the Apache config's `Timeout`/`KeepAliveTimeout`, else httpd's
     /// defaults.
-    fn limits(&self, from_conf: config::HttpTimeouts) -> jkd::http::ClientLimits {
+    fn limits(&self, from_conf: config::HttpTimeouts) -> jkd::runtime::ClientLimits {
         use std::time::Duration;
-        let defaults = jkd::http::ClientLimits::default();
-        jkd::http::ClientLimits {
+        let defaults = jkd::runtime::ClientLimits::default();
+        jkd::runtime::ClientLimits {
             timeout: self
                 .timeout
                 .or(from_conf.timeout.filter(|t| *t > 0))

@@ -121,12 +121,12 @@ impl OriginalHeaderNames {
     }
 
     /// The names in the order they came.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
         self.names.split(|b| *b == b'\n').filter(|n| !n.is_empty())
     }
 
     /// The client's first spelling of `name` (given in lower case).
-    pub fn spelling(&self, name: &str) -> Option<&[u8]> {
+    fn spelling(&self, name: &str) -> Option<&[u8]> {
         self.iter()
             .find(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }

@@ -18,7 +18,7 @@ use crate::ajp::pool::{AcquireError, Lease, Timeouts};
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request, max_body_chunk_len,
 };
-use crate::balancer::{self, MemberCounters, Outcome, Report, RequestOptions, Step};
+use crate::balancer::{self, Choice, MemberCounters, Outcome, Report, RequestOptions, Step};
 use crate::config::mounts::{MountRule, split_members};
 use crate::config::uri;
 use crate::config::values::Activation;
@@ -574,14 +574,10 @@ fn count_traffic(c: &MemberCounters, t: Traffic) {
 /// the smallest `max_packet_size` among `workers`) before any backend connection is
 /// leased: a client announcing a body it does not send waits alone, at most the
 /// client timeout, and holds nothing of the backend's.
-async fn prefetch_body<'w>(
+async fn prefetch_body(
     body: &mut RequestBody<IncomingSource>,
-    workers: impl Iterator<Item = &'w Arc<AjpWorker>>,
+    packet: usize,
 ) -> Result<(), ProxyError> {
-    let packet = workers
-        .map(|w| w.settings.max_packet_size.max(0) as usize)
-        .min()
-        .unwrap_or(crate::ajp::frame::MIN_PACKET_SIZE);
     body.prefetch(max_body_chunk_len(packet))
         .await
         .map_err(|e| {
@@ -611,15 +607,30 @@ enum Plan {
 /// One attempt's target, chosen by the plan.
 struct Chosen {
     member: Arc<AjpWorker>,
-    /// The route sent to the backend and the activation it is told (balancers only).
-    route: Option<String>,
-    activation: Activation,
-    /// Check the member answers CPing first (a member coming back from an error).
-    probe: bool,
+    /// The balancer's choice (member, route, activation, probe); `None` for a worker
+    /// used directly.
+    choice: Option<Choice>,
     /// A `Set-Cookie` with the route for a request not routed by its session.
     cookie: Option<HeaderValue>,
-    /// The member's position in its balancer (0 for a direct worker).
-    index: usize,
+}
+
+impl Chosen {
+    /// The route sent to the backend (balancers only).
+    fn route(&self) -> Option<&str> {
+        self.choice.as_ref().map(|c| c.route.as_str())
+    }
+
+    /// The activation the backend is told.
+    fn activation(&self) -> Activation {
+        self.choice
+            .as_ref()
+            .map_or(Activation::Active, |c| c.activation)
+    }
+
+    /// Whether the member must answer CPing first (it is coming back from an error).
+    fn probe(&self) -> bool {
+        self.choice.as_ref().is_some_and(|c| c.probe)
+    }
 }
 
 /// An attempt under way: the member counts it busy until it is finished, or the
@@ -675,12 +686,15 @@ impl Plan {
         }
     }
 
-    /// The workers the request may go to (the first body piece must fit them all).
-    fn workers(&self) -> Vec<&Arc<AjpWorker>> {
+    /// The smallest `max_packet_size` of the workers the request may go to: the first
+    /// piece of the body, read before one is chosen, must fit them all.
+    fn smallest_packet(&self) -> usize {
+        let sizes = |w: &Arc<AjpWorker>| w.settings.max_packet_size.max(0) as usize;
         match self {
-            Plan::Balancer { lb, .. } => lb.members.iter().collect(),
-            Plan::Direct { worker, .. } => vec![worker],
+            Plan::Balancer { lb, .. } => lb.members.iter().map(sizes).min(),
+            Plan::Direct { worker, .. } => Some(sizes(worker)),
         }
+        .unwrap_or(crate::ajp::frame::MIN_PACKET_SIZE)
     }
 
     /// The next member to try; `None` when no attempt is left.
@@ -715,11 +729,8 @@ impl Plan {
                     .flatten();
                 return Some(Chosen {
                     member,
-                    route: Some(choice.route),
-                    activation: choice.activation,
-                    probe: choice.probe,
+                    choice: Some(choice),
                     cookie,
-                    index: choice.member,
                 });
             },
             Plan::Direct { worker, tried } => {
@@ -735,11 +746,8 @@ impl Plan {
                 *tried += 1;
                 Some(Chosen {
                     member: worker.clone(),
-                    route: None,
-                    activation: Activation::Active,
-                    probe: false,
+                    choice: None,
                     cookie: None,
-                    index: 0,
                 })
             }
         }
@@ -747,7 +755,7 @@ impl Plan {
 
     /// No connection could be had for `chosen`.
     fn not_connected(&mut self, chosen: &Chosen, e: &AcquireError) {
-        tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, probe = chosen.probe, "cannot get a connection: {e}");
+        tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, probe = chosen.probe(), "cannot get a connection: {e}");
         if let Plan::Balancer { lb, attempts, .. } = self {
             let outcome = match e {
                 AcquireError::Busy => Outcome::NoConnection,
@@ -760,20 +768,11 @@ impl Plan {
 
     /// Counts the attempt as begun on `chosen`.
     fn begin(&mut self, chosen: &Chosen) -> Attempt {
-        match self {
-            Plan::Balancer { lb, attempts, .. } => {
-                let choice = attempts.last.clone();
-                let taken = std::mem::take(attempts);
-                match choice {
-                    Some(c) => Attempt::Balancer(lb.balancer.begin_owned(taken, &c)),
-                    // `next` always leaves the choice it made in `last`.
-                    None => {
-                        *attempts = taken;
-                        Attempt::Direct(DirectInFlight::begin(&chosen.member))
-                    }
-                }
+        match (self, &chosen.choice) {
+            (Plan::Balancer { lb, attempts, .. }, Some(choice)) => {
+                Attempt::Balancer(lb.balancer.begin_owned(std::mem::take(attempts), choice))
             }
-            Plan::Direct { .. } => Attempt::Direct(DirectInFlight::begin(&chosen.member)),
+            _ => Attempt::Direct(DirectInFlight::begin(&chosen.member)),
         }
     }
 
@@ -840,11 +839,11 @@ pub async fn forward(
     };
     let client_timeout = body.timeout();
     let mut body = RequestBody::new(body, out.length);
-    prefetch_body(&mut body, plan.workers().into_iter()).await?;
+    prefetch_body(&mut body, plan.smallest_packet()).await?;
     let mut last_error: Option<ProxyError> = None;
     while let Some(chosen) = plan.next().await {
         let member = chosen.member.clone();
-        let mut lease = match member.pool.acquire_checked(chosen.probe).await {
+        let mut lease = match member.pool.acquire_checked(chosen.probe()).await {
             Ok(l) => l,
             Err(e) => {
                 plan.not_connected(&chosen, &e);
@@ -853,7 +852,7 @@ pub async fn forward(
             }
         };
         let packet = out
-            .encode(&member.settings, chosen.route.as_deref(), chosen.activation)
+            .encode(&member.settings, chosen.route(), chosen.activation())
             .inspect_err(|e| {
                 if let ProxyError::TooLarge(m) = e {
                     tracing::warn!(worker = %member.name, "{m}");
@@ -883,7 +882,10 @@ pub async fn forward(
                     continue;
                 }
                 let counters = match &plan {
-                    Plan::Balancer { lb, .. } => lb.balancer.counters.get(chosen.index).cloned(),
+                    Plan::Balancer { lb, .. } => chosen
+                        .choice
+                        .as_ref()
+                        .and_then(|c| lb.balancer.counters.get(c.member).cloned()),
                     Plan::Direct { worker, .. } => Some(worker.counters.clone()),
                 };
                 let name = member.name.clone();

@@ -18,10 +18,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use crate::runtime::listen::accept_with_backoff;
-pub use crate::runtime::{
-    ClientLimits, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
-};
+use crate::runtime::listen::accept_with_backoff;
 use crate::runtime::{ConnInfo, Live, ProxyBody, Runtime, Target};
 use body::IncomingSource;
 use error::{ProxyError, status_of};
