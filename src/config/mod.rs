@@ -6,6 +6,7 @@ pub mod dump;
 pub mod keys;
 pub mod mounts;
 pub mod props;
+pub mod tls;
 pub mod uri;
 pub mod values;
 pub mod workers;
