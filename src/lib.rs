@@ -23,3 +23,4 @@ pub mod http;
 pub mod metrics;
 pub mod runtime;
 pub mod status;
+pub mod tls;

@@ -100,6 +100,97 @@ impl EdgeArgs {
     }
 }
 
+/// HTTPS listeners (`run` only).
+#[derive(Args, Clone, Debug, Default)]
+struct TlsArgs {
+    /// address to serve HTTPS on, e.g. 127.0.0.1:8443; repeatable
+    #[arg(long = "tls-listen", value_name = "ADDR")]
+    tls_listen: Vec<String>,
+    /// PEM certificate chain for --tls-listen; repeatable (chosen by SNI from the names each carries, the first is the default)
+    #[arg(long = "cert", value_name = "FILE")]
+    certs: Vec<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or EC) of the --cert in the same position
+    #[arg(long = "key", value_name = "FILE")]
+    keys: Vec<PathBuf>,
+    /// PEM CA certificates that client certificates must chain to
+    #[arg(long = "client-ca", value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// ask clients for a certificate: none, optional, optional_no_ca or require (httpd's SSLVerifyClient)
+    #[arg(long = "client-cert", value_name = "MODE", value_parser = parse_client_cert)]
+    client_cert: Option<config::tls::ClientCert>,
+}
+
+fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
+    config::tls::ClientCert::parse(word)
+        .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
+}
+
+/// `--trusted-proxy`: an address or a CIDR range.
+fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| "expected an IP address or a CIDR range such as 10.0.0.0/8".to_string())
+}
+
+impl TlsArgs {
+    /// The HTTPS listeners the flags describe.
+    fn listeners(&self) -> Result<Vec<config::tls::Listener>, String> {
+        use config::tls::{CertFiles, ClientCert, Listener, TlsSettings};
+        if self.tls_listen.is_empty() {
+            if !self.certs.is_empty() || self.client_ca.is_some() || self.client_cert.is_some() {
+                return Err(
+                    "--cert, --key, --client-ca and --client-cert need --tls-listen ADDR"
+                        .to_string(),
+                );
+            }
+            return Ok(Vec::new());
+        }
+        if self.certs.is_empty() {
+            return Err("--tls-listen needs a certificate: --cert FILE --key FILE".to_string());
+        }
+        if self.certs.len() != self.keys.len() {
+            return Err(format!(
+                "each --cert needs its --key ({} certificates, {} keys)",
+                self.certs.len(),
+                self.keys.len()
+            ));
+        }
+        let client_cert = self.client_cert.unwrap_or(if self.client_ca.is_some() {
+            ClientCert::Require
+        } else {
+            ClientCert::None
+        });
+        let settings = TlsSettings {
+            certs: self
+                .certs
+                .iter()
+                .zip(&self.keys)
+                .map(|(cert, key)| CertFiles {
+                    cert: cert.clone(),
+                    key: Some(key.clone()),
+                    chain: None,
+                    names: Vec::new(),
+                    origin: None,
+                })
+                .collect(),
+            client_ca: self.client_ca.clone(),
+            client_cert,
+            protocols: Default::default(),
+        };
+        Ok(self
+            .tls_listen
+            .iter()
+            .map(|addr| Listener {
+                addr: addr.clone(),
+                tls: Some(settings.clone()),
+                origin: None,
+            })
+            .collect())
+    }
+}
+
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Validate a configuration as mod_jk would read it (exit 0 when valid, 1 when not)
@@ -123,9 +214,11 @@ enum Command {
         /// address to listen on, e.g. 127.0.0.1:8080; repeatable
         #[arg(long, value_name = "ADDR")]
         listen: Vec<String>,
-        /// a proxy in front of jkd whose X-Forwarded-For is believed; repeatable
-        #[arg(long = "trusted-proxy", value_name = "IP")]
-        trusted_proxies: Vec<std::net::IpAddr>,
+        /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
+        #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
+        trusted_proxies: Vec<ipnet::IpNet>,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
         #[arg(long = "metrics-listen", value_name = "ADDR")]
         metrics_listen: Option<String>,
@@ -213,7 +306,11 @@ fn init_logging() {
 /// How `run` and `demo` serve.
 struct Serving {
     listen: Vec<String>,
-    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Listeners from the Apache config, used when no listen flag is given.
+    conf_listeners: Vec<config::tls::Listener>,
+    /// HTTPS listeners from the flags.
+    tls: TlsArgs,
+    trusted_proxies: Vec<ipnet::IpNet>,
     metrics_listen: Option<String>,
     /// `--manager-users`: who may write through the status manager.
     manager_users: Option<PathBuf>,
@@ -279,6 +376,107 @@ fn log_manager_access(cfg: &config::Config, manager: &jkd::status::auth::Manager
     }
 }
 
+/// What to listen on: `--listen` and `--tls-listen`, else the Apache config's `Listen`
+/// lines, else 127.0.0.1:8080.
+fn listener_specs(serving: &Serving) -> Result<Vec<config::tls::Listener>, String> {
+    let mut specs: Vec<config::tls::Listener> = serving
+        .listen
+        .iter()
+        .map(|addr| config::tls::Listener {
+            addr: addr.clone(),
+            tls: None,
+            origin: None,
+        })
+        .collect();
+    specs.extend(serving.tls.listeners()?);
+    if specs.is_empty() {
+        specs.extend(serving.conf_listeners.iter().cloned());
+    }
+    if specs.is_empty() {
+        specs.push(config::tls::Listener {
+            addr: "127.0.0.1:8080".to_string(),
+            tls: None,
+            origin: None,
+        });
+    }
+    Ok(specs)
+}
+
+/// Reads the certificates of every TLS listener; a file that cannot be used stops jkd
+/// with its name and the reason.
+fn tls_acceptors(
+    specs: &[config::tls::Listener],
+) -> Result<Vec<Option<std::sync::Arc<jkd::tls::Acceptor>>>, ExitCode> {
+    specs
+        .iter()
+        .map(|spec| {
+            let Some(settings) = &spec.tls else {
+                return Ok(None);
+            };
+            jkd::tls::Acceptor::new(settings.clone())
+                .map(|a| Some(std::sync::Arc::new(a)))
+                .map_err(|e| {
+                    let place = spec
+                        .origin
+                        .as_ref()
+                        .map(|o| format!("{}:{}: ", o.file, o.line))
+                        .unwrap_or_default();
+                    eprintln!("jkd: {place}TLS listener {}: {e}", spec.addr);
+                    ExitCode::from(1)
+                })
+        })
+        .collect()
+}
+
+/// Certificates that expired, or expire within 30 days, are a warning (at start and
+/// after each reload).
+fn warn_expiring_certificates(tls: &jkd::tls::TlsState) {
+    const SOON: i64 = 30 * 24 * 3600;
+    let now = jiff::Timestamp::now().as_second();
+    for (listener, cert) in tls.certificates() {
+        let left = jkd::tls::seconds_left(&cert, now);
+        let when = jiff::Timestamp::from_second(cert.not_after)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| cert.not_after.to_string());
+        if left < 0 {
+            tracing::warn!(
+                "{}: the certificate of https://{listener} expired on {when}: clients refuse it",
+                cert.file
+            );
+        } else if left < SOON {
+            tracing::warn!(
+                "{}: the certificate of https://{listener} expires in {} days ({when})",
+                cert.file,
+                left / 86_400
+            );
+        }
+    }
+}
+
+/// SIGHUP re-reads the certificates and keys of every TLS listener; connections stay
+/// open, new handshakes use the new files. A file that cannot be used keeps the old
+/// certificate and is logged with its name and the reason.
+async fn reload_on_hangup(tls: std::sync::Arc<jkd::tls::TlsState>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot handle SIGHUP: {e}");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let failures = tls.reload();
+        for (listener, e) in &failures {
+            tracing::error!("reload: https://{listener} keeps its current certificate: {e}");
+        }
+        if failures.is_empty() {
+            tracing::info!("reload: certificates re-read");
+        }
+        warn_expiring_certificates(&tls);
+    }
+}
+
 /// Binds every listen address, then serves until killed; `before` is called inside
 /// the async runtime first.
 fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
@@ -288,10 +486,17 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     };
     init_logging();
     log_manager_access(&cfg, &manager);
-    let addrs: Vec<String> = if serving.listen.is_empty() {
-        vec!["127.0.0.1:8080".to_string()]
-    } else {
-        serving.listen.clone()
+    let specs = match listener_specs(serving) {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("jkd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let tls_state = std::sync::Arc::new(jkd::tls::TlsState::default());
+    let acceptors = match tls_acceptors(&specs) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = serving.threads {
@@ -307,22 +512,36 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     runtime.block_on(async move {
         before();
         let mut listeners = Vec::new();
-        for a in &addrs {
-            match tokio::net::TcpListener::bind(a.as_str()).await {
+        for (spec, acceptor) in specs.iter().zip(acceptors) {
+            let addr = spec.bind_addr();
+            match tokio::net::TcpListener::bind(addr.as_str()).await {
                 Ok(l) => {
                     let shown = l
                         .local_addr()
                         .map(|x| x.to_string())
-                        .unwrap_or_else(|_| a.clone());
-                    tracing::info!("listening on http://{shown}");
-                    listeners.push(l);
+                        .unwrap_or_else(|_| addr.clone());
+                    let scheme = if acceptor.is_some() { "https" } else { "http" };
+                    tracing::info!("listening on {scheme}://{shown}");
+                    if let Some(a) = &acceptor {
+                        tls_state.add(shown, a.clone());
+                    }
+                    listeners.push(jkd::http::Listening {
+                        listener: l,
+                        tls: acceptor,
+                    });
                 }
                 Err(e) => {
-                    eprintln!("jkd: cannot listen on {a}: {e}");
+                    let place = spec
+                        .origin
+                        .as_ref()
+                        .map(|o| format!("{}:{}: Listen: ", o.file, o.line))
+                        .unwrap_or_default();
+                    eprintln!("jkd: {place}cannot listen on {addr}: {e}");
                     return ExitCode::from(1);
                 }
             }
         }
+        warn_expiring_certificates(&tls_state);
         let cfg_http = cfg.http;
         // The latency histograms live in the metrics registry when metrics are served.
         let registry = serving
@@ -338,12 +557,14 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let limits = serving.edge.limits(cfg_http);
         if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
             r.trusted_proxies = serving.trusted_proxies.clone();
+            r.tls = tls_state.clone();
             r.limits = limits;
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
                 manager,
             )));
         }
         let live = jkd::runtime::Live::new(rt);
+        tokio::spawn(reload_on_hangup(tls_state.clone()));
         if let Some(addr) = &serving.metrics_listen {
             match tokio::net::TcpListener::bind(addr.as_str()).await {
                 Ok(l) => {
@@ -432,6 +653,7 @@ fn main() -> ExitCode {
             config,
             listen,
             trusted_proxies,
+            tls,
             metrics_listen,
             manager_users,
             threads,
@@ -441,7 +663,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             };
             let serving = Serving {
+                conf_listeners: Vec::new(),
                 listen,
+                tls,
                 trusted_proxies,
                 metrics_listen,
                 manager_users,
@@ -457,7 +681,9 @@ fn main() -> ExitCode {
             threads,
             edge,
         } => demo(Serving {
+            conf_listeners: Vec::new(),
             listen,
+            tls: TlsArgs::default(),
             trusted_proxies: Vec::new(),
             metrics_listen,
             manager_users,

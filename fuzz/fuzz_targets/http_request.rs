@@ -32,7 +32,8 @@ use jkd::ajp::{
 use jkd::config::uri;
 use jkd::config::workers::{AjpSettings, WorkerKind};
 use jkd::http::check_head;
-use jkd::http::forward::{ConnInfo, forward_request_for};
+use jkd::http::forward::forward_request_for;
+use jkd::runtime::ConnInfo;
 use libfuzzer_sys::fuzz_target;
 
 /// Four workers: the smallest and largest packet size, each with and without a secret.
@@ -80,6 +81,7 @@ const CONN: ConnInfo = ConnInfo {
         std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
         80,
     ),
+    tls: None,
 };
 
 /// hyper's limits: headers per request and request-target length.

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::stream::ClientStream;
+use crate::runtime::{ConnInfo, Live, ProxyBody};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -28,9 +30,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-
-use crate::runtime::{ConnInfo, Live, ProxyBody};
 
 /// How long an HTTP/1.1 connection stays quiet (no byte read, no request in
 /// flight) before it is parked. Long enough that a busy keep-alive connection
@@ -239,7 +238,7 @@ impl Activity {
 /// response is dropped, not served forever).
 struct ClientIo {
     pending: Bytes,
-    stream: TcpStream,
+    stream: ClientStream,
     activity: Arc<Activity>,
     write_timeout: Duration,
     /// Armed while a write waits for the client to read.
@@ -247,7 +246,7 @@ struct ClientIo {
 }
 
 impl ClientIo {
-    fn new(stream: TcpStream, write_timeout: Duration, http1: bool) -> Self {
+    fn new(stream: ClientStream, write_timeout: Duration, http1: bool) -> Self {
         ClientIo {
             pending: Bytes::new(),
             stream,
@@ -346,7 +345,7 @@ impl AsyncWrite for ClientIo {
 /// Whether the client starts with HTTP/2's connection preface ("PRI * HTTP/2.0"),
 /// looked at without consuming it. A start too short to tell also goes to the auto
 /// builder, which reads until it can.
-async fn starts_like_http2(stream: &TcpStream) -> bool {
+async fn starts_like_http2(stream: &tokio::net::TcpStream) -> bool {
     let mut first = [0u8; 4];
     match stream.peek(&mut first).await {
         Ok(n) if n > 0 => first.get(..n).is_some_and(|got| b"PRI ".starts_with(got)),
@@ -355,7 +354,7 @@ async fn starts_like_http2(stream: &TcpStream) -> bool {
 }
 
 /// Serves one client connection until it closes.
-pub async fn serve(live: Arc<Live>, stream: TcpStream, info: ConnInfo) {
+pub async fn serve(live: Arc<Live>, stream: ClientStream, info: ConnInfo) {
     // The counters and limits are shared by every snapshot; each request takes the
     // snapshot current when it arrives.
     let rt = live.load();
@@ -363,7 +362,14 @@ pub async fn serve(live: Arc<Live>, stream: TcpStream, info: ConnInfo) {
     let limits = rt.limits;
     // A new connection must start its first request within the timeout, as httpd's
     // `Timeout` asks; one that never sends a byte is closed.
-    let Ok(h2) = tokio::time::timeout(limits.timeout, starts_like_http2(&stream)).await else {
+    // Over TLS, ALPN has said which protocol the client speaks.
+    let h2 = match &stream {
+        ClientStream::Plain(tcp) => {
+            tokio::time::timeout(limits.timeout, starts_like_http2(tcp)).await
+        }
+        ClientStream::Tls(_) => Ok(info.tls.as_ref().is_some_and(|t| t.h2)),
+    };
+    let Ok(h2) = h2 else {
         tracing::debug!(
             "connection from {} sent nothing for {} s",
             info.peer,
@@ -374,12 +380,12 @@ pub async fn serve(live: Arc<Live>, stream: TcpStream, info: ConnInfo) {
     let mut io = ClientIo::new(stream, limits.timeout, !h2);
     if h2 {
         // Boxed: its state is large and would otherwise size every connection's task.
-        Box::pin(serve_auto(live.clone(), io, info)).await;
+        Box::pin(serve_auto(live.clone(), io, info.clone())).await;
         return;
     }
     loop {
         // Boxed: while parked, the task keeps only the small state of this loop.
-        let served = Box::pin(serve_until_idle(live.clone(), io, info)).await;
+        let served = Box::pin(serve_until_idle(live.clone(), io, info.clone())).await;
         let Some(parked) = served else { return };
         io = parked;
         if io.pending.is_empty() {
@@ -411,8 +417,10 @@ async fn serve_auto(live: Arc<Live>, io: ClientIo, info: ConnInfo) {
     let limits = live.load().limits;
     let activity = io.activity.clone();
     let counted = activity.clone();
+    let per_request = info.clone();
     let svc = service_fn(move |req| {
         let rt = live.load();
+        let info = per_request.clone();
         let _ = counted.request_began();
         let guard = InFlight(counted.clone());
         async move {
@@ -480,7 +488,7 @@ const LINGER_TOTAL: Duration = Duration::from_secs(30);
 /// once with unread bytes makes the kernel reset the connection, and the reset
 /// destroys the response the client has not read yet: a client that sends its whole
 /// body before reading would see a reset, not the answer.
-async fn linger_close(stream: &mut TcpStream) {
+async fn linger_close(stream: &mut ClientStream) {
     if stream.shutdown().await.is_err() {
         return;
     }
@@ -525,8 +533,10 @@ async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Opti
     let head_timeout = live.load().limits.timeout;
     let activity = io.activity.clone();
     let counted = activity.clone();
+    let per_request = info.clone();
     let svc = service_fn(move |req: Request<Incoming>| -> ServiceFuture {
         let rt = live.load();
+        let info = per_request.clone();
         let names = counted.request_began();
         let guard = InFlight(counted.clone());
         Box::pin(async move {

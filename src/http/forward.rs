@@ -20,18 +20,21 @@ use crate::ajp::request::{
 };
 use crate::balancer::{self, Choice, MemberCounters, Outcome, Report, RequestOptions, Step};
 use crate::config::mounts::{MountRule, split_members};
+use crate::config::tls::SslForwarding;
 use crate::config::uri;
 use crate::config::values::Activation;
 use crate::config::workers::AjpSettings;
 use crate::runtime::body::ChannelBody;
 use crate::runtime::client::requested_server_of;
 use crate::runtime::{AjpWorker, ConnInfo, LbWorker, ProxyBody, Target};
+use crate::tls::TlsFacts;
+use ipnet::IpNet;
 
 /// The client address: the TCP peer, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
 /// `X-Forwarded-For` is ignored, so a client cannot spoof its address.
-pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    if !is_trusted(trusted, peer) {
         return peer;
     }
     let hops: Vec<IpAddr> = headers
@@ -43,10 +46,48 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpA
         .collect();
     hops.iter()
         .rev()
-        .find(|a| !trusted.contains(a))
+        .find(|a| !is_trusted(trusted, **a))
         .or(hops.first())
         .copied()
         .unwrap_or(peer)
+}
+
+/// Whether `addr` is one of the `--trusted-proxy` addresses or ranges.
+pub fn is_trusted(trusted: &[IpNet], addr: IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(&addr))
+}
+
+/// How the client reached the proxy in front of jkd, as a trusted proxy says:
+/// `X-Forwarded-Proto` (else `Forwarded: proto=`) and `X-Forwarded-Port`. `None` when
+/// the peer is not trusted or says nothing. The first value is the client's own hop.
+fn forwarded_scheme(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Option<(bool, Option<u16>)> {
+    if !is_trusted(trusted, peer) {
+        return None;
+    }
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
+    let proto = first("x-forwarded-proto").map(str::to_string).or_else(|| {
+        first("forwarded").and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("proto")
+                    .then(|| value.trim().trim_matches('"').to_string())
+            })
+        })
+    })?;
+    let secure = proto.eq_ignore_ascii_case("https") || proto.eq_ignore_ascii_case("wss");
+    let port = first("x-forwarded-port").and_then(|p| p.parse().ok());
+    Some((secure, port))
 }
 
 /// Short text formatted on the stack (addresses and ports): the request path
@@ -95,6 +136,11 @@ pub struct Outbound<'a> {
     local_addr: ShortText,
     server_name: std::borrow::Cow<'a, str>,
     server_port: u16,
+    /// The client reached jkd (or the trusted proxy before it) over TLS.
+    is_ssl: bool,
+    /// The TLS facts forwarded to the backend (mod_jk's SSL attributes).
+    tls: Option<Arc<TlsFacts>>,
+    ssl_forwarding: SslForwarding,
     headers: Vec<(&'a [u8], &'a [u8])>,
     /// Content-Length, `None` for chunked.
     pub length: Option<u64>,
@@ -117,8 +163,9 @@ impl<'a> Outbound<'a> {
     /// content-length).
     pub fn new(
         parts: &'a http::request::Parts,
-        conn: ConnInfo,
-        trusted: &[IpAddr],
+        conn: &ConnInfo,
+        trusted: &[IpNet],
+        ssl_forwarding: SslForwarding,
         body_without_length: bool,
         original: Option<&'a super::client::OriginalHeaderNames>,
     ) -> Self {
@@ -205,7 +252,19 @@ impl<'a> Outbound<'a> {
         if let Some(auth) = authority {
             headers.push((b"host", auth.as_bytes()));
         }
-        let (server_name, server_port) = requested_server_of(parts, &conn);
+        let (server_name, mut server_port) = requested_server_of(parts, conn);
+        let mut is_ssl = conn.tls.is_some();
+        if let Some((secure, port)) = forwarded_scheme(conn.peer.ip(), &parts.headers, trusted) {
+            is_ssl |= secure;
+            // The port the client used at the proxy: told, else its Host's, else the
+            // scheme's.
+            let host_port = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| crate::runtime::client::split_host_port(h).1);
+            server_port = port.or(host_port).unwrap_or(if secure { 443 } else { 80 });
+        }
         let cookies = parts
             .headers
             .get_all(http::header::COOKIE)
@@ -226,6 +285,9 @@ impl<'a> Outbound<'a> {
             local_addr: ShortText::of(conn.local.ip()),
             server_name,
             server_port,
+            is_ssl: is_ssl && ssl_forwarding.extract,
+            tls: conn.tls.clone().filter(|_| ssl_forwarding.extract),
+            ssl_forwarding,
             headers,
             length,
             raw_path,
@@ -240,6 +302,19 @@ impl<'a> Outbound<'a> {
         route: Option<&str>,
         activation: Activation,
     ) -> Result<BytesMut, ProxyError> {
+        let tls = self.tls.as_deref();
+        // mod_jk sends the client's chain after its certificate only when asked
+        // (`JkOptions +ForwardSSLCertChain`).
+        let with_chain: Option<String> = tls
+            .filter(|t| self.ssl_forwarding.cert_chain && !t.client_chain.is_empty())
+            .and_then(|t| {
+                let mut all = t.client_cert.clone()?;
+                t.client_chain.iter().for_each(|c| all.push_str(c));
+                Some(all)
+            });
+        let ssl_cert = with_chain
+            .as_deref()
+            .or_else(|| tls.and_then(|t| t.client_cert.as_deref()));
         let request = ForwardRequest {
             method: self.method.as_str().as_bytes(),
             protocol: self.protocol,
@@ -248,7 +323,7 @@ impl<'a> Outbound<'a> {
             remote_host: None,
             server_name: self.server_name.as_bytes(),
             server_port: self.server_port,
-            is_ssl: false,
+            is_ssl: self.is_ssl,
             headers: self.headers.clone(),
             attributes: RequestAttributes {
                 secret: settings.secret.as_deref().map(str::as_bytes),
@@ -256,6 +331,13 @@ impl<'a> Outbound<'a> {
                 route: route.map(str::as_bytes),
                 remote_port: self.remote_port.as_bytes(),
                 local_addr: self.local_addr.as_bytes(),
+                ssl_cert: ssl_cert.map(str::as_bytes),
+                ssl_cipher: tls.map(|t| t.cipher.as_bytes()),
+                ssl_session: tls.map(|t| t.session_id.as_bytes()),
+                ssl_key_size: tls
+                    .filter(|_| self.ssl_forwarding.key_size)
+                    .map(|t| t.key_bits),
+                ssl_protocol: tls.map(|t| t.protocol.as_bytes()),
                 lb_activation: match activation {
                     Activation::Active => LbActivation::Active,
                     Activation::Disabled => LbActivation::Disabled,
@@ -295,7 +377,7 @@ pub fn forward_request_for(
     settings: &AjpSettings,
     route: Option<&str>,
 ) -> Result<(BytesMut, Option<u64>), ProxyError> {
-    let out = Outbound::new(parts, conn, &[], false, None);
+    let out = Outbound::new(parts, &conn, &[], SslForwarding::default(), false, None);
     let packet = out.encode(settings, route, Activation::Active)?;
     Ok((packet, out.length))
 }
@@ -1032,8 +1114,154 @@ mod tests {
         let inner: IpAddr = "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let client: IpAddr = "1.2.3.4".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert_eq!(client_addr(proxy, &h, &[]), proxy);
-        assert_eq!(client_addr(proxy, &h, &[proxy]), inner);
-        assert_eq!(client_addr(proxy, &h, &[proxy, inner]), client);
+        assert_eq!(client_addr(proxy, &h, &[proxy.into()]), inner);
+        assert_eq!(
+            client_addr(proxy, &h, &[proxy.into(), inner.into()]),
+            client
+        );
+        // A range trusts every address in it.
+        let range: IpNet = "10.0.0.0/8".parse().unwrap_or_default();
+        assert_eq!(client_addr(proxy, &h, &[range]), client);
+    }
+
+    /// The packet jkd would send for `raw` headers from `peer`, decoded again.
+    fn forwarded_as(
+        raw: &[(&str, &str)],
+        peer: [u8; 4],
+        trusted: &[IpNet],
+        tls: Option<TlsFacts>,
+        ssl: SslForwarding,
+        check: impl FnOnce(&crate::ajp::request::ForwardRequest<'_>),
+    ) {
+        let mut req = http::Request::builder().uri("/app/");
+        for (n, v) in raw {
+            req = req.header(*n, *v);
+        }
+        let (parts, ()) = req.body(()).unwrap().into_parts();
+        let conn = ConnInfo {
+            peer: SocketAddr::from((peer, 1000)),
+            local: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls: tls.map(Arc::new),
+        };
+        let out = Outbound::new(&parts, &conn, trusted, ssl, false, None);
+        let loaded =
+            crate::config::from_workers_bytes("t", b"worker.list=w\nworker.w.port=8009\n", &|_| {
+                None
+            });
+        let settings = match loaded.config.and_then(|c| c.workers.into_iter().next()) {
+            Some(w) => match w.kind {
+                crate::config::workers::WorkerKind::Ajp(a) => a,
+                _ => panic!("not an ajp13 worker"),
+            },
+            None => panic!("bad test config"),
+        };
+        let packet = out.encode(&settings, None, Activation::Active).unwrap();
+        let decoded = crate::ajp::request::decode_forward_request(&packet[4..]).unwrap();
+        check(&decoded);
+    }
+
+    #[test]
+    fn forwarded_proto_https_from_a_trusted_range_is_ssl() {
+        let range: IpNet = "10.0.0.0/8".parse().unwrap();
+        let https = [("host", "shop.example"), ("x-forwarded-proto", "https")];
+        forwarded_as(
+            &https,
+            [10, 1, 2, 3],
+            &[range],
+            None,
+            SslForwarding::default(),
+            |r| {
+                assert!(r.is_ssl);
+                assert_eq!(r.server_port, 443);
+            },
+        );
+        // The same headers from anyone else change nothing.
+        forwarded_as(
+            &https,
+            [192, 0, 2, 1],
+            &[range],
+            None,
+            SslForwarding::default(),
+            |r| {
+                assert!(!r.is_ssl);
+                assert_eq!(r.server_port, 8443);
+            },
+        );
+        let told_port = [
+            ("host", "shop.example"),
+            ("forwarded", "for=1.2.3.4;proto=https"),
+            ("x-forwarded-port", "8443"),
+        ];
+        forwarded_as(
+            &told_port,
+            [10, 9, 9, 9],
+            &[range],
+            None,
+            SslForwarding::default(),
+            |r| {
+                assert!(r.is_ssl);
+                assert_eq!(r.server_port, 8443);
+            },
+        );
+    }
+
+    #[test]
+    fn tls_facts_become_mod_jk_ssl_attributes() {
+        let facts = TlsFacts {
+            protocol: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            key_bits: 128,
+            session_id: "AB12".to_string(),
+            client_cert: Some("LEAF\n".to_string()),
+            client_chain: vec!["CA\n".to_string()],
+            h2: false,
+            server_name: None,
+        };
+        forwarded_as(
+            &[],
+            [192, 0, 2, 1],
+            &[],
+            Some(facts.clone()),
+            SslForwarding::default(),
+            |r| {
+                assert!(r.is_ssl);
+                assert_eq!(
+                    r.attributes.ssl_cipher,
+                    Some(&b"TLS_AES_128_GCM_SHA256"[..])
+                );
+                assert_eq!(r.attributes.ssl_session, Some(&b"AB12"[..]));
+                assert_eq!(r.attributes.ssl_key_size, Some(128));
+                assert_eq!(r.attributes.ssl_protocol, Some(&b"TLSv1.3"[..]));
+                // Without +ForwardSSLCertChain, the leaf only.
+                assert_eq!(r.attributes.ssl_cert, Some(&b"LEAF\n"[..]));
+            },
+        );
+        let chain_no_size = SslForwarding {
+            cert_chain: true,
+            key_size: false,
+            ..SslForwarding::default()
+        };
+        forwarded_as(
+            &[],
+            [192, 0, 2, 1],
+            &[],
+            Some(facts.clone()),
+            chain_no_size,
+            |r| {
+                assert_eq!(r.attributes.ssl_cert, Some(&b"LEAF\nCA\n"[..]));
+                assert_eq!(r.attributes.ssl_key_size, None);
+            },
+        );
+        // JkExtractSSL Off: the backend hears nothing of TLS.
+        let off = SslForwarding {
+            extract: false,
+            ..SslForwarding::default()
+        };
+        forwarded_as(&[], [192, 0, 2, 1], &[], Some(facts), off, |r| {
+            assert!(!r.is_ssl);
+            assert_eq!(r.attributes.ssl_cipher, None);
+            assert_eq!(r.attributes.ssl_cert, None);
+        });
     }
 
     fn outbound_headers(
@@ -1048,8 +1276,9 @@ mod tests {
         let conn = ConnInfo {
             peer: SocketAddr::from(([127, 0, 0, 1], 1000)),
             local: SocketAddr::from(([127, 0, 0, 1], 80)),
+            tls: None,
         };
-        let out = Outbound::new(&parts, conn, &[], false, None);
+        let out = Outbound::new(&parts, &conn, &[], SslForwarding::default(), false, None);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (
             out.headers

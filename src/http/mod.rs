@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod forward;
 pub mod server_errors;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -170,7 +171,14 @@ async fn route(
     }
     use hyper::body::Body;
     let body_without_length = !incoming.is_end_stream() && parts.version >= Version::HTTP_2;
-    let out = Outbound::new(parts, conn, &rt.trusted_proxies, body_without_length, names);
+    let out = Outbound::new(
+        parts,
+        &conn,
+        &rt.trusted_proxies,
+        crate::config::tls::SslForwarding::default(),
+        body_without_length,
+        names,
+    );
     let body = IncomingSource::new(incoming, rt.limits.timeout);
     let started = Instant::now();
     let forwarded = match target {
@@ -188,8 +196,14 @@ async fn route(
     }
 }
 
+/// A bound listening socket and, for HTTPS, its TLS configuration.
+pub struct Listening {
+    pub listener: TcpListener,
+    pub tls: Option<Arc<crate::tls::Acceptor>>,
+}
+
 /// Serves on the given listeners until the process ends; runs maintenance every second.
-pub async fn serve(live: Arc<Live>, listeners: Vec<TcpListener>) {
+pub async fn serve(live: Arc<Live>, listeners: Vec<Listening>) {
     let upkeep = live.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -201,10 +215,10 @@ pub async fn serve(live: Arc<Live>, listeners: Vec<TcpListener>) {
     // One cap for every listener: each connection holds a permit until it ends.
     let slots = Arc::new(Semaphore::new(live.load().limits.max_connections.max(1)));
     let mut tasks = Vec::new();
-    for listener in listeners {
+    for listening in listeners {
         tasks.push(tokio::spawn(accept_loop(
             live.clone(),
-            listener,
+            listening,
             slots.clone(),
         )));
     }
@@ -213,21 +227,47 @@ pub async fn serve(live: Arc<Live>, listeners: Vec<TcpListener>) {
     }
 }
 
-async fn accept_loop(live: Arc<Live>, listener: TcpListener, slots: Arc<Semaphore>) {
+async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore>) {
     let mut failures = 0;
     loop {
         // Past --max-connections, wait for a connection to end before accepting.
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let (stream, peer) = accept_with_backoff(&listener, &mut failures).await;
+        let (stream, peer) = accept_with_backoff(&listening.listener, &mut failures).await;
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.set_nodelay(true);
         let live = live.clone();
+        let tls = listening.tls.clone();
         tokio::spawn(async move {
-            client::serve(live, stream, ConnInfo { peer, local }).await;
+            let mut info = ConnInfo::plain(peer, local);
+            let stream = match tls {
+                None => stream::ClientStream::Plain(stream),
+                Some(acceptor) => {
+                    let rt = live.load();
+                    match acceptor
+                        .accept(stream, rt.limits.timeout, &rt.tls.handshake_errors)
+                        .await
+                    {
+                        Ok(tls) => {
+                            info.tls = Some(Arc::new(crate::tls::TlsFacts::of(tls.get_ref().1)));
+                            stream::ClientStream::Tls(Box::new(tls))
+                        }
+                        Err(failure) => {
+                            // Counted, not logged at warn: scanners and old clients
+                            // fail handshakes all day.
+                            tracing::debug!(
+                                "TLS handshake with {peer} failed: {}",
+                                failure.as_str()
+                            );
+                            return;
+                        }
+                    }
+                }
+            };
+            client::serve(live, stream, info).await;
             drop(permit);
         });
     }

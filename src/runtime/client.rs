@@ -1,8 +1,11 @@
 //! What jkd knows of a client connection (its addresses, the host it asked for), the limits every client connection is held to, and how many are open.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use crate::tls::TlsFacts;
 
 /// Timeouts and limits of client connections, with httpd's defaults.
 #[derive(Clone, Copy, Debug)]
@@ -37,10 +40,23 @@ impl Default for ClientLimits {
 }
 
 /// What the front end knows about the client connection.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// The TLS facts of a connection to a TLS listener.
+    pub tls: Option<Arc<TlsFacts>>,
+}
+
+impl ConnInfo {
+    /// A plain-HTTP connection.
+    pub fn plain(peer: SocketAddr, local: SocketAddr) -> ConnInfo {
+        ConnInfo {
+            peer,
+            local,
+            tls: None,
+        }
+    }
 }
 
 /// Client connection counts, for the status page and metrics.
@@ -86,7 +102,7 @@ pub fn requested_server_of<'a>(
     }
 }
 
-fn split_host_port(host: &str) -> (&str, Option<u16>) {
+pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
     if let Some(rest) = host.strip_prefix('[') {
         // [v6]:port
         if let Some((h, p)) = rest.split_once(']') {

@@ -5,7 +5,6 @@ pub mod client;
 pub mod listen;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
@@ -159,7 +158,7 @@ pub struct Runtime {
     pub config: Config,
     pub targets: HashMap<String, Target>,
     /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Latency histogram per worker name (kept by the metrics registry when there is
     /// one, see [`Runtime::with_latency`]).
     pub latency: HashMap<String, ::metrics::Histogram>,
@@ -172,6 +171,8 @@ pub struct Runtime {
     /// The next request's number (`X-Request-Id: jkd-<hex>` when the client sent
     /// none; shared by every snapshot).
     pub request_ids: Arc<AtomicU64>,
+    /// TLS listeners and their handshake failures (shared by every snapshot).
+    pub tls: Arc<crate::tls::TlsState>,
 }
 
 impl Runtime {
@@ -202,6 +203,7 @@ impl Runtime {
             limits: Default::default(),
             status: None,
             request_ids: Arc::new(AtomicU64::new(1)),
+            tls: Arc::default(),
         })
     }
 
@@ -249,6 +251,7 @@ impl Runtime {
             limits: self.limits,
             status: self.status.clone(),
             request_ids: self.request_ids.clone(),
+            tls: self.tls.clone(),
         }
     }
 

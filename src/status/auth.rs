@@ -572,7 +572,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let mut resp = answer(manager, rt, worker, parts, body, conn, Instant::now()).await;
+    let mut resp = answer(manager, rt, worker, parts, body, &conn, Instant::now()).await;
     // On every answer, errors and redirects included: a browser must neither guess
     // another type for it (nosniff), nor show it in a frame, nor tell another site
     // the manager's address.
@@ -600,7 +600,7 @@ async fn answer<B>(
     worker: &str,
     parts: &http::request::Parts,
     body: B,
-    conn: ConnInfo,
+    conn: &ConnInfo,
     now: Instant,
 ) -> Response<ProxyBody>
 where
@@ -684,7 +684,7 @@ where
 fn refuse_early(
     worker: &str,
     parts: &http::request::Parts,
-    conn: ConnInfo,
+    conn: &ConnInfo,
 ) -> Option<Response<ProxyBody>> {
     // mod_jk maps `/app/..;/jkmanager/` to a status worker mounted at `/jkmanager/*`
     // (it removes `;...` and then resolves `..`), which walks around a front end
@@ -716,7 +716,7 @@ async fn sign_in(
     manager: &Manager,
     worker: &str,
     parts: &http::request::Parts,
-    conn: ConnInfo,
+    conn: &ConnInfo,
     now: Instant,
 ) -> Result<Option<String>, Response<ProxyBody>> {
     let client = conn.peer.ip();

@@ -528,11 +528,11 @@ pub async fn respond(
     rt: &Runtime,
     worker: &str,
     parts: &http::request::Parts,
-    conn: ConnInfo,
+    conn: &ConnInfo,
     caller: &Caller<'_>,
 ) -> Response<ProxyBody> {
     let addresses = resolve_addresses(rt).await;
-    let (server_name, server_port) = crate::runtime::requested_server(parts, &conn);
+    let (server_name, server_port) = crate::runtime::requested_server(parts, conn);
     let server_name = shown_host(&server_name);
     let client = conn.peer.ip().to_string();
     let base = base_path(rt, worker, parts.uri.path());

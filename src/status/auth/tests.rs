@@ -301,6 +301,7 @@ fn call(
     let conn = ConnInfo {
         peer: SocketAddr::from(([192, 0, 2, 7], 50000)),
         local: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        tls: None,
     };
     let rt_threads = tokio::runtime::Builder::new_current_thread()
         .enable_all()
