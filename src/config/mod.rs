@@ -46,6 +46,13 @@ pub struct Config {
     pub mounts: MountTable,
     /// `Timeout` and `KeepAliveTimeout` of the Apache config, when one was read.
     pub http: HttpTimeouts,
+    /// One per `Listen` line of the Apache config, TLS where an `SSLEngine on`
+    /// server is bound to it (rules: [`apache::ApacheJk::build_listeners`]); empty
+    /// without an Apache config.
+    pub listeners: Vec<tls::Listener>,
+    /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
+    /// server); mod_jk's defaults without one.
+    pub ssl_forwarding: tls::SslForwarding,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -139,6 +146,8 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
             .map(|p| (p.clone(), None))
             .collect(),
         http: HttpTimeouts::default(),
+        listeners: Vec::new(),
+        ssl_forwarding: tls::SslForwarding::default(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -165,6 +174,8 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     inputs.add_mount_files(env, diags)?;
     let mut config = build(inputs.props, fallback, inputs.rules, diags)?;
     config.http = inputs.http;
+    config.listeners = inputs.listeners;
+    config.ssl_forwarding = inputs.ssl_forwarding;
     Some(config)
 }
 
@@ -178,12 +189,14 @@ struct Inputs {
     /// command line).
     mount_files: Vec<(PathBuf, Option<Origin>)>,
     http: HttpTimeouts,
+    listeners: Vec<tls::Listener>,
+    ssl_forwarding: tls::SslForwarding,
 }
 
 impl Inputs {
-    /// The httpd configuration: timeouts, `ServerRoot`, `JkWorkerProperty` lines,
-    /// the workers file (unless the command line names one), mount files and
-    /// `JkMount` rules. `None` when a property line is refused or the file cannot
+    /// The httpd configuration: timeouts, listeners, SSL forwarding, `ServerRoot`,
+    /// `JkWorkerProperty` lines, the workers file (unless the command line names
+    /// one), mount files and `JkMount` rules. `None` when a property line is refused or the file cannot
     /// be read.
     fn add_apache_conf(
         &mut self,
@@ -196,6 +209,8 @@ impl Inputs {
         let conf = apache::read_apache_conf(&file, &bytes, diags);
         self.http.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
+        self.listeners = conf.listeners.clone();
+        self.ssl_forwarding = conf.ssl_forwarding;
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -389,6 +404,8 @@ pub fn build(
         properties: props,
         mounts: MountTable::new(rules),
         http: HttpTimeouts::default(),
+        listeners: Vec::new(),
+        ssl_forwarding: tls::SslForwarding::default(),
     })
 }
 
