@@ -850,3 +850,46 @@ fn warn_unused(props: &PropMap, instantiated: &HashSet<String>, diags: &mut Diag
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_apache_config_there_are_no_listeners_and_default_forwarding() {
+        let loaded = from_workers_bytes("w.properties", b"worker.list=w\n", &|_| None);
+        let config = loaded.config.unwrap();
+        assert!(config.listeners.is_empty());
+        assert_eq!(config.ssl_forwarding, tls::SslForwarding::default());
+    }
+
+    #[test]
+    fn apache_listeners_and_forwarding_reach_the_config() {
+        let dir = std::env::temp_dir().join(format!("jkd-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let workers = dir.join("workers.properties");
+        std::fs::write(&workers, "worker.list=w\nworker.w.reply_timeout=1000\n").unwrap();
+        let conf = dir.join("httpd.conf");
+        std::fs::write(
+            &conf,
+            "Listen 80\nListen 443\nJkExtractSSL Off\n<VirtualHost *:443>\nSSLEngine on\n\
+             SSLCertificateFile /c.pem\n</VirtualHost>\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            workers: Some(workers),
+            apache_conf: Some(conf),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = loaded.config.unwrap();
+        let addrs: Vec<_> = config
+            .listeners
+            .iter()
+            .map(|l| (l.addr.as_str(), l.tls.is_some()))
+            .collect();
+        assert_eq!(addrs, [("80", false), ("443", true)]);
+        assert!(!config.ssl_forwarding.extract);
+    }
+}
