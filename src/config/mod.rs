@@ -46,6 +46,13 @@ pub struct Config {
     pub mounts: MountTable,
     /// `Timeout` and `KeepAliveTimeout` of the Apache config, when one was read.
     pub http: HttpTimeouts,
+    /// One per `Listen` line of the Apache config, TLS where an `SSLEngine on`
+    /// server is bound to it (rules: [`apache::ApacheJk::build_listeners`]); empty
+    /// without an Apache config.
+    pub listeners: Vec<tls::Listener>,
+    /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
+    /// server); mod_jk's defaults without one.
+    pub ssl_forwarding: tls::SslForwarding,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -139,6 +146,8 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
             .map(|p| (p.clone(), None))
             .collect(),
         http: HttpTimeouts::default(),
+        listeners: Vec::new(),
+        ssl_forwarding: tls::SslForwarding::default(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -165,6 +174,8 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     inputs.add_mount_files(env, diags)?;
     let mut config = build(inputs.props, fallback, inputs.rules, diags)?;
     config.http = inputs.http;
+    config.listeners = inputs.listeners;
+    config.ssl_forwarding = inputs.ssl_forwarding;
     Some(config)
 }
 
@@ -178,12 +189,14 @@ struct Inputs {
     /// command line).
     mount_files: Vec<(PathBuf, Option<Origin>)>,
     http: HttpTimeouts,
+    listeners: Vec<tls::Listener>,
+    ssl_forwarding: tls::SslForwarding,
 }
 
 impl Inputs {
-    /// The httpd configuration: timeouts, `ServerRoot`, `JkWorkerProperty` lines,
-    /// the workers file (unless the command line names one), mount files and
-    /// `JkMount` rules. `None` when a property line is refused or the file cannot
+    /// The httpd configuration: timeouts, listeners, SSL forwarding, `ServerRoot`,
+    /// `JkWorkerProperty` lines, the workers file (unless the command line names
+    /// one), mount files and `JkMount` rules. `None` when a property line is refused or the file cannot
     /// be read.
     fn add_apache_conf(
         &mut self,
@@ -196,6 +209,8 @@ impl Inputs {
         let conf = apache::read_apache_conf(&file, &bytes, diags);
         self.http.timeout = conf.timeout.as_ref().map(|(t, _)| *t);
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
+        self.listeners = conf.listeners.clone();
+        self.ssl_forwarding = conf.ssl_forwarding;
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -389,6 +404,8 @@ pub fn build(
         properties: props,
         mounts: MountTable::new(rules),
         http: HttpTimeouts::default(),
+        listeners: Vec::new(),
+        ssl_forwarding: tls::SslForwarding::default(),
     })
 }
 
@@ -831,5 +848,48 @@ fn warn_unused(props: &PropMap, instantiated: &HashSet<String>, diags: &mut Diag
                  it is never created"
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_apache_config_there_are_no_listeners_and_default_forwarding() {
+        let loaded = from_workers_bytes("w.properties", b"worker.list=w\n", &|_| None);
+        let config = loaded.config.unwrap();
+        assert!(config.listeners.is_empty());
+        assert_eq!(config.ssl_forwarding, tls::SslForwarding::default());
+    }
+
+    #[test]
+    fn apache_listeners_and_forwarding_reach_the_config() {
+        let dir = std::env::temp_dir().join(format!("jkd-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let workers = dir.join("workers.properties");
+        std::fs::write(&workers, "worker.list=w\nworker.w.reply_timeout=1000\n").unwrap();
+        let conf = dir.join("httpd.conf");
+        std::fs::write(
+            &conf,
+            "Listen 80\nListen 443\nJkExtractSSL Off\n<VirtualHost *:443>\nSSLEngine on\n\
+             SSLCertificateFile /c.pem\n</VirtualHost>\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            workers: Some(workers),
+            apache_conf: Some(conf),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = loaded.config.unwrap();
+        let addrs: Vec<_> = config
+            .listeners
+            .iter()
+            .map(|l| (l.addr.as_str(), l.tls.is_some()))
+            .collect();
+        assert_eq!(addrs, [("80", false), ("443", true)]);
+        assert!(!config.ssl_forwarding.extract);
     }
 }

@@ -9,7 +9,7 @@ use crate::config::mounts;
 
 /// How httpd hands a directive its arguments.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Args {
+pub(super) enum Args {
     Take1,
     Take12,
     Flag,
@@ -27,6 +27,7 @@ pub(super) enum JkKind {
     MountCopy,
     WorkerProperty,
     Options,
+    ExtractSsl,
     /// No effect on what clients see in jkd: accepted silently.
     Silent,
     /// Changes mod_jk's behaviour in a way jkd does not reproduce: a warning.
@@ -152,7 +153,7 @@ const JK_DIRECTIVES: &[JkDirective] = &[
         JkKind::Unsupported,
     ),
     jk("JkCERTCHAINPrefix", Args::Take1, false, JkKind::Unsupported),
-    jk("JkExtractSSL", Args::Flag, false, JkKind::Unsupported),
+    jk("JkExtractSSL", Args::Flag, false, JkKind::ExtractSsl),
     jk("JkOptions", Args::Raw, false, JkKind::Options),
     jk("JkEnvVar", Args::Take12, false, JkKind::Unsupported),
     jk("JkWorkerProperty", Args::Raw, true, JkKind::WorkerProperty),
@@ -238,6 +239,8 @@ impl Reader<'_> {
                 }
             }
             "timeout" | "keepalivetimeout" => self.seconds_directive(name, &args(), origin),
+            "listen" => self.listen(rest, origin),
+            _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
             "define" => {
                 let a = args();
                 if let Some(var) = a.first() {
@@ -314,7 +317,7 @@ impl Reader<'_> {
             Args::Raw => vec![rest.to_string()],
             _ => words(rest),
         };
-        if !self.check_args(d, &args, &origin) {
+        if !self.check_args(d.name, d.args, &args, &origin) {
             return;
         }
         // JkOptions names the offending option itself.
@@ -382,6 +385,9 @@ impl Reader<'_> {
             JkKind::MountCopy => self.mount_copy(d, &first, origin),
             JkKind::WorkerProperty => self.out.worker_properties.push((first, origin)),
             JkKind::Options => self.options(d, rest, origin),
+            JkKind::ExtractSsl => {
+                self.server_mut().extract_ssl = Some((first.eq_ignore_ascii_case("on"), origin));
+            }
             JkKind::Silent => {}
             JkKind::Unsupported => self.diags.warning(
                 origin,
@@ -432,9 +438,15 @@ impl Reader<'_> {
     }
 
     /// httpd's argument count checks (`invoke_cmd`).
-    fn check_args(&mut self, d: &JkDirective, args: &[String], origin: &Origin) -> bool {
+    pub(super) fn check_args(
+        &mut self,
+        name: &str,
+        kind: Args,
+        args: &[String],
+        origin: &Origin,
+    ) -> bool {
         let first_empty = args.first().is_none_or(String::is_empty);
-        let problem = match d.args {
+        let problem = match kind {
             Args::Take1 if first_empty || args.len() > 1 => Some("takes one argument"),
             Args::Take12 if first_empty || args.len() > 2 => Some("takes 1-2 arguments"),
             Args::Flag if args.len() != 1 => Some("takes one argument, On or Off"),
@@ -468,17 +480,14 @@ impl Reader<'_> {
         };
         self.diags.error(
             origin.clone(),
-            d.name,
-            format!(
-                "{} {problem}, got {got}{hint} (httpd refuses to start)",
-                d.name
-            ),
+            name,
+            format!("{name} {problem}, got {got}{hint} (httpd refuses to start)"),
         );
         false
     }
 
     /// `ap_server_root_relative`, with the ServerRoot known at this line.
-    fn server_relative(&mut self, path: &str, origin: &Origin) -> String {
+    pub(super) fn server_relative(&mut self, path: &str, origin: &Origin) -> String {
         if path.starts_with('/') {
             return path.to_string();
         }
@@ -500,8 +509,9 @@ impl Reader<'_> {
     }
 
     /// `jk_set_options`: every option must be known; the URI forwarding options
-    /// cannot be negated. jkd always behaves as mod_jk's defaults
-    /// (`+ForwardURIProxy +ForwardKeySize`), so anything else is a warning.
+    /// cannot be negated. `ForwardSSLCertChain` and `ForwardKeySize` are recorded
+    /// for the server; for the other options jkd behaves as mod_jk's defaults
+    /// (`+ForwardURIProxy`), so anything else is a warning.
     fn options(&mut self, d: &JkDirective, raw: &str, origin: Origin) {
         const KNOWN: &[&str] = &[
             "ForwardURICompat",
@@ -567,7 +577,21 @@ impl Reader<'_> {
                 continue;
             };
             let same_as_jkd = match *known {
-                "ForwardURIProxy" | "ForwardKeySize" => !negated,
+                "ForwardSSLCertChain" | "ForwardKeySize" => {
+                    let server = self.server_mut();
+                    let setting = if *known == "ForwardKeySize" {
+                        &mut server.forward_key_size
+                    } else {
+                        &mut server.forward_cert_chain
+                    };
+                    if negated {
+                        setting.removed = Some(origin.clone());
+                    } else {
+                        setting.added = Some(origin.clone());
+                    }
+                    true
+                }
+                "ForwardURIProxy" => !negated,
                 k if k.starts_with("CollapseSlashes") => {
                     self.diags.warning(
                         origin.clone(),
@@ -588,7 +612,7 @@ impl Reader<'_> {
                     d.name,
                     format!(
                         "jkd does not implement JkOptions {word}; it behaves as with mod_jk's \
-                         defaults (+ForwardURIProxy +ForwardKeySize)"
+                         default (+ForwardURIProxy)"
                     ),
                 );
             }

@@ -2,15 +2,23 @@
 //!
 //! Only what jkd needs is kept: the workers file, mount files, `JkMount` /
 //! `JkUnMount` rules with the virtual host they belong to, `JkWorkerProperty` lines,
-//! `JkMountCopy`, and the virtual hosts themselves. Everything else httpd reads is
-//! passed over, but lines httpd or mod_jk would refuse are reported.
+//! `JkMountCopy`, `JkExtractSSL` and the SSL forwarding `JkOptions`, the virtual
+//! hosts themselves, `Listen` lines, and mod_ssl's server directives (`SSLEngine`,
+//! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
+//! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
+//! the session, stapling and compression settings are checked and accepted), from
+//! which the listeners and their TLS settings are built. mod_jk and mod_ssl count as
+//! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
+//! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
+//! lines httpd, mod_ssl or mod_jk would refuse are reported.
 //!
 //! Line syntax is httpd 2.4's (`server/util.c`: `ap_cfg_getline`, `cfg_trim_line`,
 //! `ap_getword_conf`, `ap_resolve_env`; `server/config.c`: `ap_build_config_sub`,
 //! `invoke_cmd`, `ap_soak_end_container`); directive rules are mod_jk 1.2.48's
 //! (`mod_jk.c`: `jk_mount_context`, `jk_unmount_context`, `jk_set_worker_file`,
 //! `jk_set_mount_file`, `jk_set_mountcopy`, `jk_set_options`, `merge_jk_config`,
-//! `jk_post_config`).
+//! `jk_post_config`); `Listen` and mod_ssl rules are httpd 2.4's (`server/listen.c`,
+//! `modules/ssl/ssl_engine_config.c`).
 //!
 //! Conventions: an *error* is something on which httpd or mod_jk refuses to start; a
 //! *warning* is something that works differently from what it seems to say, or that
@@ -21,9 +29,13 @@
 
 mod directives;
 mod lexer;
+mod listeners;
 mod mount_directives;
+mod ssl;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 mod vhosts;
 
 use std::collections::HashMap;
@@ -32,17 +44,38 @@ use std::sync::Arc;
 use super::diag::{Diagnostics, Origin};
 use super::mounts::MountRule;
 use super::props::Env;
+use super::tls::{Listener, SslForwarding};
 
 use lexer::{LogicalLine, is_c_space, logical_lines, next_word, resolve_vars};
 use mount_directives::MountKey;
 use vhosts::{Section, Skipped};
 
+pub use ssl::{Listen, ServerSsl, SslEngine};
 pub use vhosts::{MapKind, ServerMap};
 
 /// mod_jk's default `JkMountFileReload` in seconds (`JK_URIMAP_DEF_RELOAD`).
 pub const DEFAULT_MOUNT_FILE_RELOAD: i32 = 60;
 
-/// Per-server mount settings (`JkMountFile`, `JkMountFileReload`, `JkMountCopy`).
+/// Where one server's `JkOptions` lines turn an option on (`+X` or `X`) and off
+/// (`-X`). mod_jk applies the removals after the additions, whatever the order of
+/// the lines, so a removal always wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JkOptionSetting {
+    pub added: Option<Origin>,
+    pub removed: Option<Origin>,
+}
+
+impl JkOptionSetting {
+    /// The option's value in this server, given what it is without this server's
+    /// lines (mod_jk's default for the main server, the main server's value for a
+    /// virtual host).
+    pub fn applied_to(&self, inherited: bool) -> bool {
+        (inherited || self.added.is_some()) && self.removed.is_none()
+    }
+}
+
+/// Per-server mod_jk settings (`JkMountFile`, `JkMountFileReload`, `JkMountCopy`,
+/// `JkExtractSSL` and the SSL forwarding `JkOptions`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerJk {
     /// The effective `JkMountFile` (the last one in the server), resolved against
@@ -52,6 +85,12 @@ pub struct ServerJk {
     pub mount_file_reload: Option<(i32, Origin)>,
     /// `JkMountCopy On` / `Off`.
     pub mount_copy: Option<(bool, Origin)>,
+    /// `JkExtractSSL On` / `Off`.
+    pub extract_ssl: Option<(bool, Origin)>,
+    /// `JkOptions ForwardSSLCertChain`.
+    pub forward_cert_chain: JkOptionSetting,
+    /// `JkOptions ForwardKeySize`.
+    pub forward_key_size: JkOptionSetting,
 }
 
 /// One `<VirtualHost>` block.
@@ -68,6 +107,8 @@ pub struct VirtualHost {
     /// Where the `<VirtualHost>` line is.
     pub origin: Origin,
     pub jk: ServerJk,
+    /// The mod_ssl settings written in this block (see [`ServerSsl::inherit`]).
+    pub ssl: ServerSsl,
 }
 
 /// What jkd takes from an httpd configuration file.
@@ -97,6 +138,15 @@ pub struct ApacheJk {
     /// The main server's mount settings.
     pub main: ServerJk,
     pub virtual_hosts: Vec<VirtualHost>,
+    /// `Listen` lines in file order.
+    pub listens: Vec<Listen>,
+    /// The main server's mod_ssl settings.
+    pub main_ssl: ServerSsl,
+    /// One listener per `Listen`, TLS when an `SSLEngine on` server is bound to it
+    /// (rules: [`ApacheJk::build_listeners`]).
+    pub listeners: Vec<Listener>,
+    /// The main server's `JkExtractSSL` and SSL forwarding `JkOptions`.
+    pub ssl_forwarding: SslForwarding,
 }
 
 struct Reader<'a> {
@@ -291,6 +341,8 @@ impl Reader<'_> {
             files.extend(vh.jk.mount_file.clone());
         }
         self.out.mount_files = files;
+        self.out.ssl_forwarding = self.out.main_ssl_forwarding(self.diags);
+        self.out.listeners = self.out.build_listeners(self.diags);
         self.out
     }
 }

@@ -308,10 +308,27 @@ impl Reader<'_> {
                 let negated = arg.starts_with('!');
                 let module = next_word(arg.trim_start_matches('!')).0;
                 let is_jk = matches!(module.as_str(), "mod_jk.c" | "jk_module");
-                if negated && is_jk {
+                let is_ssl = matches!(module.as_str(), "mod_ssl.c" | "ssl_module");
+                // Modules doing mod_ssl's job: jkd's TLS stands in for mod_ssl, so these
+                // are taken as not loaded (Debian's ports.conf has `Listen 443` under
+                // both <IfModule ssl_module> and <IfModule mod_gnutls.c>).
+                let is_other_tls = matches!(
+                    module.as_str(),
+                    "mod_gnutls.c" | "gnutls_module" | "mod_nss.c" | "nss_module"
+                );
+                let why = if negated && is_jk {
+                    Some("the section applies only when mod_jk is not loaded")
+                } else if negated && is_ssl {
+                    Some("the section applies only when mod_ssl is not loaded")
+                } else if !negated && is_other_tls {
+                    Some("the section applies only when another TLS module than mod_ssl is loaded")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
                     self.skipped = Some(Skipped {
                         names: vec![name],
-                        why: "the section applies only when mod_jk is not loaded",
+                        why,
                         origin,
                         saw_jk: false,
                     });
@@ -361,6 +378,7 @@ impl Reader<'_> {
             server_aliases: Vec::new(),
             origin: origin.clone(),
             jk: ServerJk::default(),
+            ssl: super::ServerSsl::default(),
         });
         Section::VirtualHost {
             name: name.to_string(),
