@@ -236,6 +236,8 @@ enum Command {
         /// address to listen on; repeatable
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: Vec<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
         #[arg(long = "metrics-listen", value_name = "ADDR")]
         metrics_listen: Option<String>,
@@ -663,7 +665,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             };
             let serving = Serving {
-                conf_listeners: Vec::new(),
+                conf_listeners: cfg.listeners.clone(),
                 listen,
                 tls,
                 trusted_proxies,
@@ -676,6 +678,7 @@ fn main() -> ExitCode {
         }
         Command::Demo {
             listen,
+            tls,
             metrics_listen,
             manager_users,
             threads,
@@ -683,7 +686,7 @@ fn main() -> ExitCode {
         } => demo(Serving {
             conf_listeners: Vec::new(),
             listen,
-            tls: TlsArgs::default(),
+            tls,
             trusted_proxies: Vec::new(),
             metrics_listen,
             manager_users,

@@ -36,6 +36,32 @@ pub fn example_with_ports(ports: &[u16]) -> String {
     text
 }
 
+/// What the echo page shows of how the client reached the front end: the AJP
+/// `is_ssl` flag, server port and the SSL attributes mod_jk sends (certificate PEM
+/// with its line breaks written as `\n`).
+fn tls_lines(req: &crate::ajp::request::ForwardRequest<'_>) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\n', "\\n");
+    let a = &req.attributes;
+    let mut t = String::new();
+    let _ = writeln!(t, "secure: {}", req.is_ssl);
+    let _ = writeln!(t, "server-port: {}", req.server_port);
+    let optional = [
+        ("ssl-protocol", a.ssl_protocol),
+        ("ssl-cipher", a.ssl_cipher),
+        ("ssl-session", a.ssl_session),
+        ("ssl-cert", a.ssl_cert),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            let _ = writeln!(t, "{name}: {}", text(v));
+        }
+    }
+    if let Some(bits) = a.ssl_key_size {
+        let _ = writeln!(t, "ssl-key-size: {bits}");
+    }
+    t
+}
+
 /// One demo node: its route and its sessions.
 #[derive(Debug)]
 pub struct DemoNode {
@@ -115,6 +141,7 @@ impl DemoNode {
                 .query_string
                 .map(|q| String::from_utf8_lossy(q).into_owned());
             let cookie = header("cookie");
+            let tls = tls_lines(&req);
             let headers: Vec<(String, String)> = req
                 .headers
                 .iter()
@@ -157,6 +184,7 @@ impl DemoNode {
                 cookie.as_deref(),
                 &headers,
                 body_len,
+                &tls,
             );
             out.clear();
             let len = text.len().to_string();
@@ -197,6 +225,7 @@ impl DemoNode {
         cookie: Option<&str>,
         headers: &[(String, String)],
         body_len: u64,
+        tls: &str,
     ) -> (u16, &'static str, Option<String>, String) {
         if uri.starts_with("/echo") {
             let mut t = String::new();
@@ -208,6 +237,7 @@ impl DemoNode {
                 let _ = writeln!(t, "header: {n}: {v}");
             }
             let _ = writeln!(t, "body-length: {body_len}");
+            t.push_str(tls);
             return (200, "text/plain; charset=utf-8", None, t);
         }
         // The session: a JSESSIONID ending in this node's route, as Tomcat with

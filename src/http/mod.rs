@@ -175,7 +175,7 @@ async fn route(
         parts,
         &conn,
         &rt.trusted_proxies,
-        crate::config::tls::SslForwarding::default(),
+        rt.config.ssl_forwarding,
         body_without_length,
         names,
     );

@@ -13,6 +13,8 @@ pub struct Jkd {
     pub port: u16,
     /// The `/metrics` port, when started with `--metrics-listen`.
     pub metrics_port: Option<u16>,
+    /// The first HTTPS port, when started with `--tls-listen`.
+    pub tls_port: Option<u16>,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -90,6 +92,9 @@ fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -
             if let Some(p) = announced("metrics on http://") {
                 let _ = tx.send(("metrics", p));
             }
+            if let Some(p) = announced("listening on https://") {
+                let _ = tx.send(("https", p));
+            }
             if let Some(p) = announced("listening on http://") {
                 let _ = tx.send(("http", p));
             }
@@ -100,16 +105,22 @@ fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -
         }
     });
     let want_metrics = extra.contains(&"--metrics-listen");
+    let want_tls = extra.contains(&"--tls-listen");
     let mut metrics_port = None;
+    let mut tls_port = None;
     let mut http_port = None;
     let port = loop {
         if let Some(p) = http_port
             && (!want_metrics || metrics_port.is_some())
+            && (!want_tls || tls_port.is_some())
         {
             break p;
         }
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(("metrics", p)) => metrics_port = Some(p),
+            Ok(("https", p)) => {
+                tls_port.get_or_insert(p);
+            }
             Ok((_, p)) => http_port = Some(p),
             Err(_) => {
                 let _ = child.kill();
@@ -125,6 +136,7 @@ fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -
         child,
         port,
         metrics_port,
+        tls_port,
         log,
     }
 }
