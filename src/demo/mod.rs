@@ -36,6 +36,17 @@ pub fn example_with_ports(ports: &[u16]) -> String {
     text
 }
 
+/// The echo page's lines after the request line: headers, body length, TLS facts.
+fn echo_details(headers: &[(String, String)], body_len: u64, tls: &str) -> String {
+    let mut t = String::new();
+    for (n, v) in headers {
+        let _ = writeln!(t, "header: {n}: {v}");
+    }
+    let _ = writeln!(t, "body-length: {body_len}");
+    t.push_str(tls);
+    t
+}
+
 /// What the echo page shows of how the client reached the front end: the AJP
 /// `is_ssl` flag, server port and the SSL attributes mod_jk sends (certificate PEM
 /// with its line breaks written as `\n`).
@@ -182,9 +193,7 @@ impl DemoNode {
                 &uri,
                 query.as_deref(),
                 cookie.as_deref(),
-                &headers,
-                body_len,
-                &tls,
+                &echo_details(&headers, body_len, &tls),
             );
             out.clear();
             let len = text.len().to_string();
@@ -223,9 +232,7 @@ impl DemoNode {
         uri: &str,
         query: Option<&str>,
         cookie: Option<&str>,
-        headers: &[(String, String)],
-        body_len: u64,
-        tls: &str,
+        details: &str,
     ) -> (u16, &'static str, Option<String>, String) {
         if uri.starts_with("/echo") {
             let mut t = String::new();
@@ -233,11 +240,7 @@ impl DemoNode {
             let _ = writeln!(t, "method: {method}");
             let _ = writeln!(t, "uri: {uri}");
             let _ = writeln!(t, "query: {}", query.unwrap_or(""));
-            for (n, v) in headers {
-                let _ = writeln!(t, "header: {n}: {v}");
-            }
-            let _ = writeln!(t, "body-length: {body_len}");
-            t.push_str(tls);
+            t.push_str(details);
             return (200, "text/plain; charset=utf-8", None, t);
         }
         // The session: a JSESSIONID ending in this node's route, as Tomcat with
