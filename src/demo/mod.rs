@@ -152,7 +152,6 @@ impl DemoNode {
                 .query_string
                 .map(|q| String::from_utf8_lossy(q).into_owned());
             let cookie = header("cookie");
-            let tls = tls_lines(&req);
             let headers: Vec<(String, String)> = req
                 .headers
                 .iter()
@@ -188,12 +187,18 @@ impl DemoNode {
                 body_len += data.len() as u64;
                 expect_more = !data.is_empty() && length.is_none_or(|l| body_len < l);
             }
+            // Only the echo page shows them (the demo nodes also serve benchmarks).
+            let details = if uri.starts_with("/echo") {
+                echo_details(&headers, body_len, &tls_lines(&req))
+            } else {
+                String::new()
+            };
             let (status, content_type, set_cookie, text) = self.answer(
                 &method,
                 &uri,
                 query.as_deref(),
                 cookie.as_deref(),
-                &echo_details(&headers, body_len, &tls),
+                &details,
             );
             out.clear();
             let len = text.len().to_string();
