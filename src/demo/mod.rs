@@ -193,13 +193,8 @@ impl DemoNode {
             } else {
                 String::new()
             };
-            let (status, content_type, set_cookie, text) = self.answer(
-                &method,
-                &uri,
-                query.as_deref(),
-                cookie.as_deref(),
-                &details,
-            );
+            let (status, content_type, set_cookie, text) =
+                self.answer(&method, &uri, query.as_deref(), cookie.as_deref(), &details);
             out.clear();
             let len = text.len().to_string();
             let mut resp_headers: Vec<(&[u8], &[u8])> = vec![

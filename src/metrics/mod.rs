@@ -41,6 +41,9 @@ pub mod names {
     pub const MEMBER_LBFACTOR: &str = "jkd_member_lbfactor";
     pub const CLIENT_CONNECTIONS: &str = "jkd_client_connections";
     pub const REQUEST_DURATION_SECONDS: &str = "jkd_request_duration_seconds";
+    pub const TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS: &str =
+        "jkd_tls_certificate_expiry_timestamp_seconds";
+    pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "jkd_tls_handshake_errors_total";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -150,6 +153,15 @@ impl Registry {
             r.describe_gauge(name.into(), None, text.into());
         };
         g(names::BUSY, "Requests in flight");
+        g(
+            names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
+            "When a TLS listener's certificate expires (notAfter, Unix seconds)",
+        );
+        d(
+            names::TLS_HANDSHAKE_ERRORS_TOTAL,
+            None,
+            "TLS handshakes that failed, by reason",
+        );
         g(names::MAX_BUSY, "Most requests in flight at once");
         g(names::CONNECTIONS, "Open backend connections");
         g(
@@ -227,6 +239,7 @@ impl Registry {
             .set(open.saturating_sub(parked) as f64);
         self.gauge(names::CLIENT_CONNECTIONS, &[("state", "parked")])
             .set(parked as f64);
+        self.publish_tls(&rt.tls);
         for (name, target) in &rt.targets {
             match target {
                 Target::Ajp(w) => {
@@ -302,6 +315,34 @@ impl Registry {
             }
         }
         self.recorder.handle().render()
+    }
+
+    /// Handshake failures by reason and each certificate's expiry (only when jkd has
+    /// TLS listeners).
+    fn publish_tls(&self, tls: &crate::tls::TlsState) {
+        let certificates = tls.certificates();
+        if certificates.is_empty() {
+            return;
+        }
+        for (failure, n) in tls.handshake_errors.counts() {
+            self.counter(
+                names::TLS_HANDSHAKE_ERRORS_TOTAL,
+                &[("reason", failure.as_str())],
+            )
+            .absolute(n);
+        }
+        for (listener, cert) in &certificates {
+            let name = cert.names.first().map(String::as_str).unwrap_or("");
+            self.gauge(
+                names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
+                &[
+                    ("listener", listener.as_str()),
+                    ("file", cert.file.as_str()),
+                    ("name", name),
+                ],
+            )
+            .set(cert.not_after as f64);
+        }
     }
 
     fn publish_pool(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod ajp_tap;
+pub mod certs;
 pub mod jkd;
 pub mod modjk;
 pub mod recorder;
