@@ -307,6 +307,8 @@ fn init_logging() {
 
 /// How `run` and `demo` serve.
 struct Serving {
+    /// Where the configuration came from, read again on SIGHUP (`None`: built in).
+    sources: Option<Sources>,
     listen: Vec<String>,
     /// Listeners from the Apache config, used when no listen flag is given.
     conf_listeners: Vec<config::tls::Listener>,
@@ -455,10 +457,12 @@ fn warn_expiring_certificates(tls: &jkd::tls::TlsState) {
     }
 }
 
-/// SIGHUP re-reads the certificates and keys of every TLS listener; connections stay
-/// open, new handshakes use the new files. A file that cannot be used keeps the old
-/// certificate and is logged with its name and the reason.
-async fn reload_on_hangup(tls: std::sync::Arc<jkd::tls::TlsState>) {
+/// SIGHUP re-reads what jkd was started with: the configuration files (when they came
+/// from files) and every TLS certificate and key. A configuration with an error keeps
+/// the running one (every diagnostic is logged with its file:line); a certificate file
+/// that cannot be used keeps the old certificate. Requests and connections under way
+/// finish on what they started with.
+async fn reload_on_hangup(live: std::sync::Arc<jkd::runtime::Live>, sources: Option<Sources>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -468,15 +472,44 @@ async fn reload_on_hangup(tls: std::sync::Arc<jkd::tls::TlsState>) {
         }
     };
     while hangups.recv().await.is_some() {
-        let failures = tls.reload();
+        let rt = live.load();
+        let mut ok = true;
+        if let Some(sources) = &sources {
+            ok = reload_config(&live, sources);
+        }
+        let failures = rt.tls.reload();
         for (listener, e) in &failures {
             tracing::error!("reload: https://{listener} keeps its current certificate: {e}");
         }
-        if failures.is_empty() {
-            tracing::info!("reload: certificates re-read");
+        ok &= failures.is_empty();
+        rt.reloads.record(ok, jiff::Timestamp::now().as_second());
+        if ok {
+            tracing::info!("reload: configuration and certificates re-read");
         }
-        warn_expiring_certificates(&tls);
+        warn_expiring_certificates(&rt.tls);
     }
+}
+
+/// Reads the configuration again and swaps it in when it has no error.
+fn reload_config(live: &jkd::runtime::Live, sources: &Sources) -> bool {
+    let loaded = config::load(sources, &config::props::process_env);
+    for d in &loaded.diagnostics {
+        match d.severity {
+            config::diag::Severity::Error => tracing::error!("reload: {d}"),
+            config::diag::Severity::Warning => tracing::warn!("reload: {d}"),
+        }
+    }
+    let Some(cfg) = loaded.config else {
+        tracing::error!("reload: the configuration has errors; the running one stays in service");
+        return false;
+    };
+    if cfg.listeners != live.load().config.listeners {
+        tracing::warn!(
+            "reload: the Apache config's Listen or TLS virtual hosts changed; listeners change on restart only"
+        );
+    }
+    live.replace(cfg, std::time::Instant::now());
+    true
 }
 
 /// Binds every listen address, then serves until killed; `before` is called inside
@@ -566,7 +599,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             )));
         }
         let live = jkd::runtime::Live::new(rt);
-        tokio::spawn(reload_on_hangup(tls_state.clone()));
+        tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
         if let Some(addr) = &serving.metrics_listen {
             match tokio::net::TcpListener::bind(addr.as_str()).await {
                 Ok(l) => {
@@ -665,6 +698,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             };
             let serving = Serving {
+                sources: Some(config.sources()),
                 conf_listeners: cfg.listeners.clone(),
                 listen,
                 tls,
@@ -684,6 +718,7 @@ fn main() -> ExitCode {
             threads,
             edge,
         } => demo(Serving {
+            sources: None,
             conf_listeners: Vec::new(),
             listen,
             tls,

@@ -346,6 +346,56 @@ impl Balancer {
         }
     }
 
+    /// The balancer for `settings` that follows this one on a reload. A member whose
+    /// name and settings are unchanged keeps its state, load value, counters and what
+    /// the manager changed on it; the balancer keeps the manager's changes to its own
+    /// settings unless the file changed them. Everything else starts as configured.
+    /// Requests under way finish on this balancer.
+    pub fn successor(
+        &self,
+        settings: LbSettings,
+        maintain_interval: u64,
+        now: Instant,
+    ) -> Balancer {
+        let next = Balancer::new(&self.name, settings, maintain_interval, now);
+        let mut counters = next.counters.clone();
+        {
+            let old = self.inner.lock();
+            let mut inner = next.inner.lock();
+            if LbTunables::of(&self.settings) == LbTunables::of(&next.settings) {
+                inner.tunables = old.tunables;
+            }
+            // lb_mult follows from every member's lbfactor, so it is left out of the
+            // comparison and computed again below.
+            let same = |a: &crate::config::workers::Member, b: &crate::config::workers::Member| {
+                a.name == b.name
+                    && a.ajp == b.ajp
+                    && a.lbfactor == b.lbfactor
+                    && a.distance == b.distance
+                    && a.route == b.route
+                    && a.domain == b.domain
+                    && a.redirect == b.redirect
+                    && a.activation == b.activation
+            };
+            for (i, member) in next.settings.members.iter().enumerate() {
+                let Some(j) = self.settings.members.iter().position(|m| same(m, member)) else {
+                    continue;
+                };
+                if let (Some(slot), Some(prev)) = (inner.members.get_mut(i), old.members.get(j)) {
+                    *slot = prev.clone();
+                }
+                if let (Some(slot), Some(prev)) = (counters.get_mut(i), self.counters.get(j)) {
+                    *slot = prev.clone();
+                }
+            }
+            let factors: Vec<i32> = inner.members.iter().map(|m| m.lbfactor).collect();
+            for (m, mult) in inner.members.iter_mut().zip(lb_mults(&factors)) {
+                m.lb_mult = mult;
+            }
+        }
+        Balancer { counters, ..next }
+    }
+
     /// A consistent copy of every member's runtime view.
     pub fn members(&self) -> Vec<MemberRuntime> {
         self.inner.lock().members.clone()

@@ -44,6 +44,9 @@ pub mod names {
     pub const TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS: &str =
         "jkd_tls_certificate_expiry_timestamp_seconds";
     pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "jkd_tls_handshake_errors_total";
+    pub const CONFIG_RELOADS_TOTAL: &str = "jkd_config_reloads_total";
+    pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
+        "jkd_config_last_reload_success_timestamp_seconds";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -153,6 +156,15 @@ impl Registry {
             r.describe_gauge(name.into(), None, text.into());
         };
         g(names::BUSY, "Requests in flight");
+        d(
+            names::CONFIG_RELOADS_TOTAL,
+            None,
+            "Configuration reloads (SIGHUP), by result",
+        );
+        g(
+            names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+            "When the running configuration was read (start or last good reload), Unix seconds",
+        );
         g(
             names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
             "When a TLS listener's certificate expires (notAfter, Unix seconds)",
@@ -240,6 +252,16 @@ impl Registry {
         self.gauge(names::CLIENT_CONNECTIONS, &[("state", "parked")])
             .set(parked as f64);
         self.publish_tls(&rt.tls);
+        let reloads = &rt.reloads;
+        for (result, n) in [
+            ("success", &reloads.successes),
+            ("failure", &reloads.failures),
+        ] {
+            self.counter(names::CONFIG_RELOADS_TOTAL, &[("result", result)])
+                .absolute(n.load(Ordering::Relaxed));
+        }
+        self.gauge(names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, &[])
+            .set(reloads.last_success.load(Ordering::Relaxed) as f64);
         for (name, target) in &rt.targets {
             match target {
                 Target::Ajp(w) => {

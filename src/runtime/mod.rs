@@ -173,6 +173,47 @@ pub struct Runtime {
     pub request_ids: Arc<AtomicU64>,
     /// TLS listeners and their handshake failures (shared by every snapshot).
     pub tls: Arc<crate::tls::TlsState>,
+    /// How the configuration reloads went (shared by every snapshot).
+    pub reloads: Arc<Reloads>,
+}
+
+/// Configuration reloads: counts and the time of the last good one, for the metrics
+/// and the manager.
+#[derive(Debug)]
+pub struct Reloads {
+    pub successes: AtomicU64,
+    pub failures: AtomicU64,
+    /// Unix seconds of the last configuration that was read whole (the start counts).
+    pub last_success: AtomicI64,
+    /// Unix seconds of the last reload attempt and whether it failed; 0: none yet.
+    pub last_attempt: AtomicI64,
+    pub last_failed: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Reloads {
+    fn default() -> Self {
+        Reloads {
+            successes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_success: AtomicI64::new(jiff::Timestamp::now().as_second()),
+            last_attempt: AtomicI64::new(0),
+            last_failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Reloads {
+    /// Records a reload attempt at `now_unix`.
+    pub fn record(&self, ok: bool, now_unix: i64) {
+        if ok {
+            self.successes.fetch_add(1, Ordering::Relaxed);
+            self.last_success.store(now_unix, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.last_attempt.store(now_unix, Ordering::Relaxed);
+        self.last_failed.store(!ok, Ordering::Relaxed);
+    }
 }
 
 impl Runtime {
@@ -204,6 +245,7 @@ impl Runtime {
             status: None,
             request_ids: Arc::new(AtomicU64::new(1)),
             tls: Arc::default(),
+            reloads: Arc::default(),
         })
     }
 
@@ -220,11 +262,28 @@ impl Runtime {
                 (Some(Target::Ajp(old)), WorkerKind::Ajp(a)) if old.settings == *a => {
                     Some(Target::Ajp(old.clone()))
                 }
-                (Some(Target::Lb(old)), WorkerKind::Lb(lb))
-                    if old.balancer.settings == *lb
-                        && old.balancer.maintain_interval == config.maintain.max(0) as u64 =>
-                {
-                    Some(Target::Lb(old.clone()))
+                (Some(Target::Lb(old)), WorkerKind::Lb(lb)) => {
+                    let maintain = config.maintain.max(0) as u64;
+                    if old.balancer.settings == *lb && old.balancer.maintain_interval == maintain {
+                        Some(Target::Lb(old.clone()))
+                    } else {
+                        // Changed: members that stayed the same keep their pools and
+                        // their state in the balancer.
+                        Some(Target::Lb(Arc::new(LbWorker {
+                            members: lb
+                                .members
+                                .iter()
+                                .map(|m| {
+                                    old.members
+                                        .iter()
+                                        .find(|w| w.name == m.name && w.settings == m.ajp)
+                                        .cloned()
+                                        .unwrap_or_else(|| AjpWorker::new(&m.name, &m.ajp))
+                                })
+                                .collect(),
+                            balancer: Arc::new(old.balancer.successor(lb.clone(), maintain, now)),
+                        })))
+                    }
                 }
                 _ => None,
             };
@@ -252,6 +311,7 @@ impl Runtime {
             status: self.status.clone(),
             request_ids: self.request_ids.clone(),
             tls: self.tls.clone(),
+            reloads: self.reloads.clone(),
         }
     }
 
@@ -336,6 +396,67 @@ mod tests {
         assert_eq!(
             before.config.worker("plain").map(|w| w.name.as_str()),
             Some("plain")
+        );
+    }
+
+    #[test]
+    fn a_changed_balancer_keeps_its_unchanged_members_and_the_managers_changes() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = Instant::now();
+        let live = Live::new(Runtime::new(config(BEFORE), now));
+        let before = live.load();
+        let Some(Target::Lb(old)) = before.targets.get("lb") else {
+            panic!("no lb")
+        };
+        // The manager disables a and raises the retries; a has served 7 requests.
+        old.balancer.update_member(0, |m| {
+            m.activation = crate::config::values::Activation::Disabled
+        });
+        let mut tunables = old.balancer.tunables();
+        tunables.retries = 5;
+        old.balancer.set_tunables(tunables);
+        old.balancer.counters[0].elected.store(7, Relaxed);
+        old.balancer.counters[1].elected.store(9, Relaxed);
+        // The file changes b's port and adds a member c.
+        let changed = BEFORE
+            .replace("balance_workers=a,b", "balance_workers=a,b,c")
+            .replace(
+                "worker.b.port=8010",
+                "worker.b.port=8020\nworker.c.port=8030",
+            );
+        live.replace(config(&changed), now);
+        let after = live.load();
+        let Some(Target::Lb(new)) = after.targets.get("lb") else {
+            panic!("no lb")
+        };
+        assert!(!Arc::ptr_eq(old, new));
+        let members = new.balancer.members();
+        assert_eq!(members.len(), 3);
+        assert_eq!(
+            members[0].activation,
+            crate::config::values::Activation::Disabled
+        );
+        assert_eq!(new.balancer.counters[0].elected.load(Relaxed), 7);
+        assert!(
+            Arc::ptr_eq(&old.members[0], &new.members[0]),
+            "a's pool was rebuilt"
+        );
+        // b changed: a fresh member, a fresh pool.
+        assert_eq!(new.balancer.counters[1].elected.load(Relaxed), 0);
+        assert!(!Arc::ptr_eq(&old.members[1], &new.members[1]));
+        assert_eq!(new.members[1].settings.port, 8020);
+        assert_eq!(new.members[2].settings.port, 8030);
+        // The manager's retries stay: the file did not change them.
+        assert_eq!(new.balancer.tunables().retries, 5);
+        // ...unless the file does.
+        live.replace(config(&format!("{changed}worker.lb.retries=3\n")), now);
+        let Some(Target::Lb(third)) = live.load().targets.get("lb").cloned() else {
+            panic!("no lb")
+        };
+        assert_eq!(third.balancer.tunables().retries, 3);
+        assert_eq!(
+            third.balancer.members()[0].activation,
+            crate::config::values::Activation::Disabled
         );
     }
 }

@@ -1,0 +1,209 @@
+//! Day-2 operations with a real jkd process: reload on SIGHUP under load (nothing lost, the change applied, live state kept) and a bad file on reload (the running configuration stays, the error names file:line, the metrics count it).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use support::jkd::{Jkd, start};
+
+/// Two in-test demo nodes; returns their ports and the runtime serving them.
+fn demo_nodes() -> (tokio::runtime::Runtime, u16, u16) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ports = Vec::new();
+    for route in ["node1", "node2"] {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        rt.spawn(support::jkd::demo_node(route, listener));
+    }
+    (rt, ports[0], ports[1])
+}
+
+fn workers(port1: u16, port2: u16, extra: &str) -> String {
+    format!(
+        "worker.list=lb,jkstatus\n\
+         worker.lb.type=lb\nworker.lb.balance_workers=node1,node2\nworker.lb.mount=/echo/*\n\
+         worker.node1.host=127.0.0.1\nworker.node1.port={port1}\n\
+         worker.node2.host=127.0.0.1\nworker.node2.port={port2}\n\
+         worker.jkstatus.type=status\nworker.jkstatus.mount=/jkmanager\n{extra}"
+    )
+}
+
+/// One keep-alive HTTP/1.1 GET; the status and the body.
+fn get(conn: &mut BufReader<TcpStream>, path: &str) -> std::io::Result<(u16, String)> {
+    write!(
+        conn.get_mut(),
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )?;
+    let mut status_line = String::new();
+    conn.read_line(&mut status_line)?;
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn connect(port: u16) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    BufReader::new(stream)
+}
+
+fn hangup(jkd: &Jkd) {
+    let status = Command::new("kill")
+        .args(["-HUP", &jkd.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited 20 s for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn metrics(jkd: &Jkd) -> String {
+    let mut conn = connect(jkd.metrics_port.unwrap());
+    get(&mut conn, "/metrics").unwrap().1
+}
+
+fn metric(text: &str, start: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn sighup_reloads_under_load_without_losing_a_request() {
+    let (_nodes, port1, port2) = demo_nodes();
+    let dir = std::env::temp_dir().join(format!("jkd-ops-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(&file, workers(port1, port2, "")).unwrap();
+    let jkd = start(&file, &["--metrics-listen", "127.0.0.1:0"]);
+    let port = jkd.port;
+
+    // Load: four keep-alive clients, each request must succeed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            let served = served.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut conn = connect(port);
+                for i in 0..100_000u32 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (status, body) = get(&mut conn, &format!("/echo/{i}"))
+                        .map_err(|e| format!("request {i}: {e}"))?;
+                    if status != 200 || !body.starts_with("node: node") {
+                        return Err(format!("request {i}: {status} {body}"));
+                    }
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    wait_for(|| served.load(Ordering::Relaxed) > 200, "traffic");
+
+    // Reload: a new mount, a changed timeout on node2.
+    std::fs::write(
+        &file,
+        workers(
+            port1,
+            port2,
+            "worker.node2.socket_timeout=30\nworker.lb.mount=/session/*\n",
+        ),
+    )
+    .unwrap();
+    let before = served.load(Ordering::Relaxed);
+    hangup(&jkd);
+    wait_for(
+        || {
+            jkd.log()
+                .contains("reload: configuration and certificates re-read")
+        },
+        "the reload",
+    );
+    wait_for(
+        || served.load(Ordering::Relaxed) > before + 200,
+        "traffic after the reload",
+    );
+    // The new mount answers.
+    let mut check = connect(port);
+    let (status, body) = get(&mut check, "/session/new").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("node=node"), "{body}");
+
+    // A bad file: refused, named, counted; the running configuration serves on.
+    std::fs::write(&file, workers(port1, port2, "worker.node1.prot=8009\n")).unwrap();
+    hangup(&jkd);
+    wait_for(
+        || jkd.log().contains("the running one stays in service"),
+        "the refused reload",
+    );
+    let log = jkd.log();
+    let named = format!("{}:", file.display());
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&named) && l.contains("worker.node1.prot")),
+        "{log}"
+    );
+    let (status, _) = get(&mut check, "/session/still").unwrap();
+    assert_eq!(status, 200);
+
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        c.join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a request failed: {e}\n{}", jkd.log()));
+        total += 1;
+    }
+    assert_eq!(total, 4);
+    let m = metrics(&jkd);
+    assert_eq!(
+        metric(&m, "jkd_config_reloads_total{result=\"success\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "jkd_config_reloads_total{result=\"failure\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(metric(&m, "jkd_config_last_reload_success_timestamp_seconds").is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
