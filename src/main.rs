@@ -76,6 +76,9 @@ struct EdgeArgs {
     /// client connections served at once; past it, new ones wait to be accepted (default 10000)
     #[arg(long = "max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
+    /// on SIGTERM/SIGINT, seconds the requests under way may take to finish before jkd exits anyway (default 30)
+    #[arg(long = "shutdown-timeout", value_name = "SECS", default_value_t = 30)]
+    shutdown_timeout: u64,
 }
 
 impl EdgeArgs {
@@ -299,8 +302,11 @@ fn check(args: &ConfigArgs, dump: bool, uris: &[String], map_files: &[PathBuf]) 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a log file or journal gets plain text.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -512,6 +518,60 @@ fn reload_config(live: &jkd::runtime::Live, sources: &Sources) -> bool {
     true
 }
 
+/// Waits for SIGTERM or SIGINT, then stops as httpd's `graceful-stop` does: the
+/// listeners close (a new jkd bound to the same addresses takes the new connections),
+/// idle connections close, HTTP/2 clients get GOAWAY, and the requests under way
+/// finish, for at most `timeout`. A second signal stops at once.
+async fn stop_gracefully(live: &jkd::runtime::Live, timeout: std::time::Duration) -> ExitCode {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terms), Ok(mut interrupts)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot handle SIGTERM/SIGINT");
+        return ExitCode::from(1);
+    };
+    tokio::select! {
+        _ = terms.recv() => {}
+        _ = interrupts.recv() => {}
+    }
+    let rt = live.load();
+    let open = || rt.clients.open.load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        "stopping: no new connections; waiting up to {} s for {} open connection(s) to finish",
+        timeout.as_secs(),
+        open()
+    );
+    rt.draining.begin();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if open() == 0 {
+                    tracing::info!("stopped: every request finished");
+                    return ExitCode::SUCCESS;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::warn!(
+                        "stopped: --shutdown-timeout of {} s passed; {} connection(s) cut",
+                        timeout.as_secs(),
+                        open()
+                    );
+                    return ExitCode::SUCCESS;
+                }
+            }
+            _ = terms.recv() => break,
+            _ = interrupts.recv() => break,
+        }
+    }
+    tracing::warn!(
+        "stopped at once on a second signal; {} connection(s) cut",
+        open()
+    );
+    ExitCode::SUCCESS
+}
+
 /// Binds every listen address, then serves until killed; `before` is called inside
 /// the async runtime first.
 fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
@@ -549,7 +609,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let mut listeners = Vec::new();
         for (spec, acceptor) in specs.iter().zip(acceptors) {
             let addr = spec.bind_addr();
-            match tokio::net::TcpListener::bind(addr.as_str()).await {
+            match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
                     let shown = l
                         .local_addr()
@@ -601,7 +661,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let live = jkd::runtime::Live::new(rt);
         tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
         if let Some(addr) = &serving.metrics_listen {
-            match tokio::net::TcpListener::bind(addr.as_str()).await {
+            match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
                     let shown = l
                         .local_addr()
@@ -617,8 +677,12 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                 }
             }
         }
-        jkd::http::serve(live, listeners).await;
-        ExitCode::SUCCESS
+        tokio::spawn(jkd::http::serve(live.clone(), listeners));
+        stop_gracefully(
+            &live,
+            std::time::Duration::from_secs(serving.edge.shutdown_timeout),
+        )
+        .await
     })
 }
 

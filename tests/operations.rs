@@ -207,3 +207,153 @@ fn sighup_reloads_under_load_without_losing_a_request() {
     assert!(metric(&m, "jkd_config_last_reload_success_timestamp_seconds").is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A jkd in front of a backend that answers after `delay`.
+fn slow_backend_jkd(
+    delay: Duration,
+    extra: &[&str],
+) -> (
+    tokio::runtime::Runtime,
+    support::recorder::Recorder,
+    Jkd,
+    std::path::PathBuf,
+) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let backend = support::recorder::Recorder::start(
+        &rt,
+        support::recorder::Answer {
+            delay,
+            ..Default::default()
+        },
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "jkd-ops-stop-{}-{}",
+        std::process::id(),
+        delay.as_millis()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "worker.list=w\nworker.w.host=127.0.0.1\nworker.w.port={}\nworker.w.mount=/*\n",
+            backend.port
+        ),
+    )
+    .unwrap();
+    let jkd = start(&file, extra);
+    (rt, backend, jkd, dir)
+}
+
+#[test]
+fn sigterm_lets_requests_under_way_finish_closes_idle_connections_and_exits_0() {
+    let (_rt, backend, mut jkd, dir) = slow_backend_jkd(Duration::from_millis(1500), &[]);
+    let port = jkd.port;
+    // A request under way...
+    let busy = std::thread::spawn(move || {
+        let mut conn = connect(port);
+        get(&mut conn, "/slow")
+    });
+    wait_for(
+        || backend.connections.load(Ordering::SeqCst) > 0,
+        "the request to reach the backend",
+    );
+    // ...and an idle connection that has sent nothing.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    jkd.signal("TERM");
+    // The idle connection is closed without an answer.
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        idle.read(&mut buf).unwrap_or(0),
+        0,
+        "the idle connection got bytes"
+    );
+    // New connections are refused once the listener is closed.
+    wait_for(
+        || TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the listener to close",
+    );
+    // The request under way is answered whole.
+    let (status, body) = busy.join().unwrap().expect("the request under way was cut");
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), 2);
+    let exit = jkd
+        .wait_exit(Duration::from_secs(20))
+        .expect("jkd did not exit");
+    assert!(exit.success(), "{exit:?}\n{}", jkd.log());
+    assert!(
+        jkd.log().contains("stopped: every request finished"),
+        "{}",
+        jkd.log()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_shutdown_timeout_and_a_second_signal_cut_what_is_left() {
+    for second_signal in [false, true] {
+        let extra: &[&str] = if second_signal {
+            &[]
+        } else {
+            &["--shutdown-timeout", "1"]
+        };
+        let (_rt, backend, mut jkd, dir) = slow_backend_jkd(Duration::from_secs(60), extra);
+        let port = jkd.port;
+        let busy = std::thread::spawn(move || {
+            let mut conn = connect(port);
+            get(&mut conn, "/stuck")
+        });
+        wait_for(
+            || backend.connections.load(Ordering::SeqCst) > 0,
+            "the request",
+        );
+        jkd.signal("TERM");
+        if second_signal {
+            wait_for(|| jkd.log().contains("stopping:"), "the first signal");
+            jkd.signal("INT");
+        }
+        let exit = jkd
+            .wait_exit(Duration::from_secs(20))
+            .expect("jkd did not exit");
+        assert!(exit.success(), "{exit:?}");
+        let said = if second_signal {
+            "stopped at once on a second signal; 1 connection(s) cut"
+        } else {
+            "--shutdown-timeout of 1 s passed; 1 connection(s) cut"
+        };
+        assert!(jkd.log().contains(said), "{}", jkd.log());
+        assert!(
+            busy.join().unwrap().is_err(),
+            "the stuck request got an answer"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_second_jkd_binds_the_same_address_while_the_first_drains() {
+    let (_nodes, port1, port2) = demo_nodes();
+    let dir = std::env::temp_dir().join(format!("jkd-ops-upgrade-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(&file, workers(port1, port2, "")).unwrap();
+    let mut old = start(&file, &[]);
+    let addr = format!("127.0.0.1:{}", old.port);
+    // The new process on the very same address (jkd's own --listen comes after).
+    let new = support::jkd::start(&file, &["--listen", &addr]);
+    assert_eq!(new.port, old.port, "{}", new.log());
+    old.signal("TERM");
+    let exit = old
+        .wait_exit(Duration::from_secs(20))
+        .expect("the old jkd did not exit");
+    assert!(exit.success());
+    // Every new connection is served by the new process.
+    for i in 0..20 {
+        let mut conn = connect(old.port);
+        let (status, _) = get(&mut conn, &format!("/echo/{i}")).unwrap();
+        assert_eq!(status, 200);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -363,10 +363,13 @@ pub async fn serve(live: Arc<Live>, stream: ClientStream, info: ConnInfo) {
     // A new connection must start its first request within the timeout, as httpd's
     // `Timeout` asks; one that never sends a byte is closed.
     // Over TLS, ALPN has said which protocol the client speaks.
+    let draining = rt.draining.clone();
     let h2 = match &stream {
-        ClientStream::Plain(tcp) => {
-            tokio::time::timeout(limits.timeout, starts_like_http2(tcp)).await
-        }
+        ClientStream::Plain(tcp) => tokio::select! {
+            h2 = tokio::time::timeout(limits.timeout, starts_like_http2(tcp)) => h2,
+            // Stopping: a connection that has not sent a byte yet is closed.
+            () = draining.wait() => return,
+        },
         ClientStream::Tls(_) => Ok(info.tls.as_ref().is_some_and(|t| t.h2)),
     };
     let Ok(h2) = h2 else {
@@ -388,12 +391,24 @@ pub async fn serve(live: Arc<Live>, stream: ClientStream, info: ConnInfo) {
         let served = Box::pin(serve_until_idle(live.clone(), io, info.clone())).await;
         let Some(parked) = served else { return };
         io = parked;
+        if draining.is_draining() {
+            // Stopping: the connection's last request is answered; close it.
+            linger_close(&mut io.stream).await;
+            return;
+        }
         if io.pending.is_empty() {
             let _parked = Counted::new(&rt.clients.parked);
             // Idle between requests: `KeepAliveTimeout`, counted from the last byte
             // (the connection was quiet for PARK_AFTER before it was parked).
             let wait = limits.keepalive_timeout.saturating_sub(PARK_AFTER);
-            match tokio::time::timeout(wait, io.stream.readable()).await {
+            let woke = tokio::select! {
+                woke = tokio::time::timeout(wait, io.stream.readable()) => woke,
+                () = draining.wait() => {
+                    let _ = io.stream.shutdown().await;
+                    return;
+                }
+            };
+            match woke {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {
@@ -415,6 +430,7 @@ pub async fn serve(live: Arc<Live>, stream: ClientStream, info: ConnInfo) {
 /// jkd pings a quiet client every `timeout` and drops it if the PING is not answered.
 async fn serve_auto(live: Arc<Live>, io: ClientIo, info: ConnInfo) {
     let limits = live.load().limits;
+    let draining = live.load().draining.clone();
     let activity = io.activity.clone();
     let counted = activity.clone();
     let per_request = info.clone();
@@ -454,11 +470,20 @@ async fn serve_auto(live: Arc<Live>, io: ClientIo, info: ConnInfo) {
                 return Poll::Pending;
             }
             if let Some(since) = closing {
-                // The graceful close waits for the client to acknowledge a PING; one
-                // that never does is dropped.
-                if since.elapsed() >= H2_CLOSE_GRACE {
+                // The graceful close waits for the client to acknowledge a PING and
+                // for the streams under way to finish; a client that never answers is
+                // dropped.
+                if since.elapsed() >= H2_CLOSE_GRACE
+                    && activity.in_flight.load(Ordering::Relaxed) == 0
+                {
                     return Poll::Ready(Ok(()));
                 }
+                continue;
+            }
+            if draining.is_draining() {
+                // Stopping: GOAWAY; the streams under way finish.
+                closing = Some(tokio::time::Instant::now());
+                conn.as_mut().graceful_shutdown();
                 continue;
             }
             let requests = activity.requests.load(Ordering::Relaxed);
@@ -531,6 +556,7 @@ impl Drop for InFlight {
 /// for [`PARK_AFTER`] (`Some`: the socket, with any bytes read but not used).
 async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Option<ClientIo> {
     let head_timeout = live.load().limits.timeout;
+    let draining = live.load().draining.clone();
     let activity = io.activity.clone();
     let counted = activity.clone();
     let per_request = info.clone();
@@ -561,6 +587,12 @@ async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Opti
             }
             if parking || tick.poll_tick(cx).is_pending() {
                 return Poll::Pending;
+            }
+            if draining.is_draining() {
+                // Stopping: hyper answers the request under way, if any, and ends.
+                parking = true;
+                Pin::new(&mut conn).graceful_shutdown();
+                continue;
             }
             if activity.head_overdue(head_timeout) {
                 // Slow headers (one byte every few seconds): the head had `--timeout`

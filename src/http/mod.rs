@@ -230,11 +230,22 @@ pub async fn serve(live: Arc<Live>, listeners: Vec<Listening>) {
 async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore>) {
     let mut failures = 0;
     loop {
-        // Past --max-connections, wait for a connection to end before accepting.
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        let draining = live.load().draining.clone();
+        let accepted = async {
+            // Past --max-connections, wait for a connection to end before accepting.
+            let permit = slots.clone().acquire_owned().await.ok()?;
+            let (stream, peer) = accept_with_backoff(&listening.listener, &mut failures).await;
+            Some((permit, stream, peer))
+        };
+        // A graceful stop closes the listener: new connections go to whoever else
+        // listens on the address (a new jkd), or are refused.
+        let next = tokio::select! {
+            accepted = accepted => accepted,
+            () = draining.wait() => None,
+        };
+        let Some((permit, stream, peer)) = next else {
             return;
         };
-        let (stream, peer) = accept_with_backoff(&listening.listener, &mut failures).await;
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));

@@ -68,6 +68,38 @@ pub struct ClientCounters {
     pub parked: AtomicU64,
 }
 
+/// A graceful stop under way: listeners stop accepting, idle connections close, busy
+/// ones close after their current request (HTTP/2: GOAWAY). Shared by every snapshot.
+#[derive(Debug, Default)]
+pub struct Draining {
+    begun: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Draining {
+    /// Starts the stop: every waiter wakes.
+    pub fn begin(&self) {
+        self.begun.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.begun.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Returns once the stop has begun.
+    pub async fn wait(&self) {
+        loop {
+            // Registered before the check, so a `begin` in between is not missed.
+            let notified = self.notify.notified();
+            if self.is_draining() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// The host and port the client asked for: the Host header (or HTTP/2 authority),
 /// else the local address, as httpd's `UseCanonicalName Off`.
 pub fn requested_server(parts: &http::request::Parts, conn: &ConnInfo) -> (String, u16) {

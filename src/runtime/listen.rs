@@ -1,9 +1,38 @@
-//! Accepting connections on a listener without spinning or giving up when accept fails.
+//! Listening sockets: bound with SO_REUSEPORT (so a new jkd can start on the same addresses while the old one drains), and accepting without spinning or giving up when accept fails.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+
+/// The kernel's queue of connections not yet accepted (tokio's default).
+const BACKLOG: u32 = 1024;
+
+/// Binds `addr` (`host:port`) with SO_REUSEADDR and SO_REUSEPORT: during an upgrade
+/// the new process binds the same address while the old one still serves, and the
+/// kernel hands new connections to both until the old one stops accepting.
+pub async fn bind_reusable(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket = if resolved.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        match socket.bind(resolved) {
+            Ok(()) => return socket.listen(BACKLOG),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the address resolves to nothing",
+        )
+    }))
+}
 
 /// Accepts the next connection. An accept error (no file descriptors left, no
 /// memory for the socket, ...) is logged and retried after a pause that doubles up

@@ -32,7 +32,7 @@ pub trait StatusPages: Send + Sync + std::fmt::Debug {
 }
 pub use client::{
     ClientCounters, ClientLimits, ConnInfo, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT, requested_server,
+    DEFAULT_TIMEOUT, Draining, requested_server,
 };
 
 /// One AJP backend at run time.
@@ -175,6 +175,8 @@ pub struct Runtime {
     pub tls: Arc<crate::tls::TlsState>,
     /// How the configuration reloads went (shared by every snapshot).
     pub reloads: Arc<Reloads>,
+    /// Set when jkd is stopping gracefully (shared by every snapshot).
+    pub draining: Arc<Draining>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -246,6 +248,7 @@ impl Runtime {
             request_ids: Arc::new(AtomicU64::new(1)),
             tls: Arc::default(),
             reloads: Arc::default(),
+            draining: Arc::default(),
         })
     }
 
@@ -312,6 +315,7 @@ impl Runtime {
             request_ids: self.request_ids.clone(),
             tls: self.tls.clone(),
             reloads: self.reloads.clone(),
+            draining: self.draining.clone(),
         }
     }
 
