@@ -357,3 +357,66 @@ fn a_second_jkd_binds_the_same_address_while_the_first_drains() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn readyz_says_when_a_balancer_has_no_usable_member_and_when_jkd_is_stopping() {
+    // A balancer whose only member's port refuses connections, and a slow worker that
+    // keeps a request under way while jkd stops.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let slow = support::recorder::Recorder::start(
+        &rt,
+        support::recorder::Answer {
+            delay: Duration::from_secs(3),
+            ..Default::default()
+        },
+    );
+    let dir = std::env::temp_dir().join(format!("jkd-ops-ready-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "worker.list=lb,slow\nworker.lb.type=lb\nworker.lb.balance_workers=dead\nworker.lb.mount=/*\n\
+             worker.dead.host=127.0.0.1\nworker.dead.port={dead_port}\n\
+             worker.slow.host=127.0.0.1\nworker.slow.port={}\nworker.slow.mount=/slow/*\n",
+            slow.port
+        ),
+    )
+    .unwrap();
+    let mut jkd = start(&file, &["--metrics-listen", "127.0.0.1:0"]);
+    let probe = |path: &str| {
+        let mut conn = connect(jkd.metrics_port.unwrap());
+        get(&mut conn, path).unwrap()
+    };
+    assert_eq!(probe("/healthz").0, 200);
+    assert_eq!(probe("/readyz"), (200, "ready\n".to_string()));
+    // A request finds the member down.
+    let mut client = connect(jkd.port);
+    let (status, _) = get(&mut client, "/x").unwrap();
+    assert_eq!(status, 503);
+    let (status, why) = probe("/readyz");
+    assert_eq!(status, 503);
+    assert!(
+        why.contains("load balancer lb has no usable member (dead ACT ERR)"),
+        "{why}"
+    );
+    assert_eq!(probe("/healthz").0, 200);
+    // Stopping, with a request under way: not ready any more.
+    let port = jkd.port;
+    let under_way = std::thread::spawn(move || get(&mut connect(port), "/slow/x"));
+    wait_for(
+        || slow.connections.load(Ordering::SeqCst) > 0,
+        "the slow request",
+    );
+    jkd.signal("TERM");
+    wait_for(|| jkd.log().contains("stopping:"), "the stop");
+    let (status, why) = probe("/readyz");
+    assert_eq!(status, 503);
+    assert!(why.starts_with("stopping"), "{why}");
+    assert_eq!(under_way.join().unwrap().unwrap().0, 200);
+    assert!(jkd.wait_exit(Duration::from_secs(20)).is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}

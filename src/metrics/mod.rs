@@ -378,7 +378,42 @@ impl Registry {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until the process ends.
+/// Why jkd should not get traffic now (`/readyz` answers 503 with it), `None` when it
+/// is ready: stopping, or a load balancer without a member that can take a request.
+/// The configuration was read and the listeners were bound before this listener
+/// opened.
+pub fn not_ready(rt: &Runtime) -> Option<String> {
+    if rt.draining.is_draining() {
+        return Some("stopping: jkd is finishing its requests and exits\n".to_string());
+    }
+    let mut down: Vec<String> = rt
+        .targets
+        .iter()
+        .filter_map(|(name, target)| match target {
+            Target::Lb(lb) => {
+                let members = lb.balancer.members();
+                let usable = members.iter().any(|m| m.state.usable(m.activation));
+                (!usable).then(|| {
+                    let states: Vec<String> = members
+                        .iter()
+                        .map(|m| {
+                            format!("{} {} {}", m.name, m.activation.as_str(), m.state.as_str())
+                        })
+                        .collect();
+                    format!(
+                        "load balancer {name} has no usable member ({})\n",
+                        states.join(", ")
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    down.sort();
+    (!down.is_empty()).then(|| down.concat())
+}
+
+/// Serves `GET /metrics`, `/healthz` and `/readyz` on `listener` until the process ends.
 pub async fn serve(
     live: Arc<crate::runtime::Live>,
     registry: Arc<Registry>,
@@ -398,13 +433,18 @@ pub async fn serve(
                 let rt = live.load();
                 let registry = registry.clone();
                 async move {
-                    let (status, body) = if req.uri().path() == "/metrics" {
-                        (StatusCode::OK, registry.render(&rt))
-                    } else {
-                        (
+                    let (status, body) = match req.uri().path() {
+                        "/metrics" => (StatusCode::OK, registry.render(&rt)),
+                        // Alive: the process answers.
+                        "/healthz" => (StatusCode::OK, "ok\n".to_string()),
+                        "/readyz" => match not_ready(&rt) {
+                            None => (StatusCode::OK, "ready\n".to_string()),
+                            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                        },
+                        _ => (
                             StatusCode::NOT_FOUND,
-                            "not found: try /metrics\n".to_string(),
-                        )
+                            "not found: try /metrics, /healthz or /readyz\n".to_string(),
+                        ),
                     };
                     let mut resp = Response::new(Full::new(Bytes::from(body)));
                     *resp.status_mut() = status;
