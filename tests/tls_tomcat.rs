@@ -1,0 +1,584 @@
+//! TLS differential against the reference: what a real Tomcat 10 servlet (`/tls/*`) sees through jkd's HTTPS listener versus through httpd + mod_ssl + mod_jk 1.2.48, on the same certificates.
+//!
+//! The certificates are made with the `openssl` command line (a CA, an ECDSA P-256
+//! server certificate for `localhost` / 127.0.0.1, and a client certificate, both
+//! signed by the CA); requests are made with `curl` (built against OpenSSL, so its names
+//! for cipher suites are the ones mod_ssl and jkd report). Each cipher suite is forced on
+//! curl so both front ends negotiate the same one and the comparison is exact.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::jkd;
+use support::modjk;
+use support::tomcat::{self, TomcatOptions};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// The client certificate's subject as Java prints it (RFC 2253) and its serial in hex.
+const CLIENT_SUBJECT: &str = "CN=jkd test client,O=jkd tests";
+const CLIENT_SERIAL: &str = "2002";
+
+/// The suites forced on curl: (protocol, OpenSSL name, key size in bits).
+const SUITES: &[(Protocol, &str, u32)] = &[
+    (Protocol::Tls12, "ECDHE-ECDSA-AES128-GCM-SHA256", 128),
+    (Protocol::Tls12, "ECDHE-ECDSA-AES256-GCM-SHA384", 256),
+    (Protocol::Tls12, "ECDHE-ECDSA-CHACHA20-POLY1305", 256),
+    (Protocol::Tls13, "TLS_AES_128_GCM_SHA256", 128),
+    (Protocol::Tls13, "TLS_AES_256_GCM_SHA384", 256),
+    (Protocol::Tls13, "TLS_CHACHA20_POLY1305_SHA256", 256),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Tls12,
+    Tls13,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Tls12 => "TLSv1.2",
+            Protocol::Tls13 => "TLSv1.3",
+        }
+    }
+}
+
+/// A temp dir removed on drop (kept when `JKD_TLS_KEEP_TMP` is set, to inspect certs).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("jkd-tls-tomcat-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn str(&self, name: &str) -> String {
+        self.file(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("JKD_TLS_KEEP_TMP").is_none() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Panic with an install hint unless `program --version` runs.
+fn require_program(program: &str, package: &str) -> String {
+    let out = Command::new(program)
+        .arg(if program == "openssl" {
+            "version"
+        } else {
+            "--version"
+        })
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`{program}` is needed for the TLS tests ({e}); install it with `apt-get install {package}`")
+        });
+    assert!(
+        out.status.success(),
+        "`{program}` does not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn openssl(dir: &TempDir, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ca.pem/ca.key, server.pem/server.key (localhost, 127.0.0.1), client.pem/client.key,
+/// all ECDSA P-256.
+fn make_certificates(dir: &TempDir) {
+    let new_key = |name: &str| {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                name,
+            ],
+        )
+    };
+    new_key("ca.key");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/O=jkd tests/CN=jkd test CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    let leaf = |name: &str, subject: &str, serial: &str, ext: &str| {
+        new_key(&format!("{name}.key"));
+        fs::write(dir.file(&format!("{name}.ext")), ext).expect("write ext file");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                subject,
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    };
+    leaf(
+        "server",
+        "/CN=localhost",
+        "0x1001",
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    );
+    leaf(
+        "client",
+        "/O=jkd tests/CN=jkd test client",
+        &format!("0x{CLIENT_SERIAL}"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=clientAuth\n",
+    );
+}
+
+/// One request's outcome: the servlet's lines and what curl said it negotiated.
+#[derive(Debug)]
+struct Seen {
+    facts: BTreeMap<String, String>,
+    /// curl's `SSL connection using <protocol> / <suite>` (OpenSSL's names).
+    curl_negotiated: String,
+}
+
+struct Request<'a> {
+    protocol: Protocol,
+    /// Forced suite (OpenSSL name), or `None` for each side's default choice.
+    suite: Option<&'a str>,
+    client_cert: bool,
+}
+
+fn curl(dir: &TempDir, port: u16, req: &Request<'_>) -> Seen {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-v", "--max-time", "30", "--cacert"])
+        .arg(dir.file("ca.pem"));
+    if req.client_cert {
+        cmd.arg("--cert")
+            .arg(dir.file("client.pem"))
+            .arg("--key")
+            .arg(dir.file("client.key"));
+    }
+    match req.protocol {
+        Protocol::Tls12 => {
+            cmd.args(["--tlsv1.2", "--tls-max", "1.2"]);
+            if let Some(suite) = req.suite {
+                cmd.args(["--ciphers", suite]);
+            }
+        }
+        Protocol::Tls13 => {
+            cmd.args(["--tlsv1.3", "--tls-max", "1.3"]);
+            if let Some(suite) = req.suite {
+                cmd.args(["--tls13-ciphers", suite]);
+            }
+        }
+    }
+    cmd.args(["-w", "\nhttpStatus: %{http_code}\n"])
+        .arg(format!("https://127.0.0.1:{port}/tls/probe"))
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("run curl");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "curl to port {port} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let facts = parse_facts(&stdout);
+    assert_eq!(
+        facts.get("httpStatus").map(String::as_str),
+        Some("200"),
+        "port {port}:\n{stdout}\n{stderr}"
+    );
+    let curl_negotiated = stderr
+        .lines()
+        .find_map(|l| l.split("SSL connection using ").nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    Seen {
+        facts,
+        curl_negotiated,
+    }
+}
+
+fn parse_facts(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn fact<'a>(facts: &'a BTreeMap<String, String>, key: &str) -> &'a str {
+    facts.get(key).map_or("<missing line>", String::as_str)
+}
+
+/// The facts every front end must report identically (ports and session ids differ by
+/// design and are checked separately).
+const SAME_FACTS: &[&str] = &[
+    "isSecure",
+    "scheme",
+    "certCount",
+    "cert0.subject",
+    "cert0.serial",
+    "cipherSuite",
+    "keySize",
+    "protocolVersion",
+];
+
+/// Collects mismatches and a facts table, so one run shows every difference at once.
+#[derive(Default)]
+struct Report {
+    table: String,
+    failures: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, what: String) {
+        if !ok {
+            self.failures.push(what);
+        }
+    }
+
+    /// Compare one request through both front ends and record the table rows.
+    fn compare(&mut self, case: &str, ours: &Seen, theirs: &Seen, jkd_port: u16, httpd_port: u16) {
+        let mut keys: Vec<&String> = ours.facts.keys().chain(theirs.facts.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let _ = writeln!(
+            self.table,
+            "\n[{case}] curl negotiated: jkd {} | httpd {}",
+            ours.curl_negotiated, theirs.curl_negotiated
+        );
+        for key in keys {
+            let _ = writeln!(
+                self.table,
+                "  {key:<16} jkd: {:<40} httpd: {}",
+                fact(&ours.facts, key),
+                fact(&theirs.facts, key)
+            );
+        }
+        for key in SAME_FACTS {
+            let (a, b) = (fact(&ours.facts, key), fact(&theirs.facts, key));
+            self.check(a == b, format!("[{case}] {key}: jkd {a:?} != httpd {b:?}"));
+        }
+        for (name, seen, port) in [("jkd", ours, jkd_port), ("httpd", theirs, httpd_port)] {
+            for key in ["serverPort", "localPort"] {
+                let got = fact(&seen.facts, key);
+                self.check(
+                    got == port.to_string(),
+                    format!("[{case}] {name} {key}: {got:?}, expected its TLS port {port}"),
+                );
+            }
+            let session = fact(&seen.facts, "sessionId");
+            self.check(
+                session.starts_with("present"),
+                format!("[{case}] {name} sessionId: {session:?}"),
+            );
+        }
+    }
+}
+
+/// Expected facts that do not depend on the front end.
+fn expect_common(report: &mut Report, case: &str, seen: &Seen, req: &Request<'_>, bits: u32) {
+    let f = &seen.facts;
+    let mut want: Vec<(&str, String)> = vec![
+        ("isSecure", "true".into()),
+        ("scheme", "https".into()),
+        (
+            "protocolVersion",
+            format!("{} (String)", req.protocol.name()),
+        ),
+        ("keySize", format!("{bits} (Integer)")),
+    ];
+    if let Some(suite) = req.suite {
+        want.push(("cipherSuite", format!("{suite} (String)")));
+    }
+    if req.client_cert {
+        want.push(("certCount", "1".into()));
+        want.push(("cert0.subject", CLIENT_SUBJECT.into()));
+        want.push(("cert0.serial", CLIENT_SERIAL.into()));
+    } else {
+        want.push(("certCount", "absent".into()));
+    }
+    for (key, value) in want {
+        let got = fact(f, key);
+        report.check(
+            got == value,
+            format!("[{case}] {key}: {got:?}, expected {value:?}"),
+        );
+    }
+    // curl's own view of the handshake is a third witness for the suite name.
+    if let Some(suite) = req.suite {
+        let said = format!("{} / {suite}", req.protocol.name());
+        report.check(
+            seen.curl_negotiated == said,
+            format!(
+                "[{case}] curl negotiated {:?}, expected {said:?}",
+                seen.curl_negotiated
+            ),
+        );
+    }
+}
+
+#[test]
+fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
+    require_program("openssl", "openssl");
+    let curl_version = require_program("curl", "curl");
+    assert!(
+        curl_version.contains("OpenSSL"),
+        "curl must be built with OpenSSL (its suite names are compared):\n{curl_version}"
+    );
+    let dir = TempDir::new();
+    make_certificates(&dir);
+
+    let node = tomcat::start(&TomcatOptions::default());
+    let workers = dir.file("workers.properties");
+    fs::write(
+        &workers,
+        format!(
+            "worker.list=w\nworker.w.type=ajp13\nworker.w.host=127.0.0.1\nworker.w.port={}\n\
+             worker.w.mount=/tls/*\n",
+            node.ajp_port()
+        ),
+    )
+    .expect("write workers");
+
+    let j = jkd::start(
+        &workers,
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--cert",
+            &dir.str("server.pem"),
+            "--key",
+            &dir.str("server.key"),
+            "--client-ca",
+            &dir.str("ca.pem"),
+            "--client-cert",
+            "optional",
+        ],
+    );
+    let jkd_tls = j.tls_port.expect("jkd announced its HTTPS port");
+    let mount = "JkMount /tls/* w".to_string();
+    let vhost = [
+        "ServerName localhost".to_string(),
+        "SSLEngine on".to_string(),
+        format!("SSLCertificateFile \"{}\"", dir.str("server.pem")),
+        format!("SSLCertificateKeyFile \"{}\"", dir.str("server.key")),
+        format!("SSLCACertificateFile \"{}\"", dir.str("ca.pem")),
+        "SSLVerifyClient optional".to_string(),
+        "SSLVerifyDepth 2".to_string(),
+        // mod_jk reads the SSL facts from the request's environment (see its docs).
+        "SSLOptions +StdEnvVars +ExportCertData".to_string(),
+        mount.clone(),
+    ];
+    let m = modjk::start_tls(&workers, &[], std::slice::from_ref(&mount), &vhost)
+        .unwrap_or_else(|e| panic!("httpd + mod_ssl + mod_jk did not start:\n{e}"));
+    let httpd_tls = m.tls_port().expect("httpd has an HTTPS port");
+
+    let mut report = Report::default();
+    let run = |case: &str, req: Request<'_>, bits: u32, report: &mut Report| {
+        let ours = curl(&dir, jkd_tls, &req);
+        let theirs = curl(&dir, httpd_tls, &req);
+        expect_common(report, &format!("{case} jkd"), &ours, &req, bits);
+        expect_common(report, &format!("{case} httpd"), &theirs, &req, bits);
+        report.compare(case, &ours, &theirs, jkd_tls, httpd_tls);
+    };
+    for &(protocol, suite, bits) in SUITES {
+        run(
+            &format!("{} {suite} client-cert", protocol.name()),
+            Request {
+                protocol,
+                suite: Some(suite),
+                client_cert: true,
+            },
+            bits,
+            &mut report,
+        );
+    }
+    for protocol in [Protocol::Tls12, Protocol::Tls13] {
+        // The first suite of each version again, without a client certificate
+        // (SSLVerifyClient optional / --client-cert optional).
+        let &(_, suite, bits) = SUITES
+            .iter()
+            .find(|(p, _, _)| *p == protocol)
+            .expect("a suite per version");
+        run(
+            &format!("{} {suite} no-cert", protocol.name()),
+            Request {
+                protocol,
+                suite: Some(suite),
+                client_cert: false,
+            },
+            bits,
+            &mut report,
+        );
+    }
+
+    // Each side's own choice when curl offers its defaults: recorded for the report, not
+    // compared (rustls and OpenSSL order their preferences differently).
+    for protocol in [Protocol::Tls12, Protocol::Tls13] {
+        let req = Request {
+            protocol,
+            suite: None,
+            client_cert: true,
+        };
+        let ours = curl(&dir, jkd_tls, &req);
+        let theirs = curl(&dir, httpd_tls, &req);
+        let _ = writeln!(
+            report.table,
+            "\n[{} default suites] jkd: {} ({}) | httpd: {} ({})",
+            protocol.name(),
+            fact(&ours.facts, "cipherSuite"),
+            ours.curl_negotiated,
+            fact(&theirs.facts, "cipherSuite"),
+            theirs.curl_negotiated
+        );
+        for (name, seen) in [("jkd", &ours), ("httpd", &theirs)] {
+            // Whatever was chosen, the servlet must name the suite curl negotiated.
+            let suite = seen.curl_negotiated.rsplit(" / ").next().unwrap_or("?");
+            let got = fact(&seen.facts, "cipherSuite");
+            report.check(
+                got == format!("{suite} (String)"),
+                format!(
+                    "[{} default] {name} cipherSuite {got:?} but curl negotiated {suite:?}",
+                    protocol.name()
+                ),
+            );
+        }
+    }
+
+    // Plain HTTP: nothing of TLS reaches the servlet, on either front end.
+    let plain = |port: u16| {
+        let r = tomcat::http_get(port, "/tls/plain", &[], TIMEOUT)
+            .unwrap_or_else(|e| panic!("plain request to {port} failed: {e}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        parse_facts(&r.text())
+    };
+    let (ours, theirs) = (plain(j.port), plain(m.port()));
+    let _ = writeln!(report.table, "\n[plain HTTP]");
+    for (key, want) in [
+        ("isSecure", "false"),
+        ("scheme", "http"),
+        ("certCount", "absent"),
+        ("cipherSuite", "absent"),
+        ("keySize", "absent"),
+        ("sessionId", "absent"),
+        ("protocolVersion", "absent"),
+    ] {
+        let (a, b) = (fact(&ours, key), fact(&theirs, key));
+        let _ = writeln!(report.table, "  {key:<16} jkd: {a:<40} httpd: {b}");
+        report.check(
+            a == want,
+            format!("[plain] jkd {key}: {a:?}, expected {want:?}"),
+        );
+        report.check(
+            b == want,
+            format!("[plain] httpd {key}: {b:?}, expected {want:?}"),
+        );
+    }
+    for (name, facts, port) in [("jkd", &ours, j.port), ("httpd", &theirs, m.port())] {
+        let got = fact(facts, "serverPort");
+        report.check(
+            got == port.to_string(),
+            format!("[plain] {name} serverPort {got:?}, expected {port}"),
+        );
+    }
+
+    eprintln!(
+        "TLS facts, jkd vs httpd + mod_ssl + mod_jk:{}",
+        report.table
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{} mismatches:\n{}\n\nfacts:{}\n--- jkd log (last lines) ---\n{}\n--- mod_jk log (last lines) ---\n{}",
+        report.failures.len(),
+        report.failures.join("\n"),
+        report.table,
+        tail(&j.log(), 40),
+        tail(&m.jk_log(), 40)
+    );
+    drop(m);
+    drop(j);
+    drop(node);
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
