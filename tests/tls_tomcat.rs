@@ -5,12 +5,18 @@
 //! signed by the CA); requests are made with `curl` (built against OpenSSL, so its names
 //! for cipher suites are the ones mod_ssl and jkd report). Each cipher suite is forced on
 //! curl so both front ends negotiate the same one and the comparison is exact.
+//!
+//! jkd runs twice: configured by flags (`--tls-listen --cert --key --client-ca
+//! --client-cert optional`) and by `--apache-conf` on an httpd.conf holding the very
+//! `<VirtualHost>` lines httpd gets; both are compared with httpd, fact by fact, and every
+//! difference is listed before the test fails.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -314,37 +320,47 @@ impl Report {
         }
     }
 
-    /// Compare one request through both front ends and record the table rows.
-    fn compare(&mut self, case: &str, ours: &Seen, theirs: &Seen, jkd_port: u16, httpd_port: u16) {
-        let mut keys: Vec<&String> = ours.facts.keys().chain(theirs.facts.keys()).collect();
+    /// Compare one request through every front end with the reference (the last one,
+    /// httpd) and record the table rows.
+    fn compare(&mut self, case: &str, seen: &[(&str, u16, Seen)]) {
+        let (reference, _, theirs) = seen.last().expect("a reference front end");
+        let mut keys: Vec<&String> = seen.iter().flat_map(|(_, _, s)| s.facts.keys()).collect();
         keys.sort();
         keys.dedup();
+        let negotiated: Vec<String> = seen
+            .iter()
+            .map(|(name, _, s)| format!("{name} {}", s.curl_negotiated))
+            .collect();
         let _ = writeln!(
             self.table,
-            "\n[{case}] curl negotiated: jkd {} | httpd {}",
-            ours.curl_negotiated, theirs.curl_negotiated
+            "\n[{case}] curl negotiated: {}",
+            negotiated.join(" | ")
         );
         for key in keys {
-            let _ = writeln!(
-                self.table,
-                "  {key:<16} jkd: {:<40} httpd: {}",
-                fact(&ours.facts, key),
-                fact(&theirs.facts, key)
-            );
+            let mut row = format!("  {key:<16}");
+            for (name, _, s) in seen {
+                let _ = write!(row, " {name}: {:<40}", fact(&s.facts, key));
+            }
+            let _ = writeln!(self.table, "{}", row.trim_end());
         }
-        for key in SAME_FACTS {
-            let (a, b) = (fact(&ours.facts, key), fact(&theirs.facts, key));
-            self.check(a == b, format!("[{case}] {key}: jkd {a:?} != httpd {b:?}"));
+        for (name, _, ours) in &seen[..seen.len() - 1] {
+            for key in SAME_FACTS {
+                let (a, b) = (fact(&ours.facts, key), fact(&theirs.facts, key));
+                self.check(
+                    a == b,
+                    format!("[{case}] {key}: {name} {a:?} != {reference} {b:?}"),
+                );
+            }
         }
-        for (name, seen, port) in [("jkd", ours, jkd_port), ("httpd", theirs, httpd_port)] {
+        for (name, port, s) in seen {
             for key in ["serverPort", "localPort"] {
-                let got = fact(&seen.facts, key);
+                let got = fact(&s.facts, key);
                 self.check(
                     got == port.to_string(),
                     format!("[{case}] {name} {key}: {got:?}, expected its TLS port {port}"),
                 );
             }
-            let session = fact(&seen.facts, "sessionId");
+            let session = fact(&s.facts, "sessionId");
             self.check(
                 session.starts_with("present"),
                 format!("[{case}] {name} sessionId: {session:?}"),
@@ -395,6 +411,16 @@ fn expect_common(report: &mut Report, case: &str, seen: &Seen, req: &Request<'_>
     }
 }
 
+/// `n` distinct free 127.0.0.1 ports (all held until every one is known).
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
+}
+
 #[test]
 fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
     require_program("openssl", "openssl");
@@ -418,7 +444,8 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
     )
     .expect("write workers");
 
-    let j = jkd::start(
+    // jkd configured by flags.
+    let flags = jkd::start(
         &workers,
         &[
             "--tls-listen",
@@ -433,7 +460,6 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
             "optional",
         ],
     );
-    let jkd_tls = j.tls_port.expect("jkd announced its HTTPS port");
     let mount = "JkMount /tls/* w".to_string();
     let vhost = [
         "ServerName localhost".to_string(),
@@ -449,15 +475,43 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
     ];
     let m = modjk::start_tls(&workers, &[], std::slice::from_ref(&mount), &vhost)
         .unwrap_or_else(|e| panic!("httpd + mod_ssl + mod_jk did not start:\n{e}"));
-    let httpd_tls = m.tls_port().expect("httpd has an HTTPS port");
+    // jkd configured by an httpd.conf with the very same virtual host.
+    let ports = free_ports(2);
+    let conf = dir.file("httpd.conf");
+    let mut text = format!(
+        "Listen 127.0.0.1:{}\nListen 127.0.0.1:{} https\n{mount}\n<VirtualHost 127.0.0.1:{}>\n",
+        ports[0], ports[1], ports[1]
+    );
+    for line in &vhost {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("</VirtualHost>\n");
+    fs::write(&conf, text).expect("write httpd.conf for jkd");
+    let by_conf =
+        jkd::start_apache_conf(&conf, &["--workers", &dir.str("workers.properties")], true);
+
+    let fronts: [(&str, &jkd::Jkd); 2] = [("jkd", &flags), ("jkd-conf", &by_conf)];
+    let mut tls_ports: Vec<(&str, u16)> = fronts
+        .iter()
+        .map(|(name, j)| (*name, j.tls_port.expect("jkd announced its HTTPS port")))
+        .collect();
+    // The reference comes last.
+    tls_ports.push(("httpd", m.tls_port().expect("httpd has an HTTPS port")));
+    let through_all = |req: &Request<'_>| -> Vec<(&str, u16, Seen)> {
+        tls_ports
+            .iter()
+            .map(|&(name, port)| (name, port, curl(&dir, port, req)))
+            .collect()
+    };
 
     let mut report = Report::default();
     let run = |case: &str, req: Request<'_>, bits: u32, report: &mut Report| {
-        let ours = curl(&dir, jkd_tls, &req);
-        let theirs = curl(&dir, httpd_tls, &req);
-        expect_common(report, &format!("{case} jkd"), &ours, &req, bits);
-        expect_common(report, &format!("{case} httpd"), &theirs, &req, bits);
-        report.compare(case, &ours, &theirs, jkd_tls, httpd_tls);
+        let seen = through_all(&req);
+        for (name, _, s) in &seen {
+            expect_common(report, &format!("{case} {name}"), s, &req, bits);
+        }
+        report.compare(case, &seen);
     };
     for &(protocol, suite, bits) in SUITES {
         run(
@@ -498,21 +552,27 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
             suite: None,
             client_cert: true,
         };
-        let ours = curl(&dir, jkd_tls, &req);
-        let theirs = curl(&dir, httpd_tls, &req);
+        let seen = through_all(&req);
+        let chosen: Vec<String> = seen
+            .iter()
+            .map(|(name, _, s)| {
+                format!(
+                    "{name}: {} (curl: {})",
+                    fact(&s.facts, "cipherSuite"),
+                    s.curl_negotiated
+                )
+            })
+            .collect();
         let _ = writeln!(
             report.table,
-            "\n[{} default suites] jkd: {} ({}) | httpd: {} ({})",
+            "\n[{} default suites] {}",
             protocol.name(),
-            fact(&ours.facts, "cipherSuite"),
-            ours.curl_negotiated,
-            fact(&theirs.facts, "cipherSuite"),
-            theirs.curl_negotiated
+            chosen.join(" | ")
         );
-        for (name, seen) in [("jkd", &ours), ("httpd", &theirs)] {
+        for (name, _, s) in &seen {
             // Whatever was chosen, the servlet must name the suite curl negotiated.
-            let suite = seen.curl_negotiated.rsplit(" / ").next().unwrap_or("?");
-            let got = fact(&seen.facts, "cipherSuite");
+            let suite = s.curl_negotiated.rsplit(" / ").next().unwrap_or("?");
+            let got = fact(&s.facts, "cipherSuite");
             report.check(
                 got == format!("{suite} (String)"),
                 format!(
@@ -523,14 +583,21 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         }
     }
 
-    // Plain HTTP: nothing of TLS reaches the servlet, on either front end.
-    let plain = |port: u16| {
-        let r = tomcat::http_get(port, "/tls/plain", &[], TIMEOUT)
-            .unwrap_or_else(|e| panic!("plain request to {port} failed: {e}"));
-        assert_eq!(r.status, 200, "{}", r.text());
-        parse_facts(&r.text())
-    };
-    let (ours, theirs) = (plain(j.port), plain(m.port()));
+    // Plain HTTP: nothing of TLS reaches the servlet, on any front end.
+    let plain_ports = [
+        ("jkd", flags.port),
+        ("jkd-conf", by_conf.port),
+        ("httpd", m.port()),
+    ];
+    let plain: Vec<(&str, u16, BTreeMap<String, String>)> = plain_ports
+        .iter()
+        .map(|&(name, port)| {
+            let r = tomcat::http_get(port, "/tls/plain", &[], TIMEOUT)
+                .unwrap_or_else(|e| panic!("plain request to {name} ({port}) failed: {e}"));
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+            (name, port, parse_facts(&r.text()))
+        })
+        .collect();
     let _ = writeln!(report.table, "\n[plain HTTP]");
     for (key, want) in [
         ("isSecure", "false"),
@@ -541,18 +608,18 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         ("sessionId", "absent"),
         ("protocolVersion", "absent"),
     ] {
-        let (a, b) = (fact(&ours, key), fact(&theirs, key));
-        let _ = writeln!(report.table, "  {key:<16} jkd: {a:<40} httpd: {b}");
-        report.check(
-            a == want,
-            format!("[plain] jkd {key}: {a:?}, expected {want:?}"),
-        );
-        report.check(
-            b == want,
-            format!("[plain] httpd {key}: {b:?}, expected {want:?}"),
-        );
+        let mut row = format!("  {key:<16}");
+        for (name, _, facts) in &plain {
+            let got = fact(facts, key);
+            let _ = write!(row, " {name}: {got:<40}");
+            report.check(
+                got == want,
+                format!("[plain] {name} {key}: {got:?}, expected {want:?}"),
+            );
+        }
+        let _ = writeln!(report.table, "{}", row.trim_end());
     }
-    for (name, facts, port) in [("jkd", &ours, j.port), ("httpd", &theirs, m.port())] {
+    for (name, port, facts) in &plain {
         let got = fact(facts, "serverPort");
         report.check(
             got == port.to_string(),
@@ -561,20 +628,23 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
     }
 
     eprintln!(
-        "TLS facts, jkd vs httpd + mod_ssl + mod_jk:{}",
+        "TLS facts, jkd (flags), jkd (--apache-conf) and httpd + mod_ssl + mod_jk:{}",
         report.table
     );
     assert!(
         report.failures.is_empty(),
-        "{} mismatches:\n{}\n\nfacts:{}\n--- jkd log (last lines) ---\n{}\n--- mod_jk log (last lines) ---\n{}",
+        "{} mismatches:\n{}\n\nfacts:{}\n--- jkd log (last lines) ---\n{}\n\
+         --- jkd --apache-conf log (last lines) ---\n{}\n--- mod_jk log (last lines) ---\n{}",
         report.failures.len(),
         report.failures.join("\n"),
         report.table,
-        tail(&j.log(), 40),
+        tail(&flags.log(), 40),
+        tail(&by_conf.log(), 40),
         tail(&m.jk_log(), 40)
     );
+    drop(by_conf);
     drop(m);
-    drop(j);
+    drop(flags);
     drop(node);
 }
 
