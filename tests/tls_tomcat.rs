@@ -9,7 +9,10 @@
 //! jkd runs twice: configured by flags (`--tls-listen --cert --key --client-ca
 //! --client-cert optional`) and by `--apache-conf` on an httpd.conf holding the very
 //! `<VirtualHost>` lines httpd gets; both are compared with httpd, fact by fact, and every
-//! difference is listed before the test fails.
+//! difference is listed before the test fails. A client certificate signed by an
+//! intermediate CA checks what goes over AJP with mod_jk's default JkOptions (the
+//! certificate alone) and with `JkOptions +ForwardSSLCertChain` (the chain the client
+//! sent), the latter against a second httpd and `--apache-conf` jkd.
 
 mod support;
 
@@ -26,9 +29,13 @@ use support::modjk;
 use support::tomcat::{self, TomcatOptions};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// The client certificate's subject as Java prints it (RFC 2253) and its serial in hex.
-const CLIENT_SUBJECT: &str = "CN=jkd test client,O=jkd tests";
-const CLIENT_SERIAL: &str = "2002";
+/// The client certificate signed by the root CA: subject as Java prints it (RFC 2253)
+/// and serial in hex.
+const CLIENT: (&str, &str) = ("CN=jkd test client,O=jkd tests", "2002");
+/// A client certificate signed by an intermediate CA, which curl sends along with it.
+const CHAINED_CLIENT: (&str, &str) = ("CN=jkd chained client,O=jkd tests", "3003");
+const INTERMEDIATE: (&str, &str) = ("CN=jkd test intermediate,O=jkd tests", "1ca1");
+const ROOT: (&str, &str) = ("CN=jkd test CA,O=jkd tests", "ca");
 
 /// The suites forced on curl: (protocol, OpenSSL name, key size in bits).
 const SUITES: &[(Protocol, &str, u32)] = &[
@@ -150,6 +157,8 @@ fn make_certificates(dir: &TempDir) {
             "ca.key",
             "-subj",
             "/O=jkd tests/CN=jkd test CA",
+            "-set_serial",
+            &format!("0x{}", ROOT.1),
             "-days",
             "2",
             "-addext",
@@ -160,7 +169,7 @@ fn make_certificates(dir: &TempDir) {
             "ca.pem",
         ],
     );
-    let leaf = |name: &str, subject: &str, serial: &str, ext: &str| {
+    let leaf = |name: &str, signer: &str, subject: &str, serial: &str, ext: &str| {
         new_key(&format!("{name}.key"));
         fs::write(dir.file(&format!("{name}.ext")), ext).expect("write ext file");
         openssl(
@@ -184,9 +193,9 @@ fn make_certificates(dir: &TempDir) {
                 "-in",
                 &format!("{name}.csr"),
                 "-CA",
-                "ca.pem",
+                &format!("{signer}.pem"),
                 "-CAkey",
-                "ca.key",
+                &format!("{signer}.key"),
                 "-set_serial",
                 serial,
                 "-days",
@@ -200,18 +209,41 @@ fn make_certificates(dir: &TempDir) {
     };
     leaf(
         "server",
+        "ca",
         "/CN=localhost",
         "0x1001",
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
          extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
     );
+    let client_ext = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                      extendedKeyUsage=clientAuth\n";
     leaf(
         "client",
+        "ca",
         "/O=jkd tests/CN=jkd test client",
-        &format!("0x{CLIENT_SERIAL}"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=clientAuth\n",
+        &format!("0x{}", CLIENT.1),
+        client_ext,
     );
+    leaf(
+        "intermediate",
+        "ca",
+        "/O=jkd tests/CN=jkd test intermediate",
+        &format!("0x{}", INTERMEDIATE.1),
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    leaf(
+        "chained",
+        "intermediate",
+        "/O=jkd tests/CN=jkd chained client",
+        &format!("0x{}", CHAINED_CLIENT.1),
+        client_ext,
+    );
+    // What curl presents: the certificate, then (for the chained one) its intermediate.
+    let read = |name: &str| fs::read(dir.file(name)).expect("read certificate");
+    fs::write(dir.file("client-send.pem"), read("client.pem")).expect("write client-send.pem");
+    let mut chained = read("chained.pem");
+    chained.extend(read("intermediate.pem"));
+    fs::write(dir.file("chained-send.pem"), chained).expect("write chained-send.pem");
 }
 
 /// One request's outcome: the servlet's lines and what curl said it negotiated.
@@ -226,18 +258,21 @@ struct Request<'a> {
     protocol: Protocol,
     /// Forced suite (OpenSSL name), or `None` for each side's default choice.
     suite: Option<&'a str>,
-    client_cert: bool,
+    /// The client certificate presented (`client` or `chained`), if any.
+    client: Option<&'a str>,
+    /// (subject, serial) of each certificate the servlet should see, in order.
+    want_certs: &'a [(&'a str, &'a str)],
 }
 
 fn curl(dir: &TempDir, port: u16, req: &Request<'_>) -> Seen {
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "-v", "--max-time", "30", "--cacert"])
         .arg(dir.file("ca.pem"));
-    if req.client_cert {
+    if let Some(client) = req.client {
         cmd.arg("--cert")
-            .arg(dir.file("client.pem"))
+            .arg(dir.file(&format!("{client}-send.pem")))
             .arg("--key")
-            .arg(dir.file("client.key"));
+            .arg(dir.file(&format!("{client}.key")));
     }
     match req.protocol {
         Protocol::Tls12 => {
@@ -301,6 +336,8 @@ const SAME_FACTS: &[&str] = &[
     "certCount",
     "cert0.subject",
     "cert0.serial",
+    "cert1.subject",
+    "cert1.serial",
     "cipherSuite",
     "keySize",
     "protocolVersion",
@@ -372,27 +409,29 @@ impl Report {
 /// Expected facts that do not depend on the front end.
 fn expect_common(report: &mut Report, case: &str, seen: &Seen, req: &Request<'_>, bits: u32) {
     let f = &seen.facts;
-    let mut want: Vec<(&str, String)> = vec![
-        ("isSecure", "true".into()),
-        ("scheme", "https".into()),
+    let mut want: Vec<(String, String)> = vec![
+        ("isSecure".into(), "true".into()),
+        ("scheme".into(), "https".into()),
         (
-            "protocolVersion",
+            "protocolVersion".into(),
             format!("{} (String)", req.protocol.name()),
         ),
-        ("keySize", format!("{bits} (Integer)")),
+        ("keySize".into(), format!("{bits} (Integer)")),
     ];
     if let Some(suite) = req.suite {
-        want.push(("cipherSuite", format!("{suite} (String)")));
+        want.push(("cipherSuite".into(), format!("{suite} (String)")));
     }
-    if req.client_cert {
-        want.push(("certCount", "1".into()));
-        want.push(("cert0.subject", CLIENT_SUBJECT.into()));
-        want.push(("cert0.serial", CLIENT_SERIAL.into()));
+    if req.want_certs.is_empty() {
+        want.push(("certCount".into(), "absent".into()));
     } else {
-        want.push(("certCount", "absent".into()));
+        want.push(("certCount".into(), req.want_certs.len().to_string()));
+    }
+    for (i, (subject, serial)) in req.want_certs.iter().enumerate() {
+        want.push((format!("cert{i}.subject"), subject.to_string()));
+        want.push((format!("cert{i}.serial"), serial.to_string()));
     }
     for (key, value) in want {
-        let got = fact(f, key);
+        let got = fact(f, &key);
         report.check(
             got == value,
             format!("[{case}] {key}: {got:?}, expected {value:?}"),
@@ -419,6 +458,27 @@ fn free_ports(n: usize) -> Vec<u16> {
     held.iter()
         .map(|l| l.local_addr().expect("local_addr").port())
         .collect()
+}
+
+/// An httpd.conf for `jkd --apache-conf`: a plain and an HTTPS `Listen` on free ports,
+/// the `global` lines, and one `<VirtualHost>` on the HTTPS port holding `vhost`.
+fn apache_conf(global: &[String], vhost: &[String]) -> String {
+    let ports = free_ports(2);
+    let mut text = format!(
+        "Listen 127.0.0.1:{}\nListen 127.0.0.1:{} https\n",
+        ports[0], ports[1]
+    );
+    for line in global {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&format!("<VirtualHost 127.0.0.1:{}>\n", ports[1]));
+    for line in vhost {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("</VirtualHost>\n");
+    text
 }
 
 #[test]
@@ -476,18 +536,9 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
     let m = modjk::start_tls(&workers, &[], std::slice::from_ref(&mount), &vhost)
         .unwrap_or_else(|e| panic!("httpd + mod_ssl + mod_jk did not start:\n{e}"));
     // jkd configured by an httpd.conf with the very same virtual host.
-    let ports = free_ports(2);
     let conf = dir.file("httpd.conf");
-    let mut text = format!(
-        "Listen 127.0.0.1:{}\nListen 127.0.0.1:{} https\n{mount}\n<VirtualHost 127.0.0.1:{}>\n",
-        ports[0], ports[1], ports[1]
-    );
-    for line in &vhost {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str("</VirtualHost>\n");
-    fs::write(&conf, text).expect("write httpd.conf for jkd");
+    fs::write(&conf, apache_conf(std::slice::from_ref(&mount), &vhost))
+        .expect("write httpd.conf for jkd");
     let by_conf =
         jkd::start_apache_conf(&conf, &["--workers", &dir.str("workers.properties")], true);
 
@@ -498,20 +549,10 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         .collect();
     // The reference comes last.
     tls_ports.push(("httpd", m.tls_port().expect("httpd has an HTTPS port")));
-    let through_all = |req: &Request<'_>| -> Vec<(&str, u16, Seen)> {
-        tls_ports
-            .iter()
-            .map(|&(name, port)| (name, port, curl(&dir, port, req)))
-            .collect()
-    };
-
     let mut report = Report::default();
+    let through_all = |req: &Request<'_>| through(&dir, &tls_ports, req);
     let run = |case: &str, req: Request<'_>, bits: u32, report: &mut Report| {
-        let seen = through_all(&req);
-        for (name, _, s) in &seen {
-            expect_common(report, &format!("{case} {name}"), s, &req, bits);
-        }
-        report.compare(case, &seen);
+        run_case(&dir, &tls_ports, case, &req, bits, report);
     };
     for &(protocol, suite, bits) in SUITES {
         run(
@@ -519,7 +560,8 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
             Request {
                 protocol,
                 suite: Some(suite),
-                client_cert: true,
+                client: Some("client"),
+                want_certs: &[CLIENT],
             },
             bits,
             &mut report,
@@ -537,7 +579,8 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
             Request {
                 protocol,
                 suite: Some(suite),
-                client_cert: false,
+                client: None,
+                want_certs: &[],
             },
             bits,
             &mut report,
@@ -550,7 +593,8 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         let req = Request {
             protocol,
             suite: None,
-            client_cert: true,
+            client: Some("client"),
+            want_certs: &[CLIENT],
         };
         let seen = through_all(&req);
         let chosen: Vec<String> = seen
@@ -627,6 +671,66 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         );
     }
 
+    // A client that sends an intermediate CA along with its certificate. By default
+    // (no ForwardSSLCertChain) only its own certificate goes over AJP.
+    let chain_cases = [
+        (Protocol::Tls12, "ECDHE-ECDSA-AES128-GCM-SHA256", 128),
+        (Protocol::Tls13, "TLS_AES_128_GCM_SHA256", 128),
+    ];
+    for &(protocol, suite, bits) in &chain_cases {
+        let req = Request {
+            protocol,
+            suite: Some(suite),
+            client: Some("chained"),
+            want_certs: &[CHAINED_CLIENT],
+        };
+        let case = format!("{} chained client, default JkOptions", protocol.name());
+        run_case(&dir, &tls_ports, &case, &req, bits, &mut report);
+    }
+    // With `JkOptions +ForwardSSLCertChain` in the main server (jkd applies the main
+    // server's JkOptions to every host and warns where a <VirtualHost> sets its own), the
+    // chain the client sent follows its certificate. The flags have no such switch, so
+    // only the --apache-conf jkd takes part.
+    let global_chain = [mount.clone(), "JkOptions +ForwardSSLCertChain".to_string()];
+    let m_chain = modjk::start_tls(&workers, &[], &global_chain, &vhost)
+        .unwrap_or_else(|e| panic!("httpd with ForwardSSLCertChain did not start:\n{e}"));
+    let conf_chain = dir.file("httpd-chain.conf");
+    fs::write(&conf_chain, apache_conf(&global_chain, &vhost)).expect("write httpd-chain.conf");
+    let by_conf_chain = jkd::start_apache_conf(
+        &conf_chain,
+        &["--workers", &dir.str("workers.properties")],
+        true,
+    );
+    let chain_ports = [
+        (
+            "jkd-conf",
+            by_conf_chain
+                .tls_port
+                .expect("jkd announced its HTTPS port"),
+        ),
+        (
+            "httpd",
+            m_chain.tls_port().expect("httpd has an HTTPS port"),
+        ),
+    ];
+    for &(protocol, suite, bits) in &chain_cases {
+        // curl (OpenSSL) completes a lone certificate's chain from --cacert, so the
+        // direct client sends the root CA along: that is what reaches the servlet.
+        for (client, want) in [
+            ("chained", &[CHAINED_CLIENT, INTERMEDIATE][..]),
+            ("client", &[CLIENT, ROOT][..]),
+        ] {
+            let req = Request {
+                protocol,
+                suite: Some(suite),
+                client: Some(client),
+                want_certs: want,
+            };
+            let case = format!("{} {client} client, +ForwardSSLCertChain", protocol.name());
+            run_case(&dir, &chain_ports, &case, &req, bits, &mut report);
+        }
+    }
+
     eprintln!(
         "TLS facts, jkd (flags), jkd (--apache-conf) and httpd + mod_ssl + mod_jk:{}",
         report.table
@@ -642,10 +746,40 @@ fn servlet_sees_the_same_tls_facts_through_jkd_and_httpd_mod_ssl() {
         tail(&by_conf.log(), 40),
         tail(&m.jk_log(), 40)
     );
+    drop(by_conf_chain);
+    drop(m_chain);
     drop(by_conf);
     drop(m);
     drop(flags);
     drop(node);
+}
+
+/// One request through each front end (`ports`: name and HTTPS port, httpd last).
+fn through<'n>(
+    dir: &TempDir,
+    ports: &[(&'n str, u16)],
+    req: &Request<'_>,
+) -> Vec<(&'n str, u16, Seen)> {
+    ports
+        .iter()
+        .map(|&(name, port)| (name, port, curl(dir, port, req)))
+        .collect()
+}
+
+/// One request through each front end, checked against the expectations and compared.
+fn run_case(
+    dir: &TempDir,
+    ports: &[(&str, u16)],
+    case: &str,
+    req: &Request<'_>,
+    bits: u32,
+    report: &mut Report,
+) {
+    let seen = through(dir, ports, req);
+    for (name, _, s) in &seen {
+        expect_common(report, &format!("{case} {name}"), s, req, bits);
+    }
+    report.compare(case, &seen);
 }
 
 fn tail(text: &str, n: usize) -> String {
