@@ -250,7 +250,7 @@ fn make_certificates(dir: &TempDir) {
 #[derive(Debug)]
 struct Seen {
     facts: BTreeMap<String, String>,
-    /// curl's `SSL connection using <protocol> / <suite>` (OpenSSL's names).
+    /// `<protocol> / <suite>` from curl's `SSL connection using` line (OpenSSL's names).
     curl_negotiated: String,
 }
 
@@ -305,12 +305,19 @@ fn curl(dir: &TempDir, port: u16, req: &Request<'_>) -> Seen {
         Some("200"),
         "port {port}:\n{stdout}\n{stderr}"
     );
+    // Only "<protocol> / <suite>": newer curls append the key exchange group and the
+    // key type as further " / " parts.
     let curl_negotiated = stderr
         .lines()
         .find_map(|l| l.split("SSL connection using ").nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_string();
+        .map(|rest| {
+            rest.trim()
+                .split(" / ")
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        })
+        .unwrap_or_else(|| "?".to_string());
     Seen {
         facts,
         curl_negotiated,
