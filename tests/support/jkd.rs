@@ -62,6 +62,22 @@ pub fn start(workers: &Path, extra: &[&str]) -> Jkd {
     start_with(Command::new(env!("CARGO_BIN_EXE_jkd")), &args, extra)
 }
 
+/// Starts `jkd run --apache-conf <conf> [extra...]` without `--listen`, so jkd binds the
+/// config's own `Listen` lines (it ignores them when any listen flag is given). The config
+/// must have a plain `Listen` (it becomes [`Jkd::port`]); with `https` true, also wait for
+/// an HTTPS one ([`Jkd::tls_port`]). Waits at most 20 s.
+pub fn start_apache_conf(conf: &Path, extra: &[&str], https: bool) -> Jkd {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--apache-conf".as_ref()];
+    args.push(conf.as_os_str());
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let wait = Wait {
+        add_listen: false,
+        metrics: extra.contains(&"--metrics-listen"),
+        tls: https,
+    };
+    start_waiting(Command::new(env!("CARGO_BIN_EXE_jkd")), &args, wait)
+}
+
 /// Like [`start`], with at most `nofile` open file descriptors (`ulimit -n`), to see
 /// jkd run out of them.
 pub fn start_with_fd_limit(workers: &Path, extra: &[&str], nofile: u32) -> Jkd {
@@ -84,10 +100,29 @@ pub fn start_demo(extra: &[&str]) -> Jkd {
     start_with(Command::new(env!("CARGO_BIN_EXE_jkd")), &args, extra)
 }
 
-fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -> Jkd {
+/// What [`start_waiting`] adds to the command line and which announced ports it waits for.
+struct Wait {
+    /// Append `--listen 127.0.0.1:0`.
+    add_listen: bool,
+    metrics: bool,
+    tls: bool,
+}
+
+fn start_with(command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -> Jkd {
+    let wait = Wait {
+        add_listen: true,
+        metrics: extra.contains(&"--metrics-listen"),
+        tls: extra.contains(&"--tls-listen"),
+    };
+    start_waiting(command, args, wait)
+}
+
+fn start_waiting(mut command: Command, args: &[&std::ffi::OsStr], wait: Wait) -> Jkd {
+    command.args(args);
+    if wait.add_listen {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
     let mut child = command
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
         .env(
             "JKD_LOG",
             std::env::var("JKD_TEST_LOG").unwrap_or_else(|_| "debug".into()),
@@ -127,8 +162,8 @@ fn start_with(mut command: Command, args: &[&std::ffi::OsStr], extra: &[&str]) -
             }
         }
     });
-    let want_metrics = extra.contains(&"--metrics-listen");
-    let want_tls = extra.contains(&"--tls-listen");
+    let want_metrics = wait.metrics;
+    let want_tls = wait.tls;
     let mut metrics_port = None;
     let mut tls_port = None;
     let mut http_port = None;

@@ -8,6 +8,11 @@
 //! installed, temp dir I/O, httpd neither serving nor exiting within [`START_TIMEOUT`])
 //! panic, because they are not a verdict about the configuration.
 //!
+//! [`start_tls`] does the same and also loads mod_ssl (with mod_socache_shmcb for its
+//! session cache) and adds an HTTPS listener on a second free 127.0.0.1 port
+//! (`Listen 127.0.0.1:PORT https`) with one `<VirtualHost>` whose body the caller writes
+//! (SSLEngine, certificate files, SSLVerifyClient, JkMount…), for the TLS comparisons.
+//!
 //! A running [`ModJk`] answers two questions: [`ModJk::prop`] returns the status
 //! worker's `mime=prop` listing, and [`ModJk::map`] / [`ModJk::probe`] send URIs and read
 //! back, from httpd's access log, which worker mod_jk chose (the `JK_WORKER_NAME` note).
@@ -51,6 +56,11 @@ const PORT_ATTEMPTS: u32 = 5;
 const MODULES: &[(&str, &str)] = &[
     ("mpm_event_module", "mod_mpm_event.so"),
     ("authz_core_module", "mod_authz_core.so"),
+];
+/// Modules loaded besides those of [`MODULES`] when an HTTPS listener is configured.
+const TLS_MODULES: &[(&str, &str)] = &[
+    ("socache_shmcb_module", "mod_socache_shmcb.so"),
+    ("ssl_module", "mod_ssl.so"),
 ];
 /// Request header carrying the probe id; it is logged so each access-log line can be
 /// matched to the request that produced it.
@@ -128,6 +138,7 @@ pub struct ModJk {
     child: Child,
     dir: TempDir,
     port: u16,
+    tls_port: Option<u16>,
     probes: Mutex<ProbeState>,
 }
 
@@ -163,7 +174,33 @@ pub fn start(
     mount_files: &[&Path],
     jkmount_lines: &[String],
 ) -> Result<ModJk, StartFailure> {
-    require_installation();
+    start_inner(workers_file, mount_files, jkmount_lines, None)
+}
+
+/// Like [`start`], plus mod_ssl and an HTTPS listener on another free 127.0.0.1 port
+/// ([`ModJk::tls_port`]): httpd.conf gets `Listen 127.0.0.1:PORT https` and
+/// `<VirtualHost 127.0.0.1:PORT>` holding `vhost_lines` verbatim, one per line, e.g.
+/// `SSLEngine on`, `SSLCertificateFile /path`, `SSLVerifyClient optional`,
+/// `JkMount /* w`. The vhost inherits nothing of mod_jk's global mounts unless it says
+/// `JkMountCopy On`. The global server also gets an `SSLSessionCache` in the temp dir.
+///
+/// Panics as [`start`] does, and also when mod_ssl or mod_socache_shmcb is missing.
+pub fn start_tls(
+    workers_file: &Path,
+    mount_files: &[&Path],
+    jkmount_lines: &[String],
+    vhost_lines: &[String],
+) -> Result<ModJk, StartFailure> {
+    start_inner(workers_file, mount_files, jkmount_lines, Some(vhost_lines))
+}
+
+fn start_inner(
+    workers_file: &Path,
+    mount_files: &[&Path],
+    jkmount_lines: &[String],
+    vhost_lines: Option<&[String]>,
+) -> Result<ModJk, StartFailure> {
+    require_installation(vhost_lines.is_some());
     let original = fs::read(workers_file)
         .unwrap_or_else(|e| panic!("cannot read workers file {}: {e}", workers_file.display()));
     let dir = TempDir::new();
@@ -174,10 +211,10 @@ pub fn start(
             .unwrap_or_else(|e| panic!("cannot read mount file {}: {e}", mount.display()));
         mount_paths.push(dir.write(&format!("mount-{i}.properties"), &bytes));
     }
-    for line in jkmount_lines {
+    for line in jkmount_lines.iter().chain(vhost_lines.unwrap_or_default()) {
         assert!(
             !line.contains(['\n', '\r']),
-            "jkmount line must be a single line: {line:?}"
+            "httpd.conf line must be a single line: {line:?}"
         );
     }
     let run_dir = dir.path().join("run");
@@ -188,10 +225,12 @@ pub fn start(
     }
 
     for _ in 0..PORT_ATTEMPTS {
-        let port = free_port();
+        let ports = free_ports(if vhost_lines.is_some() { 2 } else { 1 });
+        let port = ports[0];
+        let tls = vhost_lines.map(|lines| (ports[1], lines));
         dir.write(
             "httpd.conf",
-            httpd_conf(dir.path(), port, &mount_paths, jkmount_lines).as_bytes(),
+            httpd_conf(dir.path(), port, &mount_paths, jkmount_lines, tls).as_bytes(),
         );
         for log in ["error.log", "mod_jk.log", "access.log", "stderr.log"] {
             dir.write(log, b"");
@@ -214,6 +253,7 @@ pub fn start(
                     child,
                     dir,
                     port,
+                    tls_port: tls.map(|(p, _)| p),
                     probes: Mutex::new(ProbeState {
                         next_id: 1,
                         log_offset: 0,
@@ -254,6 +294,11 @@ impl ModJk {
     /// The 127.0.0.1 port httpd listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The HTTPS port, when started by [`start_tls`].
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The temp dir holding httpd.conf, the workers copy and all logs.
@@ -565,7 +610,13 @@ fn workers_copy(original: &[u8]) -> Vec<u8> {
     out
 }
 
-fn httpd_conf(dir: &Path, port: u16, mount_files: &[PathBuf], jkmount_lines: &[String]) -> String {
+fn httpd_conf(
+    dir: &Path,
+    port: u16,
+    mount_files: &[PathBuf],
+    jkmount_lines: &[String],
+    tls: Option<(u16, &[String])>,
+) -> String {
     let d = dir.display();
     let mut conf = String::new();
     conf.push_str("# generated by jkd's differential-test harness (tests/support/modjk.rs)\n");
@@ -580,6 +631,15 @@ fn httpd_conf(dir: &Path, port: u16, mount_files: &[PathBuf], jkmount_lines: &[S
         conf.push_str(&format!("LoadModule {name} {MODULES_DIR}/{file}\n"));
     }
     conf.push_str(&format!("LoadModule jk_module {MOD_JK_SO}\n"));
+    if let Some((tls_port, _)) = tls {
+        for (name, file) in TLS_MODULES {
+            conf.push_str(&format!("LoadModule {name} {MODULES_DIR}/{file}\n"));
+        }
+        conf.push_str(&format!("Listen 127.0.0.1:{tls_port} https\n"));
+        conf.push_str(&format!(
+            "SSLSessionCache \"shmcb:{d}/run/ssl_scache(512000)\"\n"
+        ));
+    }
     if running_as_root() {
         conf.push_str("User www-data\nGroup www-data\n");
     }
@@ -603,18 +663,27 @@ fn httpd_conf(dir: &Path, port: u16, mount_files: &[PathBuf], jkmount_lines: &[S
         conf.push_str(line);
         conf.push('\n');
     }
+    if let Some((tls_port, lines)) = tls {
+        conf.push_str(&format!("<VirtualHost 127.0.0.1:{tls_port}>\n"));
+        for line in lines {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        conf.push_str("</VirtualHost>\n");
+    }
     conf
 }
 
 /// Panic with a clear message unless Debian's apache2 and mod_jk are installed.
-fn require_installation() {
+fn require_installation(tls: bool) {
     let mut missing = Vec::new();
     for path in [APACHE2, MOD_JK_SO] {
         if !Path::new(path).is_file() {
             missing.push(path.to_string());
         }
     }
-    for (_, file) in MODULES {
+    let tls_modules = if tls { TLS_MODULES } else { &[] };
+    for (_, file) in MODULES.iter().chain(tls_modules) {
         let path = format!("{MODULES_DIR}/{file}");
         if !Path::new(&path).is_file() {
             missing.push(path);
@@ -638,9 +707,16 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+/// `n` distinct free ports: all listeners are held until every port is known, so the
+/// kernel cannot hand out the same one twice.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
 }
 
 /// Poll until httpd answers a request (`Ok`), exits (`Err(Some)`), or the start
