@@ -77,6 +77,33 @@ fn counters_match_the_requests_and_promtool_accepts_them() {
             "jkd_backend_received_bytes_total{worker=\"lb\",member=\"a\"}"
         ) > 0.0
     );
+    // The balancer's total is a metric of its own, the members' sum is not doubled.
+    assert_eq!(
+        value(&text, "jkd_balancer_busy{worker=\"lb\"}"),
+        0.0,
+        "{text}"
+    );
+    assert!(
+        !text.contains("jkd_busy{worker=\"lb\",member=\"\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "jkd_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+    // Process metrics under their usual names.
+    assert!(
+        value(&text, "process_resident_memory_bytes") > 0.0,
+        "{text}"
+    );
+    assert!(value(&text, "process_open_fds") > 0.0, "{text}");
+    assert!(value(&text, "process_start_time_seconds") > 0.0, "{text}");
 
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])

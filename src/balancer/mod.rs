@@ -66,6 +66,47 @@ pub struct MemberCounters {
     pub max_busy: AtomicU64,
     pub transferred: AtomicU64,
     pub read: AtomicU64,
+    /// What the manager's resets took away from the counters above, so that totals
+    /// exported to monitoring never go down (Prometheus counters must not).
+    pub before_resets: ResetCarry,
+}
+
+/// The counted values the manager's resets set back to 0.
+#[derive(Debug, Default)]
+pub struct ResetCarry {
+    pub elected: AtomicU64,
+    pub sessions: AtomicU64,
+    pub errors: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub transferred: AtomicU64,
+    pub read: AtomicU64,
+}
+
+impl MemberCounters {
+    /// The manager's reset: the statistics start again from 0, their totals (see
+    /// [`MemberCounters::total`]) go on.
+    pub fn reset_statistics(&self) {
+        let carry = &self.before_resets;
+        for (counter, carried) in [
+            (&self.elected, &carry.elected),
+            (&self.sessions, &carry.sessions),
+            (&self.errors, &carry.errors),
+            (&self.client_errors, &carry.client_errors),
+            (&self.transferred, &carry.transferred),
+            (&self.read, &carry.read),
+        ] {
+            carried.fetch_add(counter.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
+        self.reply_timeouts.store(0, Ordering::Relaxed);
+        self.max_busy.store(0, Ordering::Relaxed);
+    }
+
+    /// A counter's value since start, resets included.
+    pub fn total(counter: &AtomicU64, carried: &AtomicU64) -> u64 {
+        counter
+            .load(Ordering::Relaxed)
+            .saturating_add(carried.load(Ordering::Relaxed))
+    }
 }
 
 /// The runtime view of a member: configuration that the manager may change, plus state.
@@ -1004,18 +1045,8 @@ impl Balancer {
         m.last_error = None;
         m.lb_value = 0;
         m.last_reset = now;
-        let c = &self.counters[index];
-        for counter in [
-            &c.elected,
-            &c.sessions,
-            &c.errors,
-            &c.client_errors,
-            &c.reply_timeouts,
-            &c.transferred,
-            &c.read,
-            &c.max_busy,
-        ] {
-            counter.store(0, Ordering::Relaxed);
+        if let Some(c) = self.counters.get(index) {
+            c.reset_statistics();
         }
         true
     }

@@ -45,6 +45,9 @@ pub mod names {
         "jkd_tls_certificate_expiry_timestamp_seconds";
     pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "jkd_tls_handshake_errors_total";
     pub const CONFIG_RELOADS_TOTAL: &str = "jkd_config_reloads_total";
+    pub const BUILD_INFO: &str = "jkd_build_info";
+    pub const BALANCER_BUSY: &str = "jkd_balancer_busy";
+    pub const BALANCER_MAX_BUSY: &str = "jkd_balancer_max_busy";
     pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
         "jkd_config_last_reload_success_timestamp_seconds";
 }
@@ -69,6 +72,9 @@ const STATES: [MemberState; 7] = [
 /// The registry of one runtime.
 pub struct Registry {
     recorder: PrometheusRecorder,
+    /// The process's CPU, memory, descriptors and start time (metrics-process reads
+    /// them from /proc at each scrape).
+    process: metrics_process::Collector,
 }
 
 impl std::fmt::Debug for Registry {
@@ -100,7 +106,9 @@ impl Registry {
         };
         let recorder = builder.build_recorder();
         Self::describe(&recorder);
-        Registry { recorder }
+        let process = metrics_process::Collector::default();
+        metrics::with_local_recorder(&recorder, || process.describe());
+        Registry { recorder, process }
     }
 
     fn describe(r: &PrometheusRecorder) {
@@ -155,7 +163,19 @@ impl Registry {
         let g = |name: &'static str, text: &'static str| {
             r.describe_gauge(name.into(), None, text.into());
         };
-        g(names::BUSY, "Requests in flight");
+        g(
+            names::BUSY,
+            "Requests in flight on a member (or a worker used directly)",
+        );
+        g(
+            names::BALANCER_BUSY,
+            "Requests in flight on a load balancer (all its members)",
+        );
+        g(
+            names::BALANCER_MAX_BUSY,
+            "Most requests in flight at once on a load balancer",
+        );
+        g(names::BUILD_INFO, "jkd's version (the value is always 1)");
         d(
             names::CONFIG_RELOADS_TOTAL,
             None,
@@ -226,16 +246,19 @@ impl Registry {
 
     fn publish_counters(&self, c: &MemberCounters, labels: &[(&'static str, &str)]) {
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        // Totals since start: the manager's resets do not take them back.
+        let carry = &c.before_resets;
+        let total = MemberCounters::total;
         self.counter(names::REQUESTS_TOTAL, labels)
-            .absolute(load(&c.elected));
+            .absolute(total(&c.elected, &carry.elected));
         self.counter(names::ERRORS_TOTAL, labels)
-            .absolute(load(&c.errors));
+            .absolute(total(&c.errors, &carry.errors));
         self.counter(names::CLIENT_ERRORS_TOTAL, labels)
-            .absolute(load(&c.client_errors));
+            .absolute(total(&c.client_errors, &carry.client_errors));
         self.counter(names::BACKEND_SENT_BYTES_TOTAL, labels)
-            .absolute(load(&c.transferred));
+            .absolute(total(&c.transferred, &carry.transferred));
         self.counter(names::BACKEND_RECEIVED_BYTES_TOTAL, labels)
-            .absolute(load(&c.read));
+            .absolute(total(&c.read, &carry.read));
         self.gauge(names::BUSY, labels).set(load(&c.busy) as f64);
         self.gauge(names::MAX_BUSY, labels)
             .set(load(&c.max_busy) as f64);
@@ -252,6 +275,9 @@ impl Registry {
         self.gauge(names::CLIENT_CONNECTIONS, &[("state", "parked")])
             .set(parked as f64);
         self.publish_tls(&rt.tls);
+        self.gauge(names::BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))])
+            .set(1.0);
+        metrics::with_local_recorder(&self.recorder, || self.process.collect());
         let reloads = &rt.reloads;
         for (result, n) in [
             ("success", &reloads.successes),
@@ -272,13 +298,12 @@ impl Registry {
                 Target::Lb(lb) => {
                     let b = &lb.balancer;
                     let lb_labels = [("worker", name.as_str())];
-                    self.gauge(names::BUSY, &[("worker", name.as_str()), ("member", "")])
+                    // The balancer's totals in metrics of their own: summing jkd_busy
+                    // over members must not count them twice.
+                    self.gauge(names::BALANCER_BUSY, &lb_labels)
                         .set(b.busy.load(Ordering::Relaxed) as f64);
-                    self.gauge(
-                        names::MAX_BUSY,
-                        &[("worker", name.as_str()), ("member", "")],
-                    )
-                    .set(b.max_busy.load(Ordering::Relaxed) as f64);
+                    self.gauge(names::BALANCER_MAX_BUSY, &lb_labels)
+                        .set(b.max_busy.load(Ordering::Relaxed) as f64);
                     for (result, v) in [("hit", &b.sticky_hits), ("miss", &b.sticky_misses)] {
                         self.counter(
                             names::STICKY_REQUESTS_TOTAL,
@@ -293,8 +318,9 @@ impl Registry {
                         let labels = [("worker", name.as_str()), ("member", m.name.as_str())];
                         if let Some(c) = b.counters.get(i) {
                             self.publish_counters(c, &labels);
-                            self.counter(names::SESSIONS_TOTAL, &labels)
-                                .absolute(c.sessions.load(Ordering::Relaxed));
+                            self.counter(names::SESSIONS_TOTAL, &labels).absolute(
+                                MemberCounters::total(&c.sessions, &c.before_resets.sessions),
+                            );
                         }
                         if let Some(w) = lb.members.get(i) {
                             self.publish_pool(w, &labels);
@@ -464,5 +490,39 @@ pub async fn serve(
             )
             .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str, start: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn counters_stay_monotonic_across_the_managers_reset() {
+        let text = "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1\n\
+                    worker.node1.port=8009\n";
+        let loaded = crate::config::from_workers_bytes("t", text.as_bytes(), &|_| None);
+        let rt = Runtime::new(loaded.config.unwrap(), std::time::Instant::now());
+        let Some(Target::Lb(lb)) = rt.targets.get("lb") else {
+            panic!("no lb")
+        };
+        let registry = Registry::new();
+        let series = "jkd_requests_total{worker=\"lb\",member=\"node1\"}";
+        lb.balancer.counters[0].elected.store(19, Ordering::Relaxed);
+        assert_eq!(value(&registry.render(&rt), series), Some(19.0));
+        // The manager resets the member; it serves 3 more.
+        lb.balancer.reset_member(0, std::time::Instant::now());
+        assert_eq!(lb.balancer.counters[0].elected.load(Ordering::Relaxed), 0);
+        lb.balancer.counters[0]
+            .elected
+            .fetch_add(3, Ordering::Relaxed);
+        assert_eq!(value(&registry.render(&rt), series), Some(22.0));
     }
 }
