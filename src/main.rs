@@ -479,6 +479,9 @@ async fn reload_on_hangup(live: std::sync::Arc<jkd::runtime::Live>, sources: Opt
     };
     while hangups.recv().await.is_some() {
         let rt = live.load();
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            notify_systemd(&[sd_notify::NotifyState::Reloading, now]);
+        }
         let mut ok = true;
         if let Some(sources) = &sources {
             ok = reload_config(&live, sources);
@@ -493,6 +496,14 @@ async fn reload_on_hangup(live: std::sync::Arc<jkd::runtime::Live>, sources: Opt
             tracing::info!("reload: configuration and certificates re-read");
         }
         warn_expiring_certificates(&rt.tls);
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+}
+
+/// Tells systemd where jkd stands (`Type=notify`); outside systemd nothing is sent.
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!("cannot notify systemd: {e}");
     }
 }
 
@@ -543,6 +554,7 @@ async fn stop_gracefully(live: &jkd::runtime::Live, timeout: std::time::Duration
         open()
     );
     rt.draining.begin();
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
     loop {
@@ -678,6 +690,9 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             }
         }
         tokio::spawn(jkd::http::serve(live.clone(), listeners));
+        // systemd's Type=notify: ready once every listener is bound (a no-op outside
+        // systemd).
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
         stop_gracefully(
             &live,
             std::time::Duration::from_secs(serving.edge.shutdown_timeout),
