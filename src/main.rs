@@ -192,6 +192,30 @@ impl TlsArgs {
     }
 }
 
+/// How `jkd run` serves (also taken by `jkd check`, which checks them).
+#[derive(Args, Clone, Debug)]
+struct RunArgs {
+    /// address to listen on, e.g. 127.0.0.1:8080; repeatable
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<String>,
+    /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
+    #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
+    #[arg(long = "manager-users", value_name = "FILE")]
+    manager_users: Option<PathBuf>,
+    /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    #[command(flatten)]
+    edge: EdgeArgs,
+}
+
 // Parsed once at start: the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
@@ -209,30 +233,19 @@ enum Command {
         /// like --map, one URI per line of FILE
         #[arg(long = "map-file", value_name = "FILE")]
         map_file: Vec<PathBuf>,
+        /// warnings count as errors (exit 1)
+        #[arg(long)]
+        strict: bool,
+        /// the flags of `jkd run`, checked too: listen addresses, TLS files, the manager's user file
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Serve HTTP and forward to the configured AJP workers
     Run {
         #[command(flatten)]
         config: ConfigArgs,
-        /// address to listen on, e.g. 127.0.0.1:8080; repeatable
-        #[arg(long, value_name = "ADDR")]
-        listen: Vec<String>,
-        /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
-        #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
-        trusted_proxies: Vec<ipnet::IpNet>,
         #[command(flatten)]
-        tls: TlsArgs,
-        /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
-        #[arg(long = "metrics-listen", value_name = "ADDR")]
-        metrics_listen: Option<String>,
-        /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
-        #[arg(long = "manager-users", value_name = "FILE")]
-        manager_users: Option<PathBuf>,
-        /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-        threads: Option<u16>,
-        #[command(flatten)]
-        edge: EdgeArgs,
+        run: RunArgs,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -267,10 +280,41 @@ fn load(args: &ConfigArgs) -> Option<config::Config> {
     loaded.config
 }
 
-fn check(args: &ConfigArgs, dump: bool, uris: &[String], map_files: &[PathBuf]) -> ExitCode {
-    let Some(cfg) = load(args) else {
+/// `jkd check`, as `nginx -t`: everything `jkd run` would read with the same flags,
+/// without serving. Exit 0 when jkd would start, 1 when not (or, with `--strict`, when
+/// anything was worth a warning), 2 when there is nothing to check.
+fn check(
+    args: &ConfigArgs,
+    run: RunArgs,
+    strict: bool,
+    dump: bool,
+    uris: &[String],
+    map_files: &[PathBuf],
+) -> ExitCode {
+    if args.workers.is_none()
+        && args.apache_conf.is_none()
+        && args.mount_files.is_empty()
+        && args.mounts.is_empty()
+    {
+        eprintln!(
+            "jkd check: nothing to check: give --workers FILE, --apache-conf FILE, --mounts FILE or --mount RULE"
+        );
+        return ExitCode::from(2);
+    }
+    let loaded = config::load(&args.sources(), &config::props::process_env);
+    print_diagnostics(&loaded.diagnostics);
+    let warned = !loaded.diagnostics.is_empty();
+    let Some(cfg) = loaded.config else {
         return ExitCode::from(1);
     };
+    let serving = Serving::of_run(args, &cfg, run);
+    if !serving_is_sound(&serving) {
+        return ExitCode::from(1);
+    }
+    if strict && warned {
+        eprintln!("jkd check: --strict: the warnings above count as errors");
+        return ExitCode::from(1);
+    }
     if dump {
         print!("{}", config::dump::render(&cfg));
     }
@@ -329,6 +373,22 @@ struct Serving {
     edge: EdgeArgs,
 }
 
+impl Serving {
+    fn of_run(config: &ConfigArgs, cfg: &config::Config, run: RunArgs) -> Serving {
+        Serving {
+            sources: Some(config.sources()),
+            conf_listeners: cfg.listeners.clone(),
+            listen: run.listen,
+            tls: run.tls,
+            trusted_proxies: run.trusted_proxies,
+            metrics_listen: run.metrics_listen,
+            manager_users: run.manager_users,
+            threads: run.threads,
+            edge: run.edge,
+        }
+    }
+}
+
 /// Reads `--manager-users` (a bad line stops jkd with `file:line`, as does an
 /// operating system that cannot give random bytes) and sets up the
 /// status manager's access: read-only without the flag.
@@ -384,6 +444,38 @@ fn log_manager_access(cfg: &config::Config, manager: &jkd::status::auth::Manager
             );
         }
     }
+}
+
+/// What `jkd run` would read besides the configuration: listen addresses, TLS files,
+/// the manager's user file. Each problem is printed; false when there was one.
+fn serving_is_sound(serving: &Serving) -> bool {
+    let mut sound = true;
+    let specs = match listener_specs(serving) {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("jkd: {e}");
+            return false;
+        }
+    };
+    let mut addresses: Vec<String> = specs.iter().map(|s| s.bind_addr()).collect();
+    addresses.extend(serving.metrics_listen.clone());
+    for addr in addresses {
+        if addr.parse::<std::net::SocketAddr>().is_err()
+            && std::net::ToSocketAddrs::to_socket_addrs(addr.as_str()).is_err()
+        {
+            eprintln!(
+                "jkd: '{addr}' is not an address to listen on (HOST:PORT, IP:PORT or [IPv6]:PORT)"
+            );
+            sound = false;
+        }
+    }
+    if tls_acceptors(&specs).is_err() {
+        sound = false;
+    }
+    if manager_access(serving).is_err() {
+        sound = false;
+    }
+    sound
 }
 
 /// What to listen on: `--listen` and `--tls-listen`, else the Apache config's `Listen`
@@ -762,31 +854,14 @@ fn main() -> ExitCode {
             dump,
             map,
             map_file,
-        } => check(&config, dump, &map, &map_file),
-        Command::Run {
-            config,
-            listen,
-            trusted_proxies,
-            tls,
-            metrics_listen,
-            manager_users,
-            threads,
-            edge,
-        } => {
+            strict,
+            run,
+        } => check(&config, run, strict, dump, &map, &map_file),
+        Command::Run { config, run } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
             };
-            let serving = Serving {
-                sources: Some(config.sources()),
-                conf_listeners: cfg.listeners.clone(),
-                listen,
-                tls,
-                trusted_proxies,
-                metrics_listen,
-                manager_users,
-                threads,
-                edge,
-            };
+            let serving = Serving::of_run(&config, &cfg, run);
             run_with(cfg, &serving, || {})
         }
         Command::Demo {

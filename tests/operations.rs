@@ -420,3 +420,67 @@ fn readyz_says_when_a_balancer_has_no_usable_member_and_when_jkd_is_stopping() {
     assert!(jkd.wait_exit(Duration::from_secs(20)).is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn jkd_check_reads_what_run_would_and_says_nothing_to_check_is_a_usage_error() {
+    let check = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jkd"))
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = std::env::temp_dir().join(format!("jkd-ops-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.properties");
+    std::fs::write(
+        &good,
+        "worker.list=w\nworker.w.port=8009\nworker.w.ping_mode=A\n",
+    )
+    .unwrap();
+    let slip = dir.join("slip.properties");
+    std::fs::write(
+        &slip,
+        "worker.list=w\nworker.w.port=8009\nworker.w.ping_mode=A\nwroker.w.host=db\n",
+    )
+    .unwrap();
+    let good = good.to_str().unwrap();
+    let slip = slip.to_str().unwrap();
+
+    let (code, err) = check(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nothing to check"), "{err}");
+    assert_eq!(check(&["--workers", good]).0, Some(0));
+    // A slip of `worker` is loud, and fatal with --strict.
+    let (code, err) = check(&["--workers", slip]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(":4: wroker.w.host: warning"), "{err}");
+    assert!(err.contains("did you mean 'worker.w.host'"), "{err}");
+    assert_eq!(check(&["--workers", slip, "--strict"]).0, Some(1));
+    // The flags of `jkd run` are checked too.
+    let (code, err) = check(&["--workers", good, "--listen", "nonsense"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("'nonsense' is not an address"), "{err}");
+    let missing = dir.join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let (code, err) = check(&[
+        "--workers",
+        good,
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--cert",
+        missing,
+        "--key",
+        missing,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(missing), "{err}");
+    let (code, err) = check(&["--workers", good, "--manager-users", missing]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--manager-users"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -225,6 +225,16 @@ pub fn is_valid(key: &str) -> bool {
     !key.starts_with("worker.") || in_class(key, SUPPORTED)
 }
 
+/// `wroker.list`, `workers.lb.type`: a key whose first word is a slip of `worker`
+/// (mod_jk takes it as a variable, so the line silently does nothing); the key meant.
+pub fn misspelt_worker_key(key: &str) -> Option<String> {
+    let (first, rest) = key.split_once('.')?;
+    let slip = first != "worker"
+        && !rest.is_empty()
+        && strsim::damerau_levenshtein(&first.to_ascii_lowercase(), "worker") <= 2;
+    slip.then(|| format!("worker.{rest}"))
+}
+
 /// The supported attribute closest to `attr` (for "did you mean" hints).
 pub fn closest(attr: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
@@ -241,6 +251,25 @@ pub fn closest(attr: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slips_of_worker_are_caught_and_variables_are_not() {
+        assert_eq!(
+            misspelt_worker_key("wroker.list").as_deref(),
+            Some("worker.list")
+        );
+        assert_eq!(
+            misspelt_worker_key("workers.lb.type").as_deref(),
+            Some("worker.lb.type")
+        );
+        assert_eq!(
+            misspelt_worker_key("Worker.list").as_deref(),
+            Some("worker.list")
+        );
+        assert_eq!(misspelt_worker_key("worker.list"), None);
+        assert_eq!(misspelt_worker_key("tomcat.home"), None);
+        assert_eq!(misspelt_worker_key("basedir"), None);
+    }
 
     #[test]
     fn suffix_needs_separator() {

@@ -211,6 +211,16 @@ impl PropMap {
                 );
                 return false;
             }
+            if let Some(meant) = keys::misspelt_worker_key(&key) {
+                diags.warning(
+                    origin.clone(),
+                    key.clone(),
+                    format!(
+                        "not a worker key: mod_jk takes it as a variable for $(...) and \
+                         ignores it otherwise; did you mean '{meant}'?"
+                    ),
+                );
+            }
             if let Some((old, new)) = keys::deprecated(&key) {
                 let advice = if new.is_empty() {
                     String::from("it is ignored by ajp13 and lb workers; remove it")
