@@ -201,6 +201,9 @@ struct RunArgs {
     /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
     #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// connections from --trusted-proxy peers begin with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy and nginx's proxy_protocol send) naming the client
+    #[arg(long = "proxy-protocol")]
+    proxy_protocol: bool,
     #[command(flatten)]
     tls: TlsArgs,
     /// serve Prometheus metrics at http://ADDR/metrics (off unless given)
@@ -365,6 +368,8 @@ struct Serving {
     /// HTTPS listeners from the flags.
     tls: TlsArgs,
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// `--proxy-protocol`.
+    proxy_protocol: bool,
     metrics_listen: Option<String>,
     /// `--manager-users`: who may write through the status manager.
     manager_users: Option<PathBuf>,
@@ -381,6 +386,7 @@ impl Serving {
             listen: run.listen,
             tls: run.tls,
             trusted_proxies: run.trusted_proxies,
+            proxy_protocol: run.proxy_protocol,
             metrics_listen: run.metrics_listen,
             manager_users: run.manager_users,
             threads: run.threads,
@@ -756,6 +762,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let limits = serving.edge.limits(cfg_http);
         if let Some(r) = std::sync::Arc::get_mut(&mut rt) {
             r.trusted_proxies = serving.trusted_proxies.clone();
+            r.proxy_protocol = serving.proxy_protocol;
             r.tls = tls_state.clone();
             r.limits = limits;
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
@@ -877,6 +884,7 @@ fn main() -> ExitCode {
             listen,
             tls,
             trusted_proxies: Vec::new(),
+            proxy_protocol: false,
             metrics_listen,
             manager_users,
             threads,

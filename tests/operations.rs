@@ -484,3 +484,60 @@ fn jkd_check_reads_what_run_would_and_says_nothing_to_check_is_a_usage_error() {
     assert!(err.contains("--manager-users"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_trusted_proxy_names_the_client_with_the_proxy_protocol() {
+    let (_nodes, port1, port2) = demo_nodes();
+    let dir = std::env::temp_dir().join(format!("jkd-ops-pp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(&file, workers(port1, port2, "")).unwrap();
+    let jkd = start(
+        &file,
+        &[
+            "--trusted-proxy",
+            "127.0.0.0/8",
+            "--proxy-protocol",
+            "--listen",
+            ":0",
+        ],
+    );
+    let ask = |prefix: &[u8]| -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", jkd.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.write_all(prefix).unwrap();
+        stream
+            .write_all(b"GET /echo/pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let page = ask(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\n");
+    assert!(page.contains("remote-addr: 192.0.2.7"), "{page}");
+    // v2, IPv6.
+    let v2 = {
+        let mut h = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".to_vec();
+        h.extend_from_slice(
+            &"2001:db8::9"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        h.extend_from_slice(&"::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        h.extend_from_slice(&40001u16.to_be_bytes());
+        h.extend_from_slice(&80u16.to_be_bytes());
+        h
+    };
+    let page = ask(&v2);
+    assert!(page.contains("remote-addr: 2001:db8::9"), "{page}");
+    // From a trusted peer, a connection without the header is closed unanswered.
+    assert_eq!(ask(b""), "");
+    wait_for(
+        || jkd.log().contains("not a PROXY header"),
+        "the refusal in the log",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -112,7 +112,7 @@ impl Default for SslForwarding {
 /// One address to listen on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
-    /// `host:port`, `[v6]:port` or `*:port`/`port` (every address).
+    /// `host:port`, `[v6]:port` or `*:port`/`:port`/`port` (every address).
     pub addr: String,
     /// `None`: plain HTTP.
     pub tls: Option<TlsSettings>,
@@ -125,7 +125,7 @@ impl Listener {
     /// `Listen *:80` mean every IPv4 address.
     pub fn bind_addr(&self) -> String {
         let addr = self.addr.trim();
-        if let Some(port) = addr.strip_prefix("*:") {
+        if let Some(port) = addr.strip_prefix("*:").or_else(|| addr.strip_prefix(':')) {
             return format!("0.0.0.0:{port}");
         }
         if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit()) {
@@ -158,6 +158,7 @@ mod tests {
         };
         assert_eq!(l("443").bind_addr(), "0.0.0.0:443");
         assert_eq!(l("*:443").bind_addr(), "0.0.0.0:443");
+        assert_eq!(l(":8080").bind_addr(), "0.0.0.0:8080");
         assert_eq!(l("127.0.0.1:443").bind_addr(), "127.0.0.1:443");
         assert_eq!(l("[::1]:443").bind_addr(), "[::1]:443");
     }

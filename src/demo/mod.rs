@@ -54,6 +54,7 @@ fn tls_lines(req: &crate::ajp::request::ForwardRequest<'_>) -> String {
     let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\n', "\\n");
     let a = &req.attributes;
     let mut t = String::new();
+    let _ = writeln!(t, "remote-addr: {}", text(req.remote_addr));
     let _ = writeln!(t, "secure: {}", req.is_ssl);
     let _ = writeln!(t, "server-port: {}", req.server_port);
     let optional = [

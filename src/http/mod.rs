@@ -4,6 +4,7 @@ pub mod body;
 pub mod client;
 pub mod error;
 pub mod forward;
+pub mod proxy_protocol;
 pub mod server_errors;
 pub mod stream;
 
@@ -253,33 +254,56 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
         let live = live.clone();
         let tls = listening.tls.clone();
         tokio::spawn(async move {
-            let mut info = ConnInfo::plain(peer, local);
-            let stream = match tls {
-                None => stream::ClientStream::Plain(stream),
-                Some(acceptor) => {
-                    let rt = live.load();
-                    match acceptor
-                        .accept(stream, rt.limits.timeout, &rt.tls.handshake_errors)
-                        .await
-                    {
-                        Ok(tls) => {
-                            info.tls = Some(Arc::new(crate::tls::TlsFacts::of(tls.get_ref().1)));
-                            stream::ClientStream::Tls(Box::new(tls))
-                        }
-                        Err(failure) => {
-                            // Counted, not logged at warn: scanners and old clients
-                            // fail handshakes all day.
-                            tracing::debug!(
-                                "TLS handshake with {peer} failed: {}",
-                                failure.as_str()
-                            );
-                            return;
-                        }
-                    }
-                }
+            let Some((stream, info)) = open_connection(&live, stream, peer, local, tls).await
+            else {
+                return;
             };
             client::serve(live, stream, info).await;
             drop(permit);
         });
+    }
+}
+
+/// What comes before HTTP on a new connection: the PROXY header of a trusted proxy
+/// (`--proxy-protocol`) and the TLS handshake of an HTTPS listener. `None`: the
+/// connection was closed (a missing PROXY header, a failed handshake; counted).
+async fn open_connection(
+    live: &Live,
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: Option<Arc<crate::tls::Acceptor>>,
+) -> Option<(stream::ClientStream, ConnInfo)> {
+    let rt = live.load();
+    let mut info = ConnInfo::plain(peer, local);
+    if rt.proxy_protocol && forward::is_trusted(&rt.trusted_proxies, peer.ip()) {
+        // A trusted proxy names the client in a PROXY header before anything else; a
+        // connection without a valid one is closed.
+        match proxy_protocol::read_client(&mut stream, rt.limits.timeout).await {
+            Ok(Some(client)) => info.peer = client,
+            Ok(None) => {}
+            Err(why) => {
+                tracing::info!("connection from {peer} closed: {why}");
+                return None;
+            }
+        }
+    }
+    let Some(acceptor) = tls else {
+        return Some((stream::ClientStream::Plain(stream), info));
+    };
+    match acceptor
+        .accept(stream, rt.limits.timeout, &rt.tls.handshake_errors)
+        .await
+    {
+        Ok(tls) => {
+            info.tls = Some(Arc::new(crate::tls::TlsFacts::of(tls.get_ref().1)));
+            Some((stream::ClientStream::Tls(Box::new(tls)), info))
+        }
+        Err(failure) => {
+            // Counted, not logged at warn: scanners and old clients fail handshakes
+            // all day.
+            tracing::debug!("TLS handshake with {peer} failed: {}", failure.as_str());
+            None
+        }
     }
 }

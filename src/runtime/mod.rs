@@ -177,6 +177,8 @@ pub struct Runtime {
     pub reloads: Arc<Reloads>,
     /// Set when jkd is stopping gracefully (shared by every snapshot).
     pub draining: Arc<Draining>,
+    /// `--proxy-protocol`: connections from trusted proxies begin with a PROXY header.
+    pub proxy_protocol: bool,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -249,6 +251,7 @@ impl Runtime {
             tls: Arc::default(),
             reloads: Arc::default(),
             draining: Arc::default(),
+            proxy_protocol: false,
         })
     }
 
@@ -316,6 +319,7 @@ impl Runtime {
             tls: self.tls.clone(),
             reloads: self.reloads.clone(),
             draining: self.draining.clone(),
+            proxy_protocol: self.proxy_protocol,
         }
     }
 
