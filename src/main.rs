@@ -51,6 +51,9 @@ struct ConfigArgs {
     /// an Apache config file whose Jk* lines are read (JkMount, JkUnMount, JkWorkersFile, JkMountFile, JkWorkerProperty)
     #[arg(long, value_name = "FILE")]
     apache_conf: Option<PathBuf>,
+    /// properties read after the workers file, for keys only jkd knows (worker.NAME.http_port, http_host), so the workers file stays usable by mod_jk; repeatable
+    #[arg(long = "extend", value_name = "FILE")]
+    extend: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -60,6 +63,7 @@ impl ConfigArgs {
             mount_files: self.mount_files.clone(),
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
+            extend: self.extend.clone(),
         }
     }
 }

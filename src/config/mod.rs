@@ -29,6 +29,9 @@ pub struct Sources {
     /// `PATTERN=WORKER[;ext]` rules given directly.
     pub mounts: Vec<String>,
     pub apache_conf: Option<PathBuf>,
+    /// `--extend FILE`: property files read after the workers file, for keys only jkd
+    /// knows (mod_jk refuses a workers file that has them).
+    pub extend: Vec<PathBuf>,
 }
 
 /// The validated configuration: what jkd runs with.
@@ -162,6 +165,17 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
             return None;
         }
     }
+    for path in &sources.extend {
+        let file = display_name(path);
+        let bytes = read_file(path, "--extend file", diags)?;
+        if !inputs
+            .props
+            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+        {
+            return None;
+        }
+    }
+    warn_jkd_only_keys(&inputs.props, &sources.extend, diags);
     if !inputs.props.resolve_references(diags) {
         return None;
     }
@@ -177,6 +191,22 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
     Some(config)
+}
+
+/// jkd's own keys outside an `--extend` file: jkd reads them, but mod_jk would refuse
+/// the file, so it could no longer go back to httpd.
+fn warn_jkd_only_keys(props: &PropMap, extend: &[PathBuf], diags: &mut Diagnostics) {
+    let extend: Vec<String> = extend.iter().map(|p| display_name(p).to_string()).collect();
+    for e in props.entries() {
+        if keys::is_jkd_only(&e.key) && !extend.iter().any(|f| **f == *e.origin.file) {
+            diags.warning(
+                e.origin.clone(),
+                e.key.clone(),
+                "a jkd-only key: mod_jk 1.2.48 refuses to start on it; put it in a file given \
+                 with --extend to keep this one usable by mod_jk",
+            );
+        }
+    }
 }
 
 /// What the sources contribute before the workers are built, gathered in mod_jk's

@@ -355,6 +355,11 @@ impl<'a> Outbound<'a> {
         Ok(out)
     }
 
+    /// Whether the client reached jkd (or the trusted proxy before it) over TLS.
+    pub(super) fn is_ssl(&self) -> bool {
+        self.is_ssl
+    }
+
     fn idempotent(&self) -> bool {
         matches!(
             *self.method,
@@ -674,7 +679,7 @@ async fn prefetch_body(
 /// `service` of the lb worker), or one ajp13 worker tried up to its `retries` times
 /// (mod_jk's `service` of the ajp worker). Both feed the same attempt loop
 /// ([`forward`]); this is the only place that knows the difference.
-enum Plan {
+pub(super) enum Plan {
     Balancer {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
@@ -687,18 +692,18 @@ enum Plan {
 }
 
 /// One attempt's target, chosen by the plan.
-struct Chosen {
-    member: Arc<AjpWorker>,
+pub(super) struct Chosen {
+    pub(super) member: Arc<AjpWorker>,
     /// The balancer's choice (member, route, activation, probe); `None` for a worker
     /// used directly.
     choice: Option<Choice>,
     /// A `Set-Cookie` with the route for a request not routed by its session.
-    cookie: Option<HeaderValue>,
+    pub(super) cookie: Option<HeaderValue>,
 }
 
 impl Chosen {
     /// The route sent to the backend (balancers only).
-    fn route(&self) -> Option<&str> {
+    pub(super) fn route(&self) -> Option<&str> {
         self.choice.as_ref().map(|c| c.route.as_str())
     }
 
@@ -717,13 +722,13 @@ impl Chosen {
 
 /// An attempt under way: the member counts it busy until it is finished, or the
 /// guard is dropped (the request was cancelled).
-enum Attempt {
+pub(super) enum Attempt {
     Balancer(balancer::InFlight),
     Direct(DirectInFlight),
 }
 
 impl Plan {
-    fn new(target: &Target, rule: &MountRule, out: &Outbound<'_>) -> Option<Plan> {
+    pub(super) fn new(target: &Target, rule: &MountRule, out: &Outbound<'_>) -> Option<Plan> {
         match target {
             Target::Ajp(worker) => Some(Plan::Direct {
                 worker: worker.clone(),
@@ -761,7 +766,7 @@ impl Plan {
     }
 
     /// The balancer's name, for logs ("-" for a worker used directly).
-    fn balancer_name(&self) -> &str {
+    pub(super) fn balancer_name(&self) -> &str {
         match self {
             Plan::Balancer { lb, .. } => &lb.balancer.name,
             Plan::Direct { .. } => "-",
@@ -780,7 +785,7 @@ impl Plan {
     }
 
     /// The next member to try; `None` when no attempt is left.
-    async fn next(&mut self) -> Option<Chosen> {
+    pub(super) async fn next(&mut self) -> Option<Chosen> {
         match self {
             Plan::Balancer {
                 lb,
@@ -848,8 +853,22 @@ impl Plan {
         }
     }
 
+    /// `chosen` could not be reached (its HTTP connector, for WebSocket): the member
+    /// is marked as for a refused AJP connection, and another may be tried.
+    pub(super) fn unreachable(&mut self, chosen: &Chosen, why: &str) {
+        tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, "cannot connect: {why}");
+        if let Plan::Balancer { lb, attempts, .. } = self {
+            lb.balancer.report(
+                attempts,
+                report(Outcome::ConnectFailed, true),
+                false,
+                Instant::now(),
+            );
+        }
+    }
+
     /// Counts the attempt as begun on `chosen`.
-    fn begin(&mut self, chosen: &Chosen) -> Attempt {
+    pub(super) fn begin(&mut self, chosen: &Chosen) -> Attempt {
         match (self, &chosen.choice) {
             (Plan::Balancer { lb, attempts, .. }, Some(choice)) => {
                 Attempt::Balancer(lb.balancer.begin_owned(std::mem::take(attempts), choice))
@@ -860,7 +879,7 @@ impl Plan {
 
     /// Ends an attempt that failed (or whose status the worker is told to fail on);
     /// `again` says whether the request may go on to another attempt.
-    fn failed(&mut self, attempt: Attempt, outcome: Outcome, again: bool) {
+    pub(super) fn failed(&mut self, attempt: Attempt, outcome: Outcome, again: bool) {
         match (self, attempt) {
             (Plan::Balancer { attempts, .. }, Attempt::Balancer(in_flight)) => {
                 *attempts = in_flight.finish(report(outcome, again), Instant::now());
@@ -873,7 +892,7 @@ impl Plan {
 impl Attempt {
     /// Ends the attempt with `outcome`: the one place where how an attempt ended
     /// becomes counters (and, for a balancer, the member's state).
-    fn finish(self, outcome: Outcome, bytes: u64) {
+    pub(super) fn finish(self, outcome: Outcome, bytes: u64) {
         match self {
             Attempt::Balancer(in_flight) => {
                 let done = Report {
@@ -1034,7 +1053,7 @@ fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Ac
 }
 
 /// One request under way on a worker used directly: busy until finished or dropped.
-struct DirectInFlight {
+pub(super) struct DirectInFlight {
     worker: Arc<AjpWorker>,
     finished: bool,
 }

@@ -7,6 +7,7 @@ pub mod forward;
 pub mod proxy_protocol;
 pub mod server_errors;
 pub mod stream;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -180,6 +181,9 @@ async fn route(
         body_without_length,
         names,
     );
+    if websocket::is_upgrade(parts) {
+        return websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone()).await;
+    }
     let body = IncomingSource::new(incoming, rt.limits.timeout);
     let started = Instant::now();
     let forwarded = match target {

@@ -287,7 +287,12 @@ impl Runtime {
                                         .unwrap_or_else(|| AjpWorker::new(&m.name, &m.ajp))
                                 })
                                 .collect(),
-                            balancer: Arc::new(old.balancer.successor(lb.clone(), maintain, now)),
+                            balancer: {
+                                let next =
+                                    Arc::new(old.balancer.successor(lb.clone(), maintain, now));
+                                old.balancer.replaced(&next);
+                                next
+                            },
                         })))
                     }
                 }
