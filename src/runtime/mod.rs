@@ -177,6 +177,12 @@ pub struct Runtime {
     pub reloads: Arc<Reloads>,
     /// Set when jkd is stopping gracefully (shared by every snapshot).
     pub draining: Arc<Draining>,
+    /// `--manager-allow`: the only client ranges that reach a status worker; it
+    /// wins over the configuration's [`Config::manager_allow`].
+    pub manager_allow: Option<Vec<ipnet::IpNet>>,
+    /// Requests for a status worker refused by the allow-list (shared by every
+    /// snapshot).
+    pub manager_refused: Arc<AtomicU64>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -249,6 +255,8 @@ impl Runtime {
             tls: Arc::default(),
             reloads: Arc::default(),
             draining: Arc::default(),
+            manager_allow: None,
+            manager_refused: Arc::default(),
         })
     }
 
@@ -316,7 +324,23 @@ impl Runtime {
             tls: self.tls.clone(),
             reloads: self.reloads.clone(),
             draining: self.draining.clone(),
+            manager_allow: self.manager_allow.clone(),
+            manager_refused: self.manager_refused.clone(),
         }
+    }
+
+    /// The client ranges that reach a status worker: `--manager-allow`, else the
+    /// configuration's, `None` when everyone does.
+    pub fn manager_allow(&self) -> Option<&[ipnet::IpNet]> {
+        self.manager_allow
+            .as_deref()
+            .or(self.config.manager_allow.as_ref().map(|a| a.ranges.as_slice()))
+    }
+
+    /// Whether a client at `ip` (the connection's peer) reaches a status worker.
+    pub fn manager_admits(&self, ip: std::net::IpAddr) -> bool {
+        self.manager_allow()
+            .is_none_or(|nets| crate::config::access::admitted(nets, ip))
     }
 
     /// Periodic upkeep: balancer maintenance and idle-connection cleanup.

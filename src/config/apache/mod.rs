@@ -27,6 +27,9 @@
 //! jkd's behaviour towards clients does not depend on them. Diagnostics name the line
 //! where a directive starts (httpd names the last line of a continued directive).
 
+mod access;
+#[cfg(test)]
+mod access_tests;
 mod directives;
 mod lexer;
 mod listeners;
@@ -147,6 +150,9 @@ pub struct ApacheJk {
     pub listeners: Vec<Listener>,
     /// The main server's `JkExtractSSL` and SSL forwarding `JkOptions`.
     pub ssl_forwarding: SslForwarding,
+    /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
+    /// jkd honours, in file order (see [`crate::config::access`]).
+    pub locations: Vec<crate::config::access::LocationAccess>,
 }
 
 struct Reader<'a> {
@@ -160,6 +166,8 @@ struct Reader<'a> {
     mount_keys: Vec<MountKey>,
     /// A relative Jk path was resolved before a later `ServerRoot` changed it.
     relative_paths_before_root: Vec<Origin>,
+    /// The `<Location>` sections open now, innermost last.
+    locations: Vec<access::LocationBuilder>,
 }
 
 /// Reads the Jk lines of an httpd configuration file. `${VAR}` is taken from
@@ -186,6 +194,7 @@ pub fn read_apache_conf_env(
         defines: HashMap::new(),
         mount_keys: Vec::new(),
         relative_paths_before_root: Vec::new(),
+        locations: Vec::new(),
     };
     let mut bytes = bytes;
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
