@@ -213,7 +213,7 @@ pub fn manager_allow(
         .filter(|r| !r.exclusion && !r.disabled && is_status(&r.worker))
         .collect();
     let covers = |loc: &LocationAccess, rule: &super::mounts::MountRule| {
-        loc.mounted.iter().any(|w| *w == rule.worker) || loc.covers_path(mount_path(&rule.pattern))
+        loc.mounted.contains(&rule.worker) || loc.covers_path(mount_path(&rule.pattern))
     };
     for loc in locations {
         let covers_status = loc.mounted.iter().any(|w| is_status(w))
@@ -318,7 +318,10 @@ mod tests {
     fn intersection_keeps_the_smaller_of_nested_ranges() {
         let a = Allow::Only(vec![net("10.0.0.0/8"), net("192.168.0.0/16")]);
         let b = Allow::Only(vec![net("10.1.0.0/16"), net("172.16.0.0/12")]);
-        assert_eq!(a.clone().intersect(b), Allow::Only(vec![net("10.1.0.0/16")]));
+        assert_eq!(
+            a.clone().intersect(b),
+            Allow::Only(vec![net("10.1.0.0/16")])
+        );
         assert_eq!(a.clone().intersect(Allow::Everyone), a);
         assert_eq!(a.union(Allow::Everyone), Allow::Everyone);
     }

@@ -332,9 +332,11 @@ impl Runtime {
     /// The client ranges that reach a status worker: `--manager-allow`, else the
     /// configuration's, `None` when everyone does.
     pub fn manager_allow(&self) -> Option<&[ipnet::IpNet]> {
-        self.manager_allow
-            .as_deref()
-            .or(self.config.manager_allow.as_ref().map(|a| a.ranges.as_slice()))
+        self.manager_allow.as_deref().or(self
+            .config
+            .manager_allow
+            .as_ref()
+            .map(|a| a.ranges.as_slice()))
     }
 
     /// Whether a client at `ip` (the connection's peer) reaches a status worker.

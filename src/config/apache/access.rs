@@ -223,9 +223,7 @@ impl Reader<'_> {
             self.diags.warning(
                 origin.clone(),
                 name,
-                format!(
-                    "{name} inside <Limit> or <LimitExcept>: jkd applies it to every method"
-                ),
+                format!("{name} inside <Limit> or <LimitExcept>: jkd applies it to every method"),
             );
         }
         if let Some(b) = self.location_mut() {
@@ -254,11 +252,9 @@ impl Reader<'_> {
                     );
                 }
             }
-            _ => self.diags.warning(
-                origin,
-                name,
-                format!("{SIGN_IN}; {name} is ignored"),
-            ),
+            _ => self
+                .diags
+                .warning(origin, name, format!("{SIGN_IN}; {name} is ignored")),
         }
     }
 

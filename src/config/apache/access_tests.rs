@@ -16,8 +16,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// Writes the files, loads them, removes them.
 fn load_files(conf: &str, workers: &str) -> Loaded {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("jkd-access-{}-{n}", std::process::id()));
+    let dir: PathBuf = std::env::temp_dir().join(format!("jkd-access-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let w = dir.join("workers.properties");
     let c = dir.join("jk.conf");
@@ -214,7 +213,10 @@ fn negations_and_partial_denies_are_ignored_with_a_warning() {
     let loaded = load_files(conf, WORKERS);
     assert_eq!(ranges(&loaded), Some(vec!["10.0.0.0/8".to_string()]));
     assert_eq!(
-        warnings(&loaded).iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        warnings(&loaded)
+            .iter()
+            .map(|(l, _)| *l)
+            .collect::<Vec<_>>(),
         [5]
     );
     let deny = "<Location /jkstatus>\nJkMount jkstatus\nOrder allow,deny\n\
