@@ -7,7 +7,9 @@
 //! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
 //! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
 //! the session, stapling and compression settings are checked and accepted), from
-//! which the listeners and their TLS settings are built. mod_jk and mod_ssl count as
+//! which the listeners and their TLS settings are built, and the access rules of
+//! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
+//! which the status manager's allow-list is built. mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
 //! lines httpd, mod_ssl or mod_jk would refuse are reported.
