@@ -132,8 +132,8 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
         .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
 }
 
-/// `--trusted-proxy`: an address or a CIDR range.
-fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+/// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
+fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| "expected an IP address or a CIDR range such as 10.0.0.0/8".to_string())
@@ -203,7 +203,7 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
     /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
-    #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
+    #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_ip_range)]
     trusted_proxies: Vec<ipnet::IpNet>,
     /// connections from --trusted-proxy peers begin with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy and nginx's proxy_protocol send) naming the client
     #[arg(long = "proxy-protocol")]
@@ -216,6 +216,9 @@ struct RunArgs {
     /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
     #[arg(long = "manager-users", value_name = "FILE")]
     manager_users: Option<PathBuf>,
+    /// only clients (TCP peer address) in this address or CIDR range reach the status manager, others get 403; repeatable; wins over the Apache config's <Location> rules
+    #[arg(long = "manager-allow", value_name = "IP|CIDR", value_parser = parse_ip_range)]
+    manager_allow: Vec<ipnet::IpNet>,
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
@@ -267,6 +270,9 @@ enum Command {
         /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
         #[arg(long = "manager-users", value_name = "FILE")]
         manager_users: Option<PathBuf>,
+        /// only clients (TCP peer address) in this address or CIDR range reach the status manager, others get 403; repeatable; wins over the Apache config's <Location> rules
+        #[arg(long = "manager-allow", value_name = "IP|CIDR", value_parser = parse_ip_range)]
+        manager_allow: Vec<ipnet::IpNet>,
         /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
@@ -318,6 +324,11 @@ fn check(
     if !serving_is_sound(&serving) {
         return ExitCode::from(1);
     }
+    let overridden = manager_allow_overridden(&cfg, &serving);
+    if let Some(note) = &overridden {
+        eprintln!("{note}");
+    }
+    let warned = warned || overridden.is_some();
     if strict && warned {
         eprintln!("jkd check: --strict: the warnings above count as errors");
         return ExitCode::from(1);
@@ -377,6 +388,8 @@ struct Serving {
     metrics_listen: Option<String>,
     /// `--manager-users`: who may write through the status manager.
     manager_users: Option<PathBuf>,
+    /// `--manager-allow`: the client ranges that reach the status manager.
+    manager_allow: Vec<ipnet::IpNet>,
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
     edge: EdgeArgs,
@@ -393,6 +406,7 @@ impl Serving {
             proxy_protocol: run.proxy_protocol,
             metrics_listen: run.metrics_listen,
             manager_users: run.manager_users,
+            manager_allow: run.manager_allow,
             threads: run.threads,
             edge: run.edge,
         }
@@ -453,6 +467,42 @@ fn log_manager_access(cfg: &config::Config, manager: &jkd::status::auth::Manager
                 "status manager '{name}': users of --manager-users may change the cluster after signing in"
             );
         }
+    }
+}
+
+/// When `--manager-allow` is given and the Apache config has access rules for the
+/// status manager too, the flag wins: said so, with where the rules are.
+fn manager_allow_overridden(cfg: &config::Config, serving: &Serving) -> Option<String> {
+    let from_conf = cfg.manager_allow.as_ref()?;
+    if serving.manager_allow.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: warning: the Apache config's access rules for the status manager are not used: --manager-allow wins over them",
+        from_conf.origin
+    ))
+}
+
+/// Says at startup who may reach the status manager by address.
+fn log_manager_allow(cfg: &config::Config, serving: &Serving) {
+    if let Some(note) = manager_allow_overridden(cfg, serving) {
+        tracing::warn!("{note}");
+    }
+    let (ranges, source) = if !serving.manager_allow.is_empty() {
+        (&serving.manager_allow, "--manager-allow".to_string())
+    } else if let Some(a) = &cfg.manager_allow {
+        (&a.ranges, a.origin.to_string())
+    } else {
+        return;
+    };
+    let shown: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+    if shown.is_empty() {
+        tracing::info!("status manager: no client may reach it ({source})");
+    } else {
+        tracing::info!(
+            "status manager: only clients from {} may reach it ({source})",
+            shown.join(", ")
+        );
     }
 }
 
@@ -695,6 +745,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     };
     init_logging();
     log_manager_access(&cfg, &manager);
+    log_manager_allow(&cfg, serving);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -769,6 +820,8 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             r.proxy_protocol = serving.proxy_protocol;
             r.tls = tls_state.clone();
             r.limits = limits;
+            r.manager_allow =
+                (!serving.manager_allow.is_empty()).then(|| serving.manager_allow.clone());
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
                 manager,
             )));
@@ -880,6 +933,7 @@ fn main() -> ExitCode {
             tls,
             metrics_listen,
             manager_users,
+            manager_allow,
             threads,
             edge,
         } => demo(Serving {
@@ -891,6 +945,7 @@ fn main() -> ExitCode {
             proxy_protocol: false,
             metrics_listen,
             manager_users,
+            manager_allow,
             threads,
             edge,
         }),

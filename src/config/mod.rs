@@ -1,5 +1,6 @@
 //! Configuration: reads workers.properties, mount rules and Apache `Jk*` lines into one immutable `Config`.
 
+pub mod access;
 pub mod apache;
 pub mod diag;
 pub mod dump;
@@ -56,6 +57,10 @@ pub struct Config {
     /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
     /// server); mod_jk's defaults without one.
     pub ssl_forwarding: tls::SslForwarding,
+    /// Who may reach a status worker, from the access rules of the Apache config's
+    /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
+    /// `--manager-allow` wins over it. See [`access`].
+    pub manager_allow: Option<access::ManagerAllow>,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -151,6 +156,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        locations: Vec::new(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -190,6 +196,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.http = inputs.http;
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
+    config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
     Some(config)
 }
 
@@ -221,6 +228,8 @@ struct Inputs {
     http: HttpTimeouts,
     listeners: Vec<tls::Listener>,
     ssl_forwarding: tls::SslForwarding,
+    /// The Apache config's `<Location>` sections with access rules.
+    locations: Vec<access::LocationAccess>,
 }
 
 impl Inputs {
@@ -241,6 +250,7 @@ impl Inputs {
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         self.listeners = conf.listeners.clone();
         self.ssl_forwarding = conf.ssl_forwarding;
+        self.locations = conf.locations.clone();
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -436,6 +446,7 @@ pub fn build(
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        manager_allow: None,
     })
 }
 

@@ -50,6 +50,7 @@ pub mod names {
     pub const BALANCER_MAX_BUSY: &str = "jkd_balancer_max_busy";
     pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
         "jkd_config_last_reload_success_timestamp_seconds";
+    pub const MANAGER_REFUSED_TOTAL: &str = "jkd_manager_refused_total";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -181,6 +182,11 @@ impl Registry {
             None,
             "Configuration reloads (SIGHUP), by result",
         );
+        d(
+            names::MANAGER_REFUSED_TOTAL,
+            None,
+            "Requests for the status manager refused because the client's address is not allowed",
+        );
         g(
             names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
             "When the running configuration was read (start or last good reload), Unix seconds",
@@ -288,6 +294,8 @@ impl Registry {
         }
         self.gauge(names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, &[])
             .set(reloads.last_success.load(Ordering::Relaxed) as f64);
+        self.counter(names::MANAGER_REFUSED_TOTAL, &[])
+            .absolute(rt.manager_refused.load(Ordering::Relaxed));
         for (name, target) in &rt.targets {
             match target {
                 Target::Ajp(w) => {

@@ -179,6 +179,12 @@ pub struct Runtime {
     pub draining: Arc<Draining>,
     /// `--proxy-protocol`: connections from trusted proxies begin with a PROXY header.
     pub proxy_protocol: bool,
+    /// `--manager-allow`: the only client ranges that reach a status worker; it
+    /// wins over the configuration's [`Config::manager_allow`].
+    pub manager_allow: Option<Vec<ipnet::IpNet>>,
+    /// Requests for a status worker refused by the allow-list (shared by every
+    /// snapshot).
+    pub manager_refused: Arc<AtomicU64>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -252,6 +258,8 @@ impl Runtime {
             reloads: Arc::default(),
             draining: Arc::default(),
             proxy_protocol: false,
+            manager_allow: None,
+            manager_refused: Arc::default(),
         })
     }
 
@@ -325,7 +333,25 @@ impl Runtime {
             reloads: self.reloads.clone(),
             draining: self.draining.clone(),
             proxy_protocol: self.proxy_protocol,
+            manager_allow: self.manager_allow.clone(),
+            manager_refused: self.manager_refused.clone(),
         }
+    }
+
+    /// The client ranges that reach a status worker: `--manager-allow`, else the
+    /// configuration's, `None` when everyone does.
+    pub fn manager_allow(&self) -> Option<&[ipnet::IpNet]> {
+        self.manager_allow.as_deref().or(self
+            .config
+            .manager_allow
+            .as_ref()
+            .map(|a| a.ranges.as_slice()))
+    }
+
+    /// Whether a client at `ip` (the connection's peer) reaches a status worker.
+    pub fn manager_admits(&self, ip: std::net::IpAddr) -> bool {
+        self.manager_allow()
+            .is_none_or(|nets| crate::config::access::admitted(nets, ip))
     }
 
     /// Periodic upkeep: balancer maintenance and idle-connection cleanup.

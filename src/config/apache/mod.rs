@@ -7,7 +7,9 @@
 //! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
 //! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
 //! the session, stapling and compression settings are checked and accepted), from
-//! which the listeners and their TLS settings are built. mod_jk and mod_ssl count as
+//! which the listeners and their TLS settings are built, and the access rules of
+//! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
+//! which the status manager's allow-list is built. mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
 //! lines httpd, mod_ssl or mod_jk would refuse are reported.
@@ -27,6 +29,9 @@
 //! jkd's behaviour towards clients does not depend on them. Diagnostics name the line
 //! where a directive starts (httpd names the last line of a continued directive).
 
+mod access;
+#[cfg(test)]
+mod access_tests;
 mod directives;
 mod lexer;
 mod listeners;
@@ -147,6 +152,9 @@ pub struct ApacheJk {
     pub listeners: Vec<Listener>,
     /// The main server's `JkExtractSSL` and SSL forwarding `JkOptions`.
     pub ssl_forwarding: SslForwarding,
+    /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
+    /// jkd honours, in file order (see [`crate::config::access`]).
+    pub locations: Vec<crate::config::access::LocationAccess>,
 }
 
 struct Reader<'a> {
@@ -160,6 +168,8 @@ struct Reader<'a> {
     mount_keys: Vec<MountKey>,
     /// A relative Jk path was resolved before a later `ServerRoot` changed it.
     relative_paths_before_root: Vec<Origin>,
+    /// The `<Location>` sections open now, innermost last.
+    locations: Vec<access::LocationBuilder>,
 }
 
 /// Reads the Jk lines of an httpd configuration file. `${VAR}` is taken from
@@ -186,6 +196,7 @@ pub fn read_apache_conf_env(
         defines: HashMap::new(),
         mount_keys: Vec::new(),
         relative_paths_before_root: Vec::new(),
+        locations: Vec::new(),
     };
     let mut bytes = bytes;
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
