@@ -103,6 +103,35 @@ impl EdgeArgs {
     }
 }
 
+/// The access log (the same flags for `run` and `demo`).
+#[derive(Args, Clone, Debug)]
+struct LogArgs {
+    /// write an access log line per request to FILE ('-': stdout); SIGUSR1 reopens the file
+    #[arg(long = "access-log", value_name = "FILE|-")]
+    access_log: Option<String>,
+    /// the access log's lines: combined, json, or a template of httpd LogFormat and mod_jk JkRequestLogFormat % codes
+    #[arg(
+        long = "access-log-format",
+        value_name = "combined|json|FORMAT",
+        default_value = "combined"
+    )]
+    access_log_format: String,
+}
+
+impl LogArgs {
+    /// Opens the access log when one is asked for; a bad format or a file that
+    /// cannot be opened stops jkd with the reason.
+    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+        use jkd::access_log::{AccessLog, Destination, LineFormat};
+        let format = LineFormat::parse(&self.access_log_format)
+            .map_err(|e| format!("--access-log-format: {e}"))?;
+        let Some(destination) = &self.access_log else {
+            return Ok(None);
+        };
+        AccessLog::start(Destination::parse(destination), format).map(Some)
+    }
+}
+
 /// HTTPS listeners (`run` only).
 #[derive(Args, Clone, Debug, Default)]
 struct TlsArgs {
@@ -233,6 +262,8 @@ enum Command {
         threads: Option<u16>,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        logs: LogArgs,
     },
     /// Run the example configuration with three built-in demo backends
     Demo {
@@ -252,6 +283,8 @@ enum Command {
         threads: Option<u16>,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        logs: LogArgs,
     },
 }
 
@@ -327,6 +360,7 @@ struct Serving {
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
     edge: EdgeArgs,
+    logs: LogArgs,
 }
 
 /// Reads `--manager-users` (a bad line stops jkd with `file:line`, as does an
@@ -496,6 +530,22 @@ async fn reload_on_hangup(live: std::sync::Arc<jkd::runtime::Live>, sources: Opt
     }
 }
 
+/// SIGUSR1 reopens the access log file: logrotate renames it, then
+/// `postrotate kill -USR1` makes jkd write to a new file under the old name.
+async fn reopen_on_usr1(log: std::sync::Arc<jkd::access_log::AccessLog>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = match signal(SignalKind::user_defined1()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot handle SIGUSR1 (access log reopening): {e}");
+            return;
+        }
+    };
+    while signals.recv().await.is_some() {
+        log.reopen();
+    }
+}
+
 /// Reads the configuration again and swaps it in when it has no error.
 fn reload_config(live: &jkd::runtime::Live, sources: &Sources) -> bool {
     let loaded = config::load(sources, &config::props::process_env);
@@ -579,6 +629,13 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
+    let access_log = match serving.logs.access_log() {
+        Ok(log) => log.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("jkd: {e}");
+            return ExitCode::from(1);
+        }
+    };
     init_logging();
     log_manager_access(&cfg, &manager);
     let specs = match listener_specs(serving) {
@@ -654,12 +711,16 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             r.trusted_proxies = serving.trusted_proxies.clone();
             r.tls = tls_state.clone();
             r.limits = limits;
+            r.access_log = access_log.clone();
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
                 manager,
             )));
         }
         let live = jkd::runtime::Live::new(rt);
         tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
+        if let Some(log) = access_log {
+            tokio::spawn(reopen_on_usr1(log));
+        }
         if let Some(addr) = &serving.metrics_listen {
             match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
@@ -757,6 +818,7 @@ fn main() -> ExitCode {
             manager_users,
             threads,
             edge,
+            logs,
         } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(1);
@@ -771,6 +833,7 @@ fn main() -> ExitCode {
                 manager_users,
                 threads,
                 edge,
+                logs,
             };
             run_with(cfg, &serving, || {})
         }
@@ -781,6 +844,7 @@ fn main() -> ExitCode {
             manager_users,
             threads,
             edge,
+            logs,
         } => demo(Serving {
             sources: None,
             conf_listeners: Vec::new(),
@@ -791,6 +855,7 @@ fn main() -> ExitCode {
             manager_users,
             threads,
             edge,
+            logs,
         }),
     }
 }

@@ -177,6 +177,8 @@ pub struct Runtime {
     pub reloads: Arc<Reloads>,
     /// Set when jkd is stopping gracefully (shared by every snapshot).
     pub draining: Arc<Draining>,
+    /// The access log, when `--access-log` is given (shared by every snapshot).
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -249,13 +251,14 @@ impl Runtime {
             tls: Arc::default(),
             reloads: Arc::default(),
             draining: Arc::default(),
+            access_log: None,
         })
     }
 
     /// The runtime for `config` that follows this one (a reload): a worker whose name
     /// and settings are unchanged keeps its live state (pool and open connections,
     /// counters, a balancer's member states and load values), anything else starts
-    /// anew; the client counts, limits, manager and request numbers carry over. The
+    /// anew; the client counts, limits, manager, request numbers and access log carry over. The
     /// result is swapped in whole ([`Live::replace`]); requests under way finish on
     /// the runtime they started with.
     pub fn successor(&self, config: Config, now: Instant) -> Runtime {
@@ -316,6 +319,7 @@ impl Runtime {
             tls: self.tls.clone(),
             reloads: self.reloads.clone(),
             draining: self.draining.clone(),
+            access_log: self.access_log.clone(),
         }
     }
 
