@@ -103,7 +103,7 @@ impl EdgeArgs {
     }
 }
 
-/// The access log (the same flags for `run` and `demo`).
+/// The access log and the diagnostics log (the same flags for `run` and `demo`).
 #[derive(Args, Clone, Debug)]
 struct LogArgs {
     /// write an access log line per request to FILE ('-': stdout); SIGUSR1 reopens the file
@@ -116,6 +116,15 @@ struct LogArgs {
         default_value = "combined"
     )]
     access_log_format: String,
+    /// how diagnostics are written on stderr: text, or one JSON object per line
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    log_format: DiagnosticsFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DiagnosticsFormat {
+    Text,
+    Json,
 }
 
 impl LogArgs {
@@ -332,16 +341,18 @@ fn check(args: &ConfigArgs, dump: bool, uris: &[String], map_files: &[PathBuf]) 
     ExitCode::SUCCESS
 }
 
-fn init_logging() {
+fn init_logging(format: DiagnosticsFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal: a log file or journal gets plain text.
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        DiagnosticsFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        DiagnosticsFormat::Json => builder.json().init(),
+    }
 }
 
 /// How `run` and `demo` serve.
@@ -636,7 +647,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             return ExitCode::from(1);
         }
     };
-    init_logging();
+    init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
