@@ -750,11 +750,20 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             }
         }
         tokio::spawn(jkd::http::serve(live.clone(), listeners));
-        stop_gracefully(
+        let code = stop_gracefully(
             &live,
             std::time::Duration::from_secs(serving.edge.shutdown_timeout),
         )
-        .await
+        .await;
+        if let Some(log) = &live.load().access_log {
+            let log = log.clone();
+            // The writer thread dies with the process: give it a moment to write out
+            // the last lines.
+            let _ =
+                tokio::task::spawn_blocking(move || log.flush(std::time::Duration::from_secs(2)))
+                    .await;
+        }
+        code
     })
 }
 

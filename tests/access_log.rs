@@ -351,3 +351,21 @@ fn an_access_log_that_cannot_be_opened_stops_jkd_with_its_path() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("'%Q'"), "{err}");
 }
+
+#[test]
+fn the_last_lines_are_written_when_jkd_stops() {
+    let dir = scratch("stop");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = dir.join("access.log");
+    let mut jkd = start(
+        &workers(&dir, &rt, None),
+        &["--access-log", log.to_str().unwrap()],
+    );
+    for _ in 0..50 {
+        assert_eq!(request(jkd.port, "/echo/x", "").0, 200);
+    }
+    jkd.signal("TERM");
+    assert!(jkd.wait_exit(Duration::from_secs(10)).is_some());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 50, "{text}");
+}

@@ -135,6 +135,8 @@ enum Message {
     Line(Box<Record>),
     /// Wakes the writer to look at [`AccessLog::reopen_requested`].
     Wake,
+    /// Write out everything before this, then answer.
+    Flush(mpsc::Sender<()>),
 }
 
 /// The request side of the access log: shared by every runtime snapshot.
@@ -201,6 +203,26 @@ impl AccessLog {
         self.reopen_requested.store(true, Ordering::Release);
         // A full queue means the writer is busy and looks at the flag between lines.
         let _ = self.queue.try_send(Message::Wake);
+    }
+
+    /// Waits (at most `within`) until the lines queued so far are written out: jkd
+    /// calls it as it exits, so that the last requests' lines are not lost.
+    pub fn flush(&self, within: Duration) {
+        let (done, finished) = mpsc::channel();
+        let deadline = Instant::now() + within;
+        let mut message = Message::Flush(done);
+        // The queue may be full: retry until the writer makes room or time runs out.
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = finished.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     }
 
     /// Values of the headers named by `names`, in order.
@@ -272,6 +294,12 @@ impl Writer {
                 Ok(Message::Line(record)) => {
                     self.write(&record);
                     unflushed = true;
+                }
+                Ok(Message::Flush(done)) => {
+                    self.flush();
+                    unflushed = false;
+                    last_flush = Instant::now();
+                    let _ = done.send(());
                 }
                 Ok(Message::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
