@@ -235,6 +235,101 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
 
+    /// A record with only what the body wrapper fills in mattering.
+    fn record() -> Box<Record> {
+        Box::new(Record {
+            start: std::time::SystemTime::UNIX_EPOCH,
+            client: std::net::IpAddr::from([127, 0, 0, 1]),
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            local_port: 80,
+            method: http::Method::GET,
+            uri: http::Uri::from_static("/x"),
+            version: http::Version::HTTP_11,
+            host: None,
+            user_agent: None,
+            referer: None,
+            request_id: http::HeaderValue::from_static("jkd-1"),
+            tls: None,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            status: 200,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration: std::time::Duration::ZERO,
+            backend: None,
+            worker: None,
+            member: None,
+            route: None,
+            sticky: Default::default(),
+            attempts: 0,
+            completed: false,
+        })
+    }
+
+    /// The json lines an access log in a fresh file got from `run`.
+    async fn logged(name: &str, run: impl AsyncFnOnce(Arc<AccessLog>)) -> Vec<serde_json::Value> {
+        use crate::access_log::{Destination, LineFormat};
+        let path = std::env::temp_dir().join(format!(
+            "jkd-logged-body-{}-{name}.json",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let log =
+            Arc::new(AccessLog::start(Destination::File(path.clone()), LineFormat::Json).unwrap());
+        run(log.clone()).await;
+        log.flush(std::time::Duration::from_secs(5));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_logged_body_counts_what_it_hands_on_and_logs_once_at_the_end() {
+        let lines = logged("complete", async |log| {
+            let inner = ProxyBody::pieces([Bytes::from_static(b"ab"), Bytes::from_static(b"cde")]);
+            let body = ProxyBody::Logged(Box::new(LoggedBody::new(
+                inner,
+                record(),
+                log,
+                Instant::now(),
+                Some(Arc::new(AtomicU64::new(7))),
+            )));
+            assert_eq!(body.size_hint().exact(), Some(5));
+            let collected = body.collect().await.map(|c| c.to_bytes());
+            assert_eq!(collected.ok(), Some(Bytes::from_static(b"abcde")));
+        })
+        .await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["bytes_out"], 5);
+        assert_eq!(lines[0]["bytes_in"], 7);
+        assert_eq!(lines[0]["completed"], true);
+    }
+
+    #[tokio::test]
+    async fn a_logged_body_dropped_midway_is_not_completed() {
+        let lines = logged("cut", async |log| {
+            let (tx, rx) = mpsc::channel(4);
+            let mut body = ProxyBody::Logged(Box::new(LoggedBody::new(
+                ProxyBody::Streamed(ChannelBody::new(rx)),
+                record(),
+                log,
+                Instant::now(),
+                None,
+            )));
+            tx.send(Ok(Bytes::from_static(b"first"))).await.unwrap();
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.into_data().ok(), Some(Bytes::from_static(b"first")));
+            // The client went away: hyper drops the body with more to come.
+            drop(body);
+        })
+        .await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["bytes_out"], 5);
+        assert_eq!(lines[0]["completed"], false);
+    }
+
     #[tokio::test]
     async fn a_buffered_body_gives_its_pieces_and_exact_length() {
         let body = ProxyBody::pieces([
