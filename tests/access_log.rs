@@ -369,3 +369,42 @@ fn the_last_lines_are_written_when_jkd_stops() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 50, "{text}");
 }
+
+#[test]
+fn a_request_no_member_could_take_is_logged_with_its_attempts() {
+    let dir = scratch("unavailable");
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let workers = dir.join("workers.properties");
+    std::fs::write(
+        &workers,
+        format!(
+            "worker.list=dead\nworker.dead.type=lb\nworker.dead.balance_workers=gone\n\
+             worker.dead.mount=/dead/*\n\
+             worker.gone.host=127.0.0.1\nworker.gone.port={closed}\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.join("access.json");
+    let jkd = start(
+        &workers,
+        &[
+            "--access-log",
+            log.to_str().unwrap(),
+            "--access-log-format",
+            "json",
+        ],
+    );
+    assert_eq!(request(jkd.port, "/dead/x", "").0, 503);
+    let line = json(&lines(&log, 1, &jkd)[0]);
+    assert_eq!(line["status"], 503);
+    assert_eq!(line["worker"], "dead");
+    assert_eq!(line["member"], "gone");
+    assert!(line["attempts"].as_u64().unwrap() >= 1, "{line}");
+    assert_eq!(line["backend_ms"], serde_json::Value::Null);
+    assert_eq!(line["completed"], true);
+}
