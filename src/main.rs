@@ -107,6 +107,44 @@ impl EdgeArgs {
     }
 }
 
+/// The access log and the diagnostics log (the same flags for `run` and `demo`).
+#[derive(Args, Clone, Debug)]
+struct LogArgs {
+    /// write an access log line per request to FILE ('-': stdout); SIGUSR1 reopens the file
+    #[arg(long = "access-log", value_name = "FILE|-")]
+    access_log: Option<String>,
+    /// the access log's lines: combined, json, or a template of httpd LogFormat and mod_jk JkRequestLogFormat % codes
+    #[arg(
+        long = "access-log-format",
+        value_name = "combined|json|FORMAT",
+        default_value = "combined"
+    )]
+    access_log_format: String,
+    /// how diagnostics are written on stderr: text, or one JSON object per line
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    log_format: DiagnosticsFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DiagnosticsFormat {
+    Text,
+    Json,
+}
+
+impl LogArgs {
+    /// Opens the access log when one is asked for; a bad format or a file that
+    /// cannot be opened stops jkd with the reason.
+    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+        use jkd::access_log::{AccessLog, Destination, LineFormat};
+        let format = LineFormat::parse(&self.access_log_format)
+            .map_err(|e| format!("--access-log-format: {e}"))?;
+        let Some(destination) = &self.access_log else {
+            return Ok(None);
+        };
+        AccessLog::start(Destination::parse(destination), format).map(Some)
+    }
+}
+
 /// HTTPS listeners (`run` only).
 #[derive(Args, Clone, Debug, Default)]
 struct TlsArgs {
@@ -224,6 +262,8 @@ struct RunArgs {
     threads: Option<u16>,
     #[command(flatten)]
     edge: EdgeArgs,
+    #[command(flatten)]
+    logs: LogArgs,
 }
 
 // Parsed once at start: the size of the largest variant does not matter.
@@ -278,6 +318,8 @@ enum Command {
         threads: Option<u16>,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        logs: LogArgs,
     },
 }
 
@@ -361,16 +403,18 @@ fn check(
     ExitCode::SUCCESS
 }
 
-fn init_logging() {
+fn init_logging(format: DiagnosticsFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal: a log file or journal gets plain text.
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        DiagnosticsFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        DiagnosticsFormat::Json => builder.json().init(),
+    }
 }
 
 /// How `run` and `demo` serve.
@@ -393,6 +437,7 @@ struct Serving {
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
     edge: EdgeArgs,
+    logs: LogArgs,
 }
 
 impl Serving {
@@ -409,6 +454,7 @@ impl Serving {
             manager_allow: run.manager_allow,
             threads: run.threads,
             edge: run.edge,
+            logs: run.logs,
         }
     }
 }
@@ -530,6 +576,10 @@ fn serving_is_sound(serving: &Serving) -> bool {
         }
     }
     if tls_acceptors(&specs).is_err() {
+        sound = false;
+    }
+    if let Err(e) = jkd::access_log::LineFormat::parse(&serving.logs.access_log_format) {
+        eprintln!("jkd: --access-log-format: {e}");
         sound = false;
     }
     if manager_access(serving).is_err() {
@@ -659,6 +709,22 @@ fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// SIGUSR1 reopens the access log file: logrotate renames it, then
+/// `postrotate kill -USR1` makes jkd write to a new file under the old name.
+async fn reopen_on_usr1(log: std::sync::Arc<jkd::access_log::AccessLog>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = match signal(SignalKind::user_defined1()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot handle SIGUSR1 (access log reopening): {e}");
+            return;
+        }
+    };
+    while signals.recv().await.is_some() {
+        log.reopen();
+    }
+}
+
 /// Reads the configuration again and swaps it in when it has no error.
 fn reload_config(live: &jkd::runtime::Live, sources: &Sources) -> bool {
     let loaded = config::load(sources, &config::props::process_env);
@@ -743,7 +809,14 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
-    init_logging();
+    let access_log = match serving.logs.access_log() {
+        Ok(log) => log.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("jkd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
     log_manager_allow(&cfg, serving);
     let specs = match listener_specs(serving) {
@@ -822,12 +895,16 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             r.limits = limits;
             r.manager_allow =
                 (!serving.manager_allow.is_empty()).then(|| serving.manager_allow.clone());
+            r.access_log = access_log.clone();
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
                 manager,
             )));
         }
         let live = jkd::runtime::Live::new(rt);
         tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
+        if let Some(log) = access_log {
+            tokio::spawn(reopen_on_usr1(log));
+        }
         if let Some(addr) = &serving.metrics_listen {
             match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
@@ -849,11 +926,20 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         // systemd's Type=notify: ready once every listener is bound (a no-op outside
         // systemd).
         notify_systemd(&[sd_notify::NotifyState::Ready]);
-        stop_gracefully(
+        let code = stop_gracefully(
             &live,
             std::time::Duration::from_secs(serving.edge.shutdown_timeout),
         )
-        .await
+        .await;
+        if let Some(log) = &live.load().access_log {
+            let log = log.clone();
+            // The writer thread dies with the process: give it a moment to write out
+            // the last lines.
+            let _ =
+                tokio::task::spawn_blocking(move || log.flush(std::time::Duration::from_secs(2)))
+                    .await;
+        }
+        code
     })
 }
 
@@ -936,6 +1022,7 @@ fn main() -> ExitCode {
             manager_allow,
             threads,
             edge,
+            logs,
         } => demo(Serving {
             sources: None,
             conf_listeners: Vec::new(),
@@ -948,6 +1035,7 @@ fn main() -> ExitCode {
             manager_allow,
             threads,
             edge,
+            logs,
         }),
     }
 }

@@ -675,6 +675,26 @@ async fn prefetch_body(
         })
 }
 
+/// What became of a request on its way to a backend, for the access log: filled
+/// in by [`super::route`] and [`forward`] as they go, so that a refused request
+/// tells as much as a served one. Cheap when nobody reads it (no allocation).
+#[derive(Debug, Default)]
+pub struct Dispatch<'a> {
+    /// The worker the URI was mapped to.
+    pub worker: Option<&'a str>,
+    /// The member (or worker used directly) of the last attempt.
+    pub member: Option<Arc<AjpWorker>>,
+    /// The route sent with the attempt that answered.
+    pub route: Option<String>,
+    pub sticky: crate::access_log::Sticky,
+    /// Members tried.
+    pub attempts: u32,
+    /// From the start of forwarding to the backend's response head.
+    pub backend: Option<Duration>,
+    /// Counts the request body bytes read from the client (the access log's).
+    pub body_bytes: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
 /// Where one request's attempts go: a balancer choosing among its members (mod_jk's
 /// `service` of the lb worker), or one ajp13 worker tried up to its `retries` times
 /// (mod_jk's `service` of the ajp worker). Both feed the same attempt loop
@@ -684,6 +704,8 @@ pub(super) enum Plan {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
         set_cookie: bool,
+        /// The request carried a session id (for the access log's sticky hit/miss).
+        had_session: bool,
     },
     Direct {
         worker: Arc<AjpWorker>,
@@ -747,6 +769,7 @@ impl Plan {
                         .as_deref()
                         .unwrap_or(&settings.session_cookie),
                 );
+                let had_session = session.is_some();
                 let options = RequestOptions {
                     sticky_ignore: ext.sticky_ignore,
                     stateless: ext.stateless,
@@ -759,9 +782,25 @@ impl Plan {
                     lb: lb.clone(),
                     attempts,
                     set_cookie: settings.set_session_cookie || ext.set_session_cookie,
+                    had_session,
                 })
             }
             Target::Status | Target::Unsupported(_) => None,
+        }
+    }
+
+    /// Whether `chosen` followed the request's session.
+    fn sticky(&self, chosen: &Chosen) -> crate::access_log::Sticky {
+        use crate::access_log::Sticky;
+        match (self, &chosen.choice) {
+            (_, Some(c)) if c.sticky => Sticky::Hit,
+            (
+                Plan::Balancer {
+                    had_session: true, ..
+                },
+                _,
+            ) => Sticky::Miss,
+            _ => Sticky::None,
         }
     }
 
@@ -791,6 +830,7 @@ impl Plan {
                 lb,
                 attempts,
                 set_cookie,
+                ..
             } => loop {
                 let choice = match lb.balancer.next_step(attempts) {
                     Step::Try(c) => c,
@@ -934,7 +974,9 @@ pub async fn forward(
     rule: &MountRule,
     out: Outbound<'_>,
     body: IncomingSource,
+    dispatch: &mut Dispatch<'_>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
+    let started = Instant::now();
     let Some(mut plan) = Plan::new(target, rule, &out) else {
         return Err(ProxyError::Unsupported("not a worker that forwards"));
     };
@@ -944,6 +986,9 @@ pub async fn forward(
     let mut last_error: Option<ProxyError> = None;
     while let Some(chosen) = plan.next().await {
         let member = chosen.member.clone();
+        dispatch.attempts += 1;
+        dispatch.member = Some(member.clone());
+        dispatch.sticky = plan.sticky(&chosen);
         let mut lease = match member.pool.acquire_checked(chosen.probe()).await {
             Ok(l) => l,
             Err(e) => {
@@ -972,6 +1017,7 @@ pub async fn forward(
         match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
         {
             Ok(head) => {
+                dispatch.backend = Some(started.elapsed());
                 if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
                     drop(lease);
                     let again = body.replayable();
@@ -1005,7 +1051,9 @@ pub async fn forward(
                     attempt.finish(outcome, traffic.sent + traffic.read);
                 };
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
-                return Ok(response_from(&head, resp_body, chosen.cookie));
+                let Chosen { choice, cookie, .. } = chosen;
+                dispatch.route = choice.map(|c| c.route);
+                return Ok(response_from(&head, resp_body, cookie));
             }
             Err(f) => {
                 drop(lease);

@@ -51,6 +51,7 @@ pub mod names {
     pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
         "jkd_config_last_reload_success_timestamp_seconds";
     pub const MANAGER_REFUSED_TOTAL: &str = "jkd_manager_refused_total";
+    pub const ACCESS_LOG_DROPPED_TOTAL: &str = "jkd_access_log_dropped_total";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -178,6 +179,11 @@ impl Registry {
         );
         g(names::BUILD_INFO, "jkd's version (the value is always 1)");
         d(
+            names::ACCESS_LOG_DROPPED_TOTAL,
+            None,
+            "Access log lines dropped because the writer fell behind (requests never wait for it)",
+        );
+        d(
             names::CONFIG_RELOADS_TOTAL,
             None,
             "Configuration reloads (SIGHUP), by result",
@@ -291,6 +297,10 @@ impl Registry {
         ] {
             self.counter(names::CONFIG_RELOADS_TOTAL, &[("result", result)])
                 .absolute(n.load(Ordering::Relaxed));
+        }
+        if let Some(log) = &rt.access_log {
+            self.counter(names::ACCESS_LOG_DROPPED_TOTAL, &[])
+                .absolute(log.dropped());
         }
         self.gauge(names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, &[])
             .set(reloads.last_success.load(Ordering::Relaxed) as f64);

@@ -185,6 +185,8 @@ pub struct Runtime {
     /// Requests for a status worker refused by the allow-list (shared by every
     /// snapshot).
     pub manager_refused: Arc<AtomicU64>,
+    /// The access log, when `--access-log` is given (shared by every snapshot).
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -260,13 +262,14 @@ impl Runtime {
             proxy_protocol: false,
             manager_allow: None,
             manager_refused: Arc::default(),
+            access_log: None,
         })
     }
 
     /// The runtime for `config` that follows this one (a reload): a worker whose name
     /// and settings are unchanged keeps its live state (pool and open connections,
     /// counters, a balancer's member states and load values), anything else starts
-    /// anew; the client counts, limits, manager and request numbers carry over. The
+    /// anew; the client counts, limits, manager, request numbers and access log carry over. The
     /// result is swapped in whole ([`Live::replace`]); requests under way finish on
     /// the runtime they started with.
     pub fn successor(&self, config: Config, now: Instant) -> Runtime {
@@ -335,6 +338,7 @@ impl Runtime {
             proxy_protocol: self.proxy_protocol,
             manager_allow: self.manager_allow.clone(),
             manager_refused: self.manager_refused.clone(),
+            access_log: self.access_log.clone(),
         }
     }
 
