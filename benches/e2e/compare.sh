@@ -478,11 +478,15 @@ ProxyPass / balancer://tomcats/"
 }
 
 start_jkd() { # NAME PORT WORKERS [KEY]
+    # Keep-alive as httpd here (KeepAliveTimeout 60; jkd's default is httpd's default,
+    # 5 s) and room for the idle workload's connections plus wrk's (jkd's default
+    # --max-connections is 10,000), as HAProxy's maxconn below.
+    local edge=(--keepalive-timeout 60 --max-connections $(((IDLE_CONNS > IDLE_TLS_CONNS ? IDLE_CONNS : IDLE_TLS_CONNS) + 1000)))
     if [[ -n ${4:-} ]]; then
-        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" \
+        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" \
             --tls-listen "127.0.0.1:$2" --cert "$WORK/tls/$4/cert.pem" --key "$WORK/tls/$4/key.pem"
     else
-        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" --listen "127.0.0.1:$2"
+        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" --listen "127.0.0.1:$2"
     fi
 }
 
