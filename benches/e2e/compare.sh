@@ -72,6 +72,8 @@
 # Usage (as root, from anywhere):
 #   benches/e2e/compare.sh                 # full run: 3 rounds of 10 s (about 25 min)
 #   QUICK=1 benches/e2e/compare.sh         # quick run: 2 rounds of 5 s (about 10 min)
+#   QUICK=1 WORKLOADS="tls-small tls-resume tls-handshake tls-idle" benches/e2e/compare.sh
+#                                          # TLS only, both key types (about 18 min)
 # Environment (all optional):
 #   QUICK=1          2 rounds of 5 s, 2 s warm-up, idle hold of 5 s
 #   IDLE_ROUNDS=1 IDLE_HOLD=S IDLE_SERVE_TIMEOUT=15   the idle workload's round count,
