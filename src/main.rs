@@ -134,15 +134,54 @@ enum DiagnosticsFormat {
 impl LogArgs {
     /// Opens the access log when one is asked for; a bad format or a file that
     /// cannot be opened stops jkd with the reason.
-    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+    /// Without `--access-log`, the Apache config's `JkRequestLogFormat` to its
+    /// `JkLogFile` (mod_jk's request log), when it has both.
+    fn access_log(
+        &self,
+        from_conf: Option<&config::RequestLog>,
+    ) -> Result<Option<jkd::access_log::AccessLog>, String> {
         use jkd::access_log::{AccessLog, Destination, LineFormat};
         let format = LineFormat::parse(&self.access_log_format)
             .map_err(|e| format!("--access-log-format: {e}"))?;
-        let Some(destination) = &self.access_log else {
+        if let Some(destination) = &self.access_log {
+            return AccessLog::start(Destination::parse(destination), format).map(Some);
+        }
+        let Some(conf) = from_conf else {
             return Ok(None);
         };
-        AccessLog::start(Destination::parse(destination), format).map(Some)
+        let place = format!(
+            "{}:{}: JkRequestLogFormat",
+            conf.origin.file, conf.origin.line
+        );
+        let format =
+            LineFormat::parse(&mod_jk_codes(&conf.format)).map_err(|e| format!("{place}: {e}"))?;
+        AccessLog::start(Destination::parse(&conf.file), format)
+            .map(Some)
+            .map_err(|e| format!("{place}: JkLogFile: {e}"))
     }
+}
+
+/// A `JkRequestLogFormat` in jkd's template language: the codes mean what mod_jk
+/// makes them mean, and mod_jk's `%T` is seconds with microseconds (jkd's `%{jk}T`;
+/// a plain `%T` is httpd's whole seconds).
+fn mod_jk_codes(format: &str) -> String {
+    let mut out = String::with_capacity(format.len() + 8);
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('T') => out.push_str("%{jk}T"),
+            Some(next) => {
+                out.push('%');
+                out.push(next);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// HTTPS listeners (`run` only).
@@ -809,7 +848,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
-    let access_log = match serving.logs.access_log() {
+    let access_log = match serving.logs.access_log(cfg.request_log.as_ref()) {
         Ok(log) => log.map(std::sync::Arc::new),
         Err(e) => {
             eprintln!("jkd: {e}");

@@ -61,6 +61,18 @@ pub struct Config {
     /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
     /// `--manager-allow` wins over it. See [`access`].
     pub manager_allow: Option<access::ManagerAllow>,
+    /// mod_jk's request log: `JkRequestLogFormat` written to `JkLogFile` (main
+    /// server); jkd's `--access-log` wins over it.
+    pub request_log: Option<RequestLog>,
+}
+
+/// The request log an Apache config asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLog {
+    pub file: String,
+    pub format: String,
+    /// The `JkRequestLogFormat` line.
+    pub origin: Origin,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -157,6 +169,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         locations: Vec::new(),
+        request_log: None,
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -196,6 +209,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.http = inputs.http;
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
+    config.request_log = inputs.request_log;
     config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
     Some(config)
 }
@@ -230,6 +244,7 @@ struct Inputs {
     ssl_forwarding: tls::SslForwarding,
     /// The Apache config's `<Location>` sections with access rules.
     locations: Vec<access::LocationAccess>,
+    request_log: Option<RequestLog>,
 }
 
 impl Inputs {
@@ -250,6 +265,22 @@ impl Inputs {
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         self.listeners = conf.listeners.clone();
         self.ssl_forwarding = conf.ssl_forwarding;
+        self.request_log = match (&conf.request_log_format, &conf.log_file) {
+            (Some((format, origin)), Some((file, _))) => Some(RequestLog {
+                file: file.clone(),
+                format: format.clone(),
+                origin: origin.clone(),
+            }),
+            (Some((_, origin)), None) => {
+                diags.warning(
+                    origin.clone(),
+                    "JkRequestLogFormat",
+                    "no JkLogFile to write the request log to: jkd writes none (give --access-log)",
+                );
+                None
+            }
+            _ => None,
+        };
         self.locations = conf.locations.clone();
         if let Some(root) = &conf.server_root {
             self.props
@@ -447,6 +478,7 @@ pub fn build(
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         manager_allow: None,
+        request_log: None,
     })
 }
 

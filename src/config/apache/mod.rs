@@ -155,6 +155,10 @@ pub struct ApacheJk {
     /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
     /// jkd honours, in file order (see [`crate::config::access`]).
     pub locations: Vec<crate::config::access::LocationAccess>,
+    /// The main server's `JkLogFile`, resolved against the `ServerRoot`.
+    pub log_file: Option<(String, Origin)>,
+    /// The main server's `JkRequestLogFormat`.
+    pub request_log_format: Option<(String, Origin)>,
 }
 
 struct Reader<'a> {
