@@ -442,7 +442,14 @@ impl Reader<'_> {
                 );
                 return;
             }
-            let path = self.server_relative(value, &origin);
+            // Resolved without the relative-path warning: the file matters only with a
+            // JkRequestLogFormat (then jkd's config says where it writes).
+            let path = match &self.out.server_root {
+                Some(root) if !value.starts_with('/') => {
+                    format!("{}/{}", root.trim_end_matches('/'), value)
+                }
+                _ => value.to_string(),
+            };
             self.out.log_file = Some((path, origin));
         } else {
             self.out.request_log_format = Some((value.to_string(), origin));
