@@ -6,6 +6,7 @@ pub mod dump;
 pub mod keys;
 pub mod mounts;
 pub mod props;
+pub mod static_files;
 pub mod tls;
 pub mod uri;
 pub mod values;
@@ -29,6 +30,8 @@ pub struct Sources {
     /// `PATTERN=WORKER[;ext]` rules given directly.
     pub mounts: Vec<String>,
     pub apache_conf: Option<PathBuf>,
+    /// `--document-root`: wins over the Apache config's `DocumentRoot`.
+    pub document_root: Option<PathBuf>,
 }
 
 /// The validated configuration: what jkd runs with.
@@ -53,6 +56,9 @@ pub struct Config {
     /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
     /// server); mod_jk's defaults without one.
     pub ssl_forwarding: tls::SslForwarding,
+    /// What is served from disk or redirected instead of answered 404: the
+    /// document root, `Alias`, `DirectoryIndex`, `Redirect`, `RedirectMatch`.
+    pub static_files: static_files::StaticFiles,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -148,6 +154,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -176,6 +183,18 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.http = inputs.http;
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
+    config.static_files = inputs.static_files;
+    if let Some(root) = &sources.document_root {
+        let origin = Origin::new("--document-root", 0);
+        if !root.is_dir() {
+            diags.error(
+                origin.clone(),
+                "",
+                format!("--document-root {} is not a directory", root.display()),
+            );
+        }
+        config.static_files.document_root = Some((root.clone(), origin));
+    }
     Some(config)
 }
 
@@ -191,6 +210,7 @@ struct Inputs {
     http: HttpTimeouts,
     listeners: Vec<tls::Listener>,
     ssl_forwarding: tls::SslForwarding,
+    static_files: static_files::StaticFiles,
 }
 
 impl Inputs {
@@ -211,6 +231,20 @@ impl Inputs {
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         self.listeners = conf.listeners.clone();
         self.ssl_forwarding = conf.ssl_forwarding;
+        self.static_files = conf.static_files.clone();
+        if let Some((root, origin)) = &conf.static_files.document_root
+            && !root.is_dir()
+        {
+            // httpd 2.4 starts with a warning too (AH00112).
+            diags.warning(
+                origin.clone(),
+                "DocumentRoot",
+                format!(
+                    "DocumentRoot '{}' is not a directory: every unmapped URI is answered 404",
+                    root.display()
+                ),
+            );
+        }
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -406,6 +440,7 @@ pub fn build(
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
     })
 }
 

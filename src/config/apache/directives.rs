@@ -241,6 +241,9 @@ impl Reader<'_> {
             "timeout" | "keepalivetimeout" => self.seconds_directive(name, &args(), origin),
             "listen" => self.listen(rest, origin),
             _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
+            _ if super::static_directives::is_static_directive(name) => {
+                self.static_directive(name, rest, origin)
+            }
             "define" => {
                 let a = args();
                 if let Some(var) = a.first() {
