@@ -1,4 +1,4 @@
-//! The response bodies jkd sends: known in full when the head is built, or relayed from the backend through a channel.
+//! The response bodies jkd sends: known in full when the head is built, relayed from the backend through a channel, or read from a static file.
 
 use std::io;
 use std::pin::Pin;
@@ -54,6 +54,9 @@ pub enum ProxyBody {
     },
     /// Relayed as it arrives from the backend.
     Streamed(ChannelBody),
+    /// A file (whole, a range or several) served from the document root; its
+    /// length is in the response's `Content-Length`.
+    File(Pin<Box<hyper_staticfile::Body>>),
 }
 
 impl ProxyBody {
@@ -111,6 +114,7 @@ impl Body for ProxyBody {
                 Poll::Ready(None)
             }
             ProxyBody::Streamed(channel) => Pin::new(channel).poll_frame(cx),
+            ProxyBody::File(file) => file.as_mut().poll_frame(cx),
         }
     }
 
@@ -118,13 +122,16 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Buffered { left, .. } => *left == 0,
             ProxyBody::Streamed(_) => false,
+            // hyper frames a file by the Content-Length the response carries (also
+            // for HEAD, whose body is empty): no hint here may contradict it.
+            ProxyBody::File(_) => false,
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             ProxyBody::Buffered { left, .. } => SizeHint::with_exact(*left),
-            ProxyBody::Streamed(_) => SizeHint::default(),
+            ProxyBody::Streamed(_) | ProxyBody::File(_) => SizeHint::default(),
         }
     }
 }
