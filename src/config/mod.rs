@@ -928,3 +928,80 @@ mod tests {
         assert!(!config.ssl_forwarding.extract);
     }
 }
+
+#[cfg(test)]
+mod static_file_tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("jkd-config-static-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(dir.join("w.properties"), "worker.list=w\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_document_root_flag_wins_over_the_apache_config() {
+        let dir = temp_dir("wins");
+        std::fs::write(
+            dir.join("httpd.conf"),
+            "DocumentRoot /nonexistent-root\nRedirectMatch ^/$ /jw/\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            apache_conf: Some(dir.join("httpd.conf")),
+            document_root: Some(dir.join("site")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        let config = loaded.config.unwrap();
+        let (root, origin) = config.static_files.document_root.clone().unwrap();
+        assert_eq!(root, dir.join("site"));
+        assert_eq!(&*origin.file, "--document-root");
+        assert_eq!(config.static_files.redirects.len(), 1);
+        // The config's own root does not exist: httpd warns (AH00112), so does jkd.
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| !d.is_error() && d.key == "DocumentRoot" && d.origin.line == 1),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_document_root_flag_that_is_not_a_directory_is_an_error() {
+        let dir = temp_dir("missing");
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            document_root: Some(dir.join("no-such-dir")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        assert!(loaded.config.is_none());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("not a directory")),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let without = load(
+            &Sources {
+                workers: Some(dir.join("w.properties")),
+                ..Sources::default()
+            },
+            &|_| None,
+        );
+        let config = without.config.unwrap();
+        assert!(config.static_files.document_root.is_none());
+        assert!(!config.static_files.serves_files());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

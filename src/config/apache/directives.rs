@@ -228,7 +228,7 @@ impl Reader<'_> {
                             origin,
                             "ServerRoot",
                             format!(
-                                "ServerRoot comes after relative Jk file names (lines {}): \
+                                "ServerRoot comes after relative file names (lines {}): \
                                  httpd resolved those against its built-in ServerRoot, not \
                                  this one; jkd reads them relative to its working directory",
                                 earlier.join(", ")
