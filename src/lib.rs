@@ -15,6 +15,7 @@
     )
 )]
 
+pub mod access_log;
 pub mod ajp;
 pub mod balancer;
 pub mod config;

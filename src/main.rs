@@ -51,6 +51,9 @@ struct ConfigArgs {
     /// an Apache config file whose Jk* lines are read (JkMount, JkUnMount, JkWorkersFile, JkMountFile, JkWorkerProperty)
     #[arg(long, value_name = "FILE")]
     apache_conf: Option<PathBuf>,
+    /// properties read after the workers file, for keys only jkd knows (worker.NAME.http_port, http_host), so the workers file stays usable by mod_jk; repeatable
+    #[arg(long = "extend", value_name = "FILE")]
+    extend: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -60,6 +63,7 @@ impl ConfigArgs {
             mount_files: self.mount_files.clone(),
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
+            extend: self.extend.clone(),
             document_root: None,
         }
     }
@@ -112,6 +116,44 @@ impl EdgeArgs {
     }
 }
 
+/// The access log and the diagnostics log (the same flags for `run` and `demo`).
+#[derive(Args, Clone, Debug)]
+struct LogArgs {
+    /// write an access log line per request to FILE ('-': stdout); SIGUSR1 reopens the file
+    #[arg(long = "access-log", value_name = "FILE|-")]
+    access_log: Option<String>,
+    /// the access log's lines: combined, json, or a template of httpd LogFormat and mod_jk JkRequestLogFormat % codes
+    #[arg(
+        long = "access-log-format",
+        value_name = "combined|json|FORMAT",
+        default_value = "combined"
+    )]
+    access_log_format: String,
+    /// how diagnostics are written on stderr: text, or one JSON object per line
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    log_format: DiagnosticsFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DiagnosticsFormat {
+    Text,
+    Json,
+}
+
+impl LogArgs {
+    /// Opens the access log when one is asked for; a bad format or a file that
+    /// cannot be opened stops jkd with the reason.
+    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+        use jkd::access_log::{AccessLog, Destination, LineFormat};
+        let format = LineFormat::parse(&self.access_log_format)
+            .map_err(|e| format!("--access-log-format: {e}"))?;
+        let Some(destination) = &self.access_log else {
+            return Ok(None);
+        };
+        AccessLog::start(Destination::parse(destination), format).map(Some)
+    }
+}
+
 /// HTTPS listeners (`run` only).
 #[derive(Args, Clone, Debug, Default)]
 struct TlsArgs {
@@ -137,8 +179,8 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
         .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
 }
 
-/// `--trusted-proxy`: an address or a CIDR range.
-fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+/// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
+fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| "expected an IP address or a CIDR range such as 10.0.0.0/8".to_string())
@@ -208,7 +250,7 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
     /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
-    #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_trusted_proxy)]
+    #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_ip_range)]
     trusted_proxies: Vec<ipnet::IpNet>,
     /// connections from --trusted-proxy peers begin with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy and nginx's proxy_protocol send) naming the client
     #[arg(long = "proxy-protocol")]
@@ -221,6 +263,9 @@ struct RunArgs {
     /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
     #[arg(long = "manager-users", value_name = "FILE")]
     manager_users: Option<PathBuf>,
+    /// only clients (TCP peer address) in this address or CIDR range reach the status manager, others get 403; repeatable; wins over the Apache config's <Location> rules
+    #[arg(long = "manager-allow", value_name = "IP|CIDR", value_parser = parse_ip_range)]
+    manager_allow: Vec<ipnet::IpNet>,
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
@@ -229,6 +274,8 @@ struct RunArgs {
     document_root: Option<PathBuf>,
     #[command(flatten)]
     edge: EdgeArgs,
+    #[command(flatten)]
+    logs: LogArgs,
 }
 
 // Parsed once at start: the size of the largest variant does not matter.
@@ -275,11 +322,16 @@ enum Command {
         /// who may change things in the status manager: 'user:bcrypt-hash' lines (htpasswd -B); without it the manager is read-only
         #[arg(long = "manager-users", value_name = "FILE")]
         manager_users: Option<PathBuf>,
+        /// only clients (TCP peer address) in this address or CIDR range reach the status manager, others get 403; repeatable; wins over the Apache config's <Location> rules
+        #[arg(long = "manager-allow", value_name = "IP|CIDR", value_parser = parse_ip_range)]
+        manager_allow: Vec<ipnet::IpNet>,
         /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        logs: LogArgs,
     },
 }
 
@@ -326,6 +378,11 @@ fn check(
     if !serving_is_sound(&serving) {
         return ExitCode::from(1);
     }
+    let overridden = manager_allow_overridden(&cfg, &serving);
+    if let Some(note) = &overridden {
+        eprintln!("{note}");
+    }
+    let warned = warned || overridden.is_some();
     if strict && warned {
         eprintln!("jkd check: --strict: the warnings above count as errors");
         return ExitCode::from(1);
@@ -358,16 +415,18 @@ fn check(
     ExitCode::SUCCESS
 }
 
-fn init_logging() {
+fn init_logging(format: DiagnosticsFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal: a log file or journal gets plain text.
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        DiagnosticsFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        DiagnosticsFormat::Json => builder.json().init(),
+    }
 }
 
 /// How `run` and `demo` serve.
@@ -385,9 +444,12 @@ struct Serving {
     metrics_listen: Option<String>,
     /// `--manager-users`: who may write through the status manager.
     manager_users: Option<PathBuf>,
+    /// `--manager-allow`: the client ranges that reach the status manager.
+    manager_allow: Vec<ipnet::IpNet>,
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
     edge: EdgeArgs,
+    logs: LogArgs,
 }
 
 impl Serving {
@@ -401,8 +463,10 @@ impl Serving {
             proxy_protocol: run.proxy_protocol,
             metrics_listen: run.metrics_listen,
             manager_users: run.manager_users,
+            manager_allow: run.manager_allow,
             threads: run.threads,
             edge: run.edge,
+            logs: run.logs,
         }
     }
 }
@@ -464,6 +528,42 @@ fn log_manager_access(cfg: &config::Config, manager: &jkd::status::auth::Manager
     }
 }
 
+/// When `--manager-allow` is given and the Apache config has access rules for the
+/// status manager too, the flag wins: said so, with where the rules are.
+fn manager_allow_overridden(cfg: &config::Config, serving: &Serving) -> Option<String> {
+    let from_conf = cfg.manager_allow.as_ref()?;
+    if serving.manager_allow.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: warning: the Apache config's access rules for the status manager are not used: --manager-allow wins over them",
+        from_conf.origin
+    ))
+}
+
+/// Says at startup who may reach the status manager by address.
+fn log_manager_allow(cfg: &config::Config, serving: &Serving) {
+    if let Some(note) = manager_allow_overridden(cfg, serving) {
+        tracing::warn!("{note}");
+    }
+    let (ranges, source) = if !serving.manager_allow.is_empty() {
+        (&serving.manager_allow, "--manager-allow".to_string())
+    } else if let Some(a) = &cfg.manager_allow {
+        (&a.ranges, a.origin.to_string())
+    } else {
+        return;
+    };
+    let shown: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+    if shown.is_empty() {
+        tracing::info!("status manager: no client may reach it ({source})");
+    } else {
+        tracing::info!(
+            "status manager: only clients from {} may reach it ({source})",
+            shown.join(", ")
+        );
+    }
+}
+
 /// What `jkd run` would read besides the configuration: listen addresses, TLS files,
 /// the manager's user file. Each problem is printed; false when there was one.
 fn serving_is_sound(serving: &Serving) -> bool {
@@ -488,6 +588,10 @@ fn serving_is_sound(serving: &Serving) -> bool {
         }
     }
     if tls_acceptors(&specs).is_err() {
+        sound = false;
+    }
+    if let Err(e) = jkd::access_log::LineFormat::parse(&serving.logs.access_log_format) {
+        eprintln!("jkd: --access-log-format: {e}");
         sound = false;
     }
     if manager_access(serving).is_err() {
@@ -617,6 +721,22 @@ fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// SIGUSR1 reopens the access log file: logrotate renames it, then
+/// `postrotate kill -USR1` makes jkd write to a new file under the old name.
+async fn reopen_on_usr1(log: std::sync::Arc<jkd::access_log::AccessLog>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = match signal(SignalKind::user_defined1()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot handle SIGUSR1 (access log reopening): {e}");
+            return;
+        }
+    };
+    while signals.recv().await.is_some() {
+        log.reopen();
+    }
+}
+
 /// Reads the configuration again and swaps it in when it has no error.
 fn reload_config(live: &jkd::runtime::Live, sources: &Sources) -> bool {
     let loaded = config::load(sources, &config::props::process_env);
@@ -701,8 +821,16 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
-    init_logging();
+    let access_log = match serving.logs.access_log() {
+        Ok(log) => log.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("jkd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
+    log_manager_allow(&cfg, serving);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -777,12 +905,18 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             r.proxy_protocol = serving.proxy_protocol;
             r.tls = tls_state.clone();
             r.limits = limits;
+            r.manager_allow =
+                (!serving.manager_allow.is_empty()).then(|| serving.manager_allow.clone());
+            r.access_log = access_log.clone();
             r.status = Some(std::sync::Arc::new(jkd::status::StatusService::new(
                 manager,
             )));
         }
         let live = jkd::runtime::Live::new(rt);
         tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
+        if let Some(log) = access_log {
+            tokio::spawn(reopen_on_usr1(log));
+        }
         if let Some(addr) = &serving.metrics_listen {
             match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
@@ -804,11 +938,20 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         // systemd's Type=notify: ready once every listener is bound (a no-op outside
         // systemd).
         notify_systemd(&[sd_notify::NotifyState::Ready]);
-        stop_gracefully(
+        let code = stop_gracefully(
             &live,
             std::time::Duration::from_secs(serving.edge.shutdown_timeout),
         )
-        .await
+        .await;
+        if let Some(log) = &live.load().access_log {
+            let log = log.clone();
+            // The writer thread dies with the process: give it a moment to write out
+            // the last lines.
+            let _ =
+                tokio::task::spawn_blocking(move || log.flush(std::time::Duration::from_secs(2)))
+                    .await;
+        }
+        code
     })
 }
 
@@ -888,8 +1031,10 @@ fn main() -> ExitCode {
             tls,
             metrics_listen,
             manager_users,
+            manager_allow,
             threads,
             edge,
+            logs,
         } => demo(Serving {
             sources: None,
             conf_listeners: Vec::new(),
@@ -899,8 +1044,10 @@ fn main() -> ExitCode {
             proxy_protocol: false,
             metrics_listen,
             manager_users,
+            manager_allow,
             threads,
             edge,
+            logs,
         }),
     }
 }

@@ -2,6 +2,8 @@
 """Summarises compare.sh's results.tsv as Markdown: per backend set and workload, the median
 and min-max over rounds of every measure per target; the ratios jkd / other target taken
 round by round (same round, so the same machine conditions); and issue 6's targets.
+TLS rows (backend column BACKEND-tls-KEY, workloads tls-*) get their own sections and
+issue 13 item 8's targets.
 
 usage: aggregate.py results.tsv [machine.txt]
 """
@@ -20,9 +22,23 @@ WORKLOAD_TEXT = {
     ("demo", "small"): "GET /echo/x (demo node echo, ~300 bytes), 50 connections",
     ("demo", "upload"): "POST /echo/x with a 1 MiB body, 50 connections",
     ("demo", "idle"): "10,000 idle keep-alive connections + the small GET on 50 more",
+    ("tomcat", "tls-small"): "HTTPS GET /echo/x?size=17 (17-byte body), 50 keep-alive connections",
+    ("demo", "tls-small"): "HTTPS GET /echo/x (demo node echo, ~300 bytes), 50 keep-alive connections",
+    ("*", "tls-resume"): "the small HTTPS GET with Connection: close on 50 connections: one TCP connection and one "
+    "resumed TLS handshake per request (wrk offers each connection's previous session)",
+    ("*", "tls-handshake"): "full TLS handshakes: 8 openssl s_time -new clients, each connection a new session "
+    "and one small GET (HTTP/1.0); requests/s = full handshakes/s, no latencies",
+    ("*", "tls-idle"): "idle HTTPS keep-alive connections (a full handshake each) + the small HTTPS GET on 50 more",
 }
+KEY_TEXT = {"ecdsa": "ECDSA P-256", "rsa": "RSA 2048"}
 ORDER = ["jkd", "modjk-event", "modjk-worker", "proxy-ajp", "haproxy", "nginx", "direct"]
-WORKLOADS = ["small", "64k", "upload", "idle"]
+WORKLOADS = ["small", "64k", "upload", "idle", "tls-small", "tls-resume", "tls-handshake", "tls-idle"]
+
+
+def split_backend(b):
+    """("tomcat", "ecdsa") for "tomcat-tls-ecdsa", ("tomcat", None) for "tomcat"."""
+    base, sep, key = b.partition("-tls-")
+    return base, (key if sep else None)
 
 
 def num(x):
@@ -99,13 +115,18 @@ def main():
         return f"{m:.2f} ({lo:.2f}–{hi:.2f})"
 
     for b in backends:
-        out.append(f"## Backends: {b}")
+        base, key = split_backend(b)
+        if key:
+            out.append(f"## Backends: {base}, TLS with {KEY_TEXT.get(key, key)} ({b})")
+        else:
+            out.append(f"## Backends: {b}")
         out.append("")
         for w in WORKLOADS:
             if (b, w) not in data:
                 continue
             targets = [t for t in ORDER if t in data[(b, w)]]
-            out.append(f"### {b} / {w}: {WORKLOAD_TEXT.get((b, w), w)}")
+            text = WORKLOAD_TEXT.get((base, w)) or WORKLOAD_TEXT.get(("*", w), w)
+            out.append(f"### {b} / {w}: {text}")
             out.append("")
             out.append("Median over rounds, (min–max) where more than one round.")
             out.append("")
@@ -113,21 +134,29 @@ def main():
                 "| target | requests/s | p50 ms | p99 ms | max ms | proxy CPU-s / 10k req | proxy peak RSS MiB | errors |"
             )
             out.append("|---|---|---|---|---|---|---|---|")
+            # tls-handshake (openssl s_time) has no latencies.
+            lat = (lambda *_: "–") if w == "tls-handshake" else med_range
             for t in targets:
                 out.append(
                     "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
                         t,
                         med_range(series(b, w, t, "rps")),
-                        med_range(series(b, w, t, "p50_ms"), 2),
-                        med_range(series(b, w, t, "p99_ms"), 2),
-                        med_range(series(b, w, t, "max_ms"), 1),
+                        lat(series(b, w, t, "p50_ms"), 2),
+                        lat(series(b, w, t, "p99_ms"), 2),
+                        lat(series(b, w, t, "max_ms"), 1),
                         med_range(series(b, w, t, "cpu_per_10k"), 3),
                         "–" if t == "direct" else med_range(series(b, w, t, "hwm_mib"), 1),
                         errors_text(series(b, w, t, "errors")),
                     )
                 )
             out.append("")
-            if w == "idle":
+            if w == "tls-handshake":
+                out.append(
+                    "Here requests/s are full handshakes/s (one small GET each), and CPU-s per 10k are per "
+                    "10,000 handshakes (= ms of proxy CPU per handshake × 10)."
+                )
+                out.append("")
+            if w in ("idle", "tls-idle"):
                 out.append(
                     "| target | first GET served / connected | seconds to 50 % / 99 % / all served | RSS MiB with the idle connections | alive after the hold | closed while idle | client errors |"
                 )
@@ -170,6 +199,9 @@ def main():
                     + " |"
                 )
         out.append("")
+        if key:
+            tls_targets(out, b, data, ratio, ratio_text, series)
+            continue
         # Targets of issue 6
         out.append(f"### {b}: issue 6's targets (small GET unless said otherwise)")
         out.append("")
@@ -208,6 +240,38 @@ def main():
             out.append("| RSS with 10,000 idle client connections ≤ 100 MiB | not measured | – |")
         out.append("")
     print("\n".join(out))
+
+
+def tls_targets(out, b, data, ratio, ratio_text, series):
+    """Issue 13 item 8: TLS keep-alive small GET against httpd + mod_ssl + mod_jk and HAProxy."""
+    out.append(f"### {b}: issue 13 item 8's targets (TLS keep-alive small GET unless said otherwise)")
+    out.append("")
+    out.append("| target | measured (jkd / other, per round) | met |")
+    out.append("|---|---|---|")
+
+    def row(text, rt, good):
+        if rt is None:
+            out.append(f"| {text} | not measured | – |")
+        else:
+            out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+
+    row("throughput ≥ 2× httpd + mod_ssl + mod_jk (event)", ratio(b, "tls-small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
+    row("throughput ≥ 1.0× HAProxy", ratio(b, "tls-small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+    row("proxy CPU per request ≤ HAProxy's", ratio(b, "tls-small", "cpu_per_10k", "jkd", "haproxy"), lambda v: v <= 1.0)
+    for o in ("modjk-event", "haproxy"):
+        rt = ratio(b, "tls-handshake", "rps", "jkd", o)
+        if rt is not None:
+            out.append(f"| (for reference) full handshakes/s jkd / {o} | {ratio_text(rt)} | – |")
+        rt = ratio(b, "tls-handshake", "cpu_per_10k", "jkd", o)
+        if rt is not None:
+            out.append(f"| (for reference) proxy CPU per full handshake jkd / {o} | {ratio_text(rt)} | – |")
+    for t in sorted(data[(b, "tls-idle")]) if (b, "tls-idle") in data else []:
+        vals = []
+        for _, r in sorted(data[(b, "tls-idle")][t].items()):
+            kv = dict(x.split("=") for x in r["extra"].split(",") if "=" in x)
+            vals.append(f"{kv.get('rss_idle_mib', '?')} MiB with {kv.get('served1', '?')} of {kv.get('opened', '?')} served")
+        out.append(f"| (for reference) RSS with the idle TLS connections, {t} | {'; '.join(vals)} | – |")
+    out.append("")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,33 @@
 #            (benches/e2e/idle.py). Reports how many were served and how fast
 #            (accept behaviour), how many survived the hold, and the proxy's RSS.
 #
+# TLS workloads (named tls-*; none by default: WORKLOADS="tls-small tls-resume
+# tls-handshake tls-idle" runs them all). For each key type of TLS_KEYS the script makes
+# one self-signed certificate with the openssl CLI (ECDSA P-256 and/or RSA 2048, for
+# 127.0.0.1) and starts, on that same certificate and key:
+#       jkd            jkd run --tls-listen ADDR --cert FILE --key FILE (rustls, ring)
+#       modjk-event    httpd + mod_ssl + mod_jk, event MPM: mod_socache_shmcb,
+#                      SSLSessionCache shmcb, "Listen ADDR https" and a <VirtualHost>
+#                      with SSLEngine on (JkMountCopy On); TLS 1.2 and 1.3
+#       haproxy        HAProxy "bind ADDR ssl crt FILE" (certificate and key in one PEM
+#                      file) in front of the Tomcats' HTTP connectors (Tomcat only)
+# Each server offers session resumption as it does by default (tickets; httpd and
+# HAProxy also a session cache). The plain targets are stopped before, and the TLS ones
+# run one key type after the other (results' backend column: e.g. tomcat-tls-ecdsa).
+#   tls-small      the small GET over HTTPS on 50 keep-alive connections
+#   tls-resume     the small GET with "Connection: close": wrk reconnects for every
+#                  request, but wrk 4.1 keeps the TLS session of each connection slot
+#                  and offers it again, so these are resumed handshakes (checked with a
+#                  Python server: all but the first per slot were resumed, TLS 1.2 and
+#                  1.3); requests/s = resumed handshakes/s
+#   tls-handshake  full handshakes only: HS_CLIENTS (8) "openssl s_time -new" processes,
+#                  each one connection after the other, new session every time, each
+#                  fetching the small GET with HTTP/1.0; requests/s = full handshakes/s
+#                  (connections counted by s_time over the wall time measured here; no
+#                  latency figures), CPU per 10k = per 10,000 handshakes
+#   tls-idle       the idle workload over HTTPS (idle.py --tls: a full handshake on
+#                  each of IDLE_TLS_CONNS connections, opened at IDLE_TLS_RATE per second)
+#
 # Each workload: a warm-up of WARMUP seconds per target, then ROUNDS rounds; in each round
 # every target runs once for DURATION seconds, in the same order (A B C A B C ...), so
 # slow drifts of a noisy machine hit every target alike. Per run it records requests/s,
@@ -45,13 +72,19 @@
 # Usage (as root, from anywhere):
 #   benches/e2e/compare.sh                 # full run: 3 rounds of 10 s (about 25 min)
 #   QUICK=1 benches/e2e/compare.sh         # quick run: 2 rounds of 5 s (about 10 min)
+#   QUICK=1 WORKLOADS="tls-small tls-resume tls-handshake tls-idle" benches/e2e/compare.sh
+#                                          # TLS only, both key types (about 18 min)
 # Environment (all optional):
 #   QUICK=1          2 rounds of 5 s, 2 s warm-up, idle hold of 5 s
 #   IDLE_ROUNDS=1 IDLE_HOLD=S IDLE_SERVE_TIMEOUT=15   the idle workload's round count,
 #                    hold (wrk run) and longest wait for the connections' answers
 #   ROUNDS=N DURATION=S WARMUP=S   override the round count and lengths
 #   BACKENDS="tomcat demo"         which backend sets
-#   WORKLOADS="small 64k upload idle"
+#   WORKLOADS="small 64k upload idle"   plus any of tls-small tls-resume tls-handshake tls-idle
+#   TLS_KEYS="ecdsa rsa"           the TLS certificates' key types, run in this order
+#   HS_CLIENTS=8                   parallel s_time clients of tls-handshake
+#   IDLE_TLS_CONNS=IDLE_CONNS IDLE_TLS_RATE=1000 IDLE_TLS_SERVE_TIMEOUT=40   tls-idle's
+#                    connection count, opening rate and longest wait for the answers
 #   TARGETS="jkd modjk-event ..."  restrict the targets
 #   CONNS=50 THREADS=2 IDLE_CONNS=10000
 #   OUT=DIR          where results go (default target/bench-e2e/<date>); the summary is
@@ -59,7 +92,7 @@
 #   JKD_BIN=PATH DEMO_NODE_BIN=PATH   use these binaries instead of building
 #   KEEP=1           keep the work dir (configs, Tomcat bases) in OUT/work
 # Needs: apt-get install apache2 libapache2-mod-jk tomcat10 default-jdk-headless wrk \
-#        haproxy nginx-light curl python3 ; and cargo (for the release build of jkd).
+#        haproxy nginx-light curl python3 openssl ; and cargo (for the release build of jkd).
 
 set -euo pipefail
 
@@ -81,6 +114,10 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_SERVE_TIMEOUT=${IDLE_SERVE_TIMEOUT:-15}
 # The idle workload is mostly about memory and accepting, which vary little: one round.
 IDLE_ROUNDS=${IDLE_ROUNDS:-1}
+TLS_KEYS=${TLS_KEYS:-"ecdsa rsa"}
+HS_CLIENTS=${HS_CLIENTS:-8}
+IDLE_TLS_RATE=${IDLE_TLS_RATE:-1000}
+IDLE_TLS_SERVE_TIMEOUT=${IDLE_TLS_SERVE_TIMEOUT:-40}
 OUT=${OUT:-"$REPO/target/bench-e2e/$(date +%Y%m%d-%H%M%S)"}
 
 CATALINA_HOME=/usr/share/tomcat10
@@ -89,11 +126,12 @@ MODULES=/usr/lib/apache2/modules
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for tool in apache2 wrk haproxy nginx java javac curl python3; do
+for tool in apache2 wrk haproxy nginx java javac curl python3 openssl; do
     command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
         die "$tool is missing: apt-get install apache2 libapache2-mod-jk tomcat10 default-jdk-headless wrk haproxy nginx-light curl python3"
 done
-for f in "$MODULES/mod_jk.so" "$MODULES/mod_proxy_ajp.so" "$MODULES/mod_mpm_worker.so" "$CATALINA_HOME/bin/bootstrap.jar"; do
+for f in "$MODULES/mod_jk.so" "$MODULES/mod_proxy_ajp.so" "$MODULES/mod_mpm_worker.so" "$MODULES/mod_ssl.so" \
+    "$MODULES/mod_socache_shmcb.so" "$CATALINA_HOME/bin/bootstrap.jar"; do
     [[ -e $f ]] || die "$f is missing: apt-get install apache2 libapache2-mod-jk tomcat10"
 done
 [[ $(id -u) == 0 ]] || die "run as root (httpd's children, clear_refs and /proc of other users' processes)"
@@ -162,6 +200,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     log "open-file limit $(ulimit -n) is below $((IDLE_CONNS + 2000)): lowering IDLE_CONNS"
     IDLE_CONNS=$(($(ulimit -n) - 2000))
 }
+IDLE_TLS_CONNS=${IDLE_TLS_CONNS:-$IDLE_CONNS}
 
 # The Tomcats' launcher exits when its stdin reaches EOF: every JVM reads a fifo whose
 # only writer is this shell (fd 9), so they go away with it even if it is SIGKILLed.
@@ -193,7 +232,7 @@ wait_http() {
     local name=$1 url=$2 secs=$3 end
     end=$((SECONDS + secs))
     while ((SECONDS < end)); do
-        if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true) == 200 ]]; then
+        if [[ $(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true) == 200 ]]; then
             return 0
         fi
         if [[ -n ${PID_OF[$name]:-} ]] && ! kill -0 "${PID_OF[$name]}" 2>/dev/null; then
@@ -251,6 +290,28 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 EOF
         cat "$WORK/report.lua"
     } >"$WORK/upload.lua"
+}
+
+# make_certs: for each key type of TLS_KEYS, a self-signed certificate for 127.0.0.1 in
+# $WORK/tls/KEY/: cert.pem, key.pem (PKCS#8) and both.pem (HAProxy's certificate + key).
+make_certs() {
+    local key dir
+    for key in $TLS_KEYS; do
+        dir=$WORK/tls/$key
+        mkdir -p "$dir"
+        case $key in
+        ecdsa) set -- -newkey ec -pkeyopt ec_paramgen_curve:P-256 ;;
+        rsa) set -- -newkey rsa:2048 ;;
+        *) die "unknown TLS key type $key (ecdsa or rsa)" ;;
+        esac
+        openssl req -x509 "$@" -nodes -sha256 -days 30 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>"$OUT/logs/openssl-req-$key.log" ||
+            die "openssl req ($key) failed: $(cat "$OUT/logs/openssl-req-$key.log")"
+        cat "$dir/cert.pem" "$dir/key.pem" >"$dir/both.pem"
+        chmod 600 "$dir/key.pem" "$dir/both.pem"
+        log "TLS certificate ($key): $(openssl x509 -in "$dir/cert.pem" -noout -text | sed -n 's/^ *Public Key Algorithm: //p;s/^ *Public-Key: //p' | tr '\n' ' ')"
+    done
 }
 
 # ---------------------------------------------------------------------------------------
@@ -335,17 +396,33 @@ EOF
 # ---------------------------------------------------------------------------------------
 # Front ends
 
-# httpd_conf DIR PORT MPM BODY: a minimal httpd.conf (never Debian's apache2.conf) with
-# Debian's MPM defaults (mods-available/mpm_*.conf) and no access log.
+# httpd_conf DIR PORT MPM BODY [KEY [VHOST]]: a minimal httpd.conf (never Debian's
+# apache2.conf) with Debian's MPM defaults (mods-available/mpm_*.conf) and no access log;
+# with KEY, PORT is HTTPS only (mod_ssl, the certificate of $WORK/tls/KEY, VHOST's lines
+# in the TLS virtual host).
 httpd_conf() {
-    local dir=$1 port=$2 mpm=$3
+    local dir=$1 port=$2 mpm=$3 key=${5:-} listen="127.0.0.1:$2" tls=""
+    if [[ -n $key ]]; then
+        listen="127.0.0.1:$port https"
+        tls="LoadModule socache_shmcb_module $MODULES/mod_socache_shmcb.so
+LoadModule ssl_module $MODULES/mod_ssl.so
+SSLSessionCache \"shmcb:$dir/run/ssl_scache(512000)\"
+SSLSessionCacheTimeout 300
+SSLProtocol -all +TLSv1.2 +TLSv1.3
+<VirtualHost 127.0.0.1:$port>
+    SSLEngine on
+    SSLCertificateFile \"$WORK/tls/$key/cert.pem\"
+    SSLCertificateKeyFile \"$WORK/tls/$key/key.pem\"
+    ${6:-}
+</VirtualHost>"
+    fi
     mkdir -p "$dir/run" "$dir/htdocs"
     chmod 755 "$dir" "$dir/run" "$dir/htdocs"
     cat >"$dir/httpd.conf" <<EOF
 # Written by benches/e2e/compare.sh
 ServerRoot "$dir"
 ServerName 127.0.0.1
-Listen 127.0.0.1:$port
+Listen $listen
 PidFile "$dir/httpd.pid"
 DefaultRuntimeDir "$dir/run"
 ErrorLog "$dir/error.log"
@@ -368,17 +445,20 @@ MaxKeepAliveRequests 0
 KeepAliveTimeout 60
 DocumentRoot "$dir/htdocs"
 $4
+$tls
 EOF
 }
 
-start_modjk() { # NAME PORT MPM WORKERS
+start_modjk() { # NAME PORT MPM WORKERS [KEY]
     local dir=$WORK/$1
     mkdir -p "$dir"
+    # The mounts of workers.properties belong to the main server: the TLS virtual host
+    # takes them with JkMountCopy.
     httpd_conf "$dir" "$2" "$3" "LoadModule jk_module $MODULES/mod_jk.so
 JkWorkersFile \"$4\"
 JkShmFile \"$dir/jk.shm\"
 JkLogFile \"$dir/mod_jk.log\"
-JkLogLevel error"
+JkLogLevel error" "${5:-}" "JkMountCopy On"
     start "$1" /usr/sbin/apache2 -f "$dir/httpd.conf" -DFOREGROUND
 }
 
@@ -399,12 +479,23 @@ ProxyPass / balancer://tomcats/"
     start "$1" /usr/sbin/apache2 -f "$dir/httpd.conf" -DFOREGROUND
 }
 
-start_jkd() { # NAME PORT WORKERS
-    start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" --listen "127.0.0.1:$2"
+start_jkd() { # NAME PORT WORKERS [KEY]
+    # Keep-alive as httpd here (KeepAliveTimeout 60; jkd's default is httpd's default,
+    # 5 s) and room for the idle workload's connections plus wrk's (jkd's default
+    # --max-connections is 10,000), as HAProxy's maxconn below.
+    local edge=(--keepalive-timeout 60 --max-connections $(((IDLE_CONNS > IDLE_TLS_CONNS ? IDLE_CONNS : IDLE_TLS_CONNS) + 1000)))
+    if [[ -n ${4:-} ]]; then
+        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" \
+            --tls-listen "127.0.0.1:$2" --cert "$WORK/tls/$4/cert.pem" --key "$WORK/tls/$4/key.pem"
+    else
+        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" --listen "127.0.0.1:$2"
+    fi
 }
 
-start_haproxy() { # NAME PORT HTTP1 HTTP2
-    local dir=$WORK/$1
+start_haproxy() { # NAME PORT HTTP1 HTTP2 [KEY]
+    local dir=$WORK/$1 ssl=""
+    # TLS: HAProxy's defaults otherwise (tickets and a 20,000-session cache).
+    [[ -n ${5:-} ]] && ssl=" ssl crt $WORK/tls/$5/both.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2"
     HAPROXY_MAXCONN=$((IDLE_CONNS + 1000))
     if ((2 * HAPROXY_MAXCONN + 100 > $(ulimit -n))); then
         HAPROXY_MAXCONN=$((($(ulimit -n) - 100) / 2))
@@ -428,7 +519,7 @@ defaults
     timeout server 120s
     timeout http-keep-alive 120s
 frontend fe
-    bind 127.0.0.1:$2
+    bind 127.0.0.1:$2$ssl
     default_backend tomcats
 backend tomcats
     balance roundrobin
@@ -555,35 +646,72 @@ EOF
 
 declare -A PORT_OF=()
 
-# url_for WORKLOAD TARGET
+# url_for WORKLOAD TARGET: tls-* workloads are the small GET over HTTPS.
 url_for() {
-    local path
+    local path scheme=http
     case "$1:$BACKEND" in
-    small:tomcat | idle:tomcat) path="/echo/x?size=17" ;;
-    small:demo | idle:demo | upload:*) path="/echo/x" ;;
+    small:tomcat | idle:tomcat | tls-*:tomcat) path="/echo/x?size=17" ;;
+    small:demo | idle:demo | tls-*:demo | upload:*) path="/echo/x" ;;
     64k:*) path="/echo/x?size=65536" ;;
     esac
-    echo "http://127.0.0.1:${PORT_OF[$2]}$path"
+    [[ $1 == tls-* ]] && scheme=https
+    echo "$scheme://127.0.0.1:${PORT_OF[$2]}$path"
 }
+
+# SET: the results' backend column: the backend set, and the key type for TLS.
+set_label() { echo "$BACKEND${KEY:+-tls-$KEY}"; }
 
 # wrk_run WORKLOAD TARGET SECONDS OUTFILE
 wrk_run() {
-    local script=$WORK/report.lua
+    local script=$WORK/report.lua extra=()
     [[ $1 == upload ]] && script=$WORK/upload.lua
+    [[ $1 == tls-resume ]] && extra=(-H "Connection: close")
+    if [[ $1 == tls-handshake ]]; then
+        hs_run "$2" "$3" "$4"
+        return
+    fi
     # SIGINT makes wrk stop and still print its results (a wrk whose connections are
     # never accepted does not end by itself); SIGKILL 5 s later if it does not.
-    timeout -s INT -k 5 $(($3 + 10)) wrk -t"$THREADS" -c"$CONNS" -d"$3s" --timeout 10s -s "$script" "$(url_for "$1" "$2")" \
+    timeout -s INT -k 5 $(($3 + 10)) wrk -t"$THREADS" -c"$CONNS" -d"$3s" --timeout 10s "${extra[@]}" -s "$script" "$(url_for "$1" "$2")" \
         >"$4" 2>&1 9>&- || true
+}
+
+# hs_run TARGET SECONDS OUTFILE: full TLS handshakes, HS_CLIENTS "openssl s_time -new"
+# in parallel (each connects, handshakes with a new session, GETs the small path with
+# HTTP/1.0, closes; over and over). Writes a JKDRESULT line as report.lua does: the
+# connections s_time counted over the wall time measured here; no latencies (0).
+hs_run() {
+    local target=$1 secs=$2 out=$3 i url path pids=() t0 t1 total=0 n
+    url=$(url_for tls-handshake "$target")
+    path=/${url#https://*/}
+    t0=$(date +%s%N)
+    for ((i = 0; i < HS_CLIENTS; i++)); do
+        timeout -k 5 $((secs + 15)) openssl s_time -connect "127.0.0.1:${PORT_OF[$target]}" -new \
+            -time "$secs" -www "$path" >"$out.$i" 2>&1 </dev/null 9>&- &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    t1=$(date +%s%N)
+    {
+        for ((i = 0; i < HS_CLIENTS; i++)); do
+            echo "== s_time $i"
+            grep -v '^\**$' "$out.$i" || true
+            n=$(sed -n 's/^\([0-9]*\) connections in [0-9]* real seconds.*/\1/p' "$out.$i" | head -1)
+            total=$((total + ${n:-0}))
+            rm -f "$out.$i"
+        done
+        echo "JKDRESULT requests=$total duration_us=$(((t1 - t0) / 1000)) bytes=0 p50_us=0 p99_us=0 max_us=0 connect=0 read=0 write=0 status=0 timeout=0"
+    } >"$out"
 }
 
 # measure WORKLOAD TARGET ROUND: one measured run, appended to results.tsv.
 measure() {
     local workload=$1 target=$2 round=$3 file t0 t1 h wrk cpu per10k extra="" load
-    file="$OUT/logs/wrk-$BACKEND-$workload-$target-r$round.txt"
+    file="$OUT/logs/wrk-$(set_label)-$workload-$target-r$round.txt"
     if [[ $target != direct ]]; then reset_hwm "$target"; fi
     t0=$(cpu_ticks "$target")
-    if [[ $workload == idle ]]; then
-        extra=$(idle_run "$target" "$file")
+    if [[ $workload == idle || $workload == tls-idle ]]; then
+        extra=$(idle_run "$target" "$file" "$workload")
     else
         wrk_run "$workload" "$target" "$DURATION" "$file"
     fi
@@ -591,7 +719,7 @@ measure() {
     h=$(hwm_kib "$target")
     read -r rps p50 p99 max n err < <(parse_wrk "$file")
     cpu=$(python3 -c "print('%.3f' % (($t1 - $t0) / $CLK_TCK))")
-    if [[ $workload == idle ]]; then
+    if [[ $workload == idle || $workload == tls-idle ]]; then
         # CPU over the whole idle run (2 x IDLE_CONNS requests plus the wrk requests).
         local served1 alive2
         served1=$(sed -n 's/.*served1=\([0-9]*\).*/\1/p' <<<"$extra")
@@ -602,27 +730,33 @@ measure() {
     load=$(cut -d' ' -f1 /proc/loadavg)
     if [[ $target == direct ]]; then cpu=nan per10k=nan h=0; fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$BACKEND" "$workload" "$target" "$round" "$rps" "$p50" "$p99" "$max" "$n" "$err" \
+        "$(set_label)" "$workload" "$target" "$round" "$rps" "$p50" "$p99" "$max" "$n" "$err" \
         "$cpu" "$per10k" "$(python3 -c "print('%.1f' % ($h / 1024))")" "$load" "${extra// /,}" >>"$RESULTS"
-    log "  $BACKEND/$workload r$round $target: $rps req/s p99 ${p99} ms, ${per10k} CPU-s/10k, HWM $((h / 1024)) MiB, errors $err ${extra}"
+    log "  $(set_label)/$workload r$round $target: $rps req/s p99 ${p99} ms, ${per10k} CPU-s/10k, HWM $((h / 1024)) MiB, errors $err ${extra}"
 }
 
-# idle_run TARGET WRKFILE: IDLE_CONNS idle connections plus the small workload; prints
-# idle.py's key=value line.
+# idle_run TARGET WRKFILE WORKLOAD: IDLE_CONNS idle connections plus the small workload
+# (tls-idle: IDLE_TLS_CONNS HTTPS connections plus tls-small); prints idle.py's key=value
+# line.
 idle_run() {
     local target=$1 status=$WORK/idle.status go=$WORK/idle.go out=$WORK/idle.out end pid
+    local conns=$IDLE_CONNS wait_s=$IDLE_SERVE_TIMEOUT busy=small opts=()
+    if [[ $3 == tls-idle ]]; then
+        conns=$IDLE_TLS_CONNS wait_s=$IDLE_TLS_SERVE_TIMEOUT busy=tls-small
+        opts=(--tls --connect-rate "$IDLE_TLS_RATE")
+    fi
     rm -f "$status" "$go" "$out"
-    python3 "$HERE/idle.py" --port "${PORT_OF[$target]}" --conns "$IDLE_CONNS" \
-        --path "$(url_for idle "$target" | sed 's|^http://[^/]*||')" \
-        --serve-timeout "$IDLE_SERVE_TIMEOUT" --max-hold $((IDLE_HOLD + 60)) \
-        --status "$status" --go "$go" >"$out" 2>"$OUT/logs/idle-$BACKEND-$target.err" 9>&- &
+    python3 "$HERE/idle.py" --port "${PORT_OF[$target]}" --conns "$conns" \
+        --path "$(url_for "$3" "$target" | sed 's|^https*://[^/]*||')" "${opts[@]}" \
+        --serve-timeout "$wait_s" --max-hold $((IDLE_HOLD + 60)) \
+        --status "$status" --go "$go" >"$out" 2>"$OUT/logs/idle-$(set_label)-$target.err" 9>&- &
     pid=$!
-    end=$((SECONDS + IDLE_SERVE_TIMEOUT + 30))
+    end=$((SECONDS + wait_s + 30))
     while [[ ! -s $status ]] && ((SECONDS < end)) && kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
     # Resident memory with the idle connections open, before wrk adds its 50.
     local rss
     rss=$(rss_kib "$target")
-    wrk_run small "$target" "$IDLE_HOLD" "$2"
+    wrk_run "$busy" "$target" "$IDLE_HOLD" "$2"
     touch "$go"
     wait "$pid" || true
     echo "$(cat "$out") rss_idle_mib=$((rss / 1024))"
@@ -632,12 +766,12 @@ idle_run() {
 run_workload() {
     local workload=$1 t r
     shift
-    if [[ $workload != idle ]]; then
-        log "$BACKEND/$workload: warm-up ${WARMUP}s per target"
-        for t in "$@"; do wrk_run "$workload" "$t" "$WARMUP" "$OUT/logs/warmup-$BACKEND-$workload-$t.txt"; done
+    if [[ $workload != idle && $workload != tls-idle ]]; then
+        log "$(set_label)/$workload: warm-up ${WARMUP}s per target"
+        for t in "$@"; do wrk_run "$workload" "$t" "$WARMUP" "$OUT/logs/warmup-$(set_label)-$workload-$t.txt"; done
     fi
     local rounds=$ROUNDS
-    [[ $workload == idle ]] && rounds=$IDLE_ROUNDS
+    [[ $workload == idle || $workload == tls-idle ]] && rounds=$IDLE_ROUNDS
     for ((r = 1; r <= rounds; r++)); do
         for t in "$@"; do
             measure "$workload" "$t" "$r"
@@ -652,6 +786,15 @@ wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
 # Main
 
 build
+PLAIN_WORKLOADS=() TLS_WORKLOADS=()
+for w in $WORKLOADS; do
+    case $w in
+    small | 64k | upload | idle) PLAIN_WORKLOADS+=("$w") ;;
+    tls-small | tls-resume | tls-handshake | tls-idle) TLS_WORKLOADS+=("$w") ;;
+    *) die "unknown workload $w" ;;
+    esac
+done
+((${#TLS_WORKLOADS[@]} == 0)) || make_certs
 log "results in $OUT"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -671,13 +814,86 @@ log "results in $OUT"
     echo "haproxy: $(/usr/sbin/haproxy -v | head -1)"
     echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
+    echo "openssl: $(openssl version)"
     echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP IDLE_HOLD=$IDLE_HOLD CONNS=$CONNS THREADS=$THREADS IDLE_CONNS=$IDLE_CONNS"
+    if ((${#TLS_WORKLOADS[@]} > 0)); then
+        echo "tls: TLS_KEYS=\"$TLS_KEYS\" HS_CLIENTS=$HS_CLIENTS IDLE_TLS_CONNS=$IDLE_TLS_CONNS IDLE_TLS_RATE=$IDLE_TLS_RATE IDLE_TLS_SERVE_TIMEOUT=$IDLE_TLS_SERVE_TIMEOUT"
+    fi
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
+# start_fronts KEY TARGET...: starts the front ends among TARGET that TARGETS wants (KEY:
+# TLS on that key type's certificate, else plain HTTP) on fresh ports; sets active.
+start_fronts() {
+    local key=$1 t nodes P_JKD P_EV P_WK P_PA P_HA P_NG
+    shift
+    read -r P_JKD P_EV P_WK P_PA P_HA P_NG < <(free_ports 6)
+    active=()
+    for t in "$@"; do wanted "$t" && active+=("$t"); done
+    for t in "${active[@]}"; do
+        case $t in
+        jkd) start_jkd jkd "$P_JKD" "$workers" "$key" && PORT_OF[jkd]=$P_JKD ;;
+        modjk-event) start_modjk modjk-event "$P_EV" event "$workers" "$key" && PORT_OF[$t]=$P_EV ;;
+        modjk-worker) start_modjk modjk-worker "$P_WK" worker "$workers" && PORT_OF[$t]=$P_WK ;;
+        proxy-ajp) start_proxy_ajp proxy-ajp "$P_PA" "$AJP1" "$AJP2" && PORT_OF[$t]=$P_PA ;;
+        haproxy) start_haproxy haproxy "$P_HA" "$HTTP1" "$HTTP2" "$key" && PORT_OF[$t]=$P_HA ;;
+        nginx) start_nginx nginx "$P_NG" "$HTTP1" "$HTTP2" && PORT_OF[$t]=$P_NG ;;
+        direct) PORT_OF[direct]=$HTTP1 PID_OF[direct]=${PID_OF[tomcat-node1]} ;;
+        esac
+        [[ $t == direct ]] || fronts+=("$t")
+    done
+    local probe=small
+    [[ -n $key ]] && probe=tls-small
+    for t in "${active[@]}"; do
+        wait_http "$t" "$(url_for $probe "$t")" 30
+    done
+    log "$(set_label): ${active[*]} up"
+    # Both members must be in use behind every AJP front end.
+    for t in "${active[@]}"; do
+        [[ $t == direct ]] && continue
+        nodes=$(for _ in 1 2 3 4 5 6; do curl -sk --max-time 5 "$(url_for $probe "$t" | sed 's|/echo/.*|/echo/x|')" | sed -n 's/^\(jvmRoute\|node\): //p'; done | sort -u | tr '\n' ' ')
+        log "  $t reaches: $nodes"
+    done
+    if [[ -n $key ]]; then
+        for t in "${active[@]}"; do
+            # Resumption: a second s_client offering the first one's session.
+            timeout 5 openssl s_client -connect "127.0.0.1:${PORT_OF[$t]}" -sess_out "$WORK/sess-$t.pem" \
+                </dev/null >/dev/null 2>&1 || true
+            log "  $t resumes a session: $(timeout 5 openssl s_client -connect "127.0.0.1:${PORT_OF[$t]}" \
+                -sess_in "$WORK/sess-$t.pem" </dev/null 2>/dev/null | grep -c '^Reused' || true)"
+            log "  $t: $(curl -sk -o /dev/null -w '%{http_version} %{scheme}' --max-time 5 "$(url_for $probe "$t")") $(timeout 5 openssl s_client -connect "127.0.0.1:${PORT_OF[$t]}" </dev/null 2>/dev/null | sed -n 's/^New, \(.*\)/\1/p;s/^Peer signature type: //p;s/^Server Temp Key: //p' | tr '\n' ' ')"
+        done
+    fi
+}
+
+stop_fronts() {
+    local i
+    for ((i = ${#fronts[@]} - 1; i >= 0; i--)); do
+        stop_pid "${PID_OF[${fronts[i]}]}"
+    done
+    fronts=()
+}
+
+# run_workloads WORKLOAD...: each in turn on the active front ends.
+run_workloads() {
+    local w t idle_targets
+    for w in "$@"; do
+        case "$w:$BACKEND" in
+        64k:demo) log "demo/64k: skipped (the demo node has no size control)"; continue ;;
+        idle:* | tls-idle:*)
+            idle_targets=()
+            for t in "${active[@]}"; do [[ $t != direct ]] && idle_targets+=("$t"); done
+            run_workload "$w" "${idle_targets[@]}"
+            ;;
+        *) run_workload "$w" "${active[@]}" ;;
+        esac
+    done
+}
+
 for BACKEND in $BACKENDS; do
-    started=()
-    read -r AJP1 AJP2 HTTP1 HTTP2 P_JKD P_EV P_WK P_PA P_HA P_NG < <(free_ports 10)
+    KEY=""
+    started=() fronts=()
+    read -r AJP1 AJP2 HTTP1 HTTP2 < <(free_ports 4)
     case $BACKEND in
     tomcat)
         log "starting two Tomcat 10 nodes"
@@ -687,6 +903,7 @@ for BACKEND in $BACKENDS; do
         wait_http tomcat-node1 "http://127.0.0.1:$HTTP1/echo/ready" 90
         wait_http tomcat-node2 "http://127.0.0.1:$HTTP2/echo/ready" 90
         targets=(jkd modjk-event modjk-worker proxy-ajp haproxy nginx direct)
+        tls_targets=(jkd modjk-event haproxy)
         ;;
     demo)
         log "starting two jkd demo AJP nodes"
@@ -694,52 +911,39 @@ for BACKEND in $BACKENDS; do
         started+=(demo-nodes)
         sleep 0.5
         targets=(jkd modjk-event modjk-worker proxy-ajp)
+        tls_targets=(jkd modjk-event)
         ;;
     *) die "unknown backend set $BACKEND" ;;
     esac
     workers="$WORK/workers-$BACKEND.properties"
     workers_properties "$workers" "$AJP1" "$AJP2"
-    active=()
-    for t in "${targets[@]}"; do wanted "$t" && active+=("$t"); done
-    for t in "${active[@]}"; do
-        case $t in
-        jkd) start_jkd jkd "$P_JKD" "$workers" && PORT_OF[jkd]=$P_JKD ;;
-        modjk-event) start_modjk modjk-event "$P_EV" event "$workers" && PORT_OF[$t]=$P_EV ;;
-        modjk-worker) start_modjk modjk-worker "$P_WK" worker "$workers" && PORT_OF[$t]=$P_WK ;;
-        proxy-ajp) start_proxy_ajp proxy-ajp "$P_PA" "$AJP1" "$AJP2" && PORT_OF[$t]=$P_PA ;;
-        haproxy) start_haproxy haproxy "$P_HA" "$HTTP1" "$HTTP2" && PORT_OF[$t]=$P_HA ;;
-        nginx) start_nginx nginx "$P_NG" "$HTTP1" "$HTTP2" && PORT_OF[$t]=$P_NG ;;
-        direct) PORT_OF[direct]=$HTTP1 PID_OF[direct]=${PID_OF[tomcat-node1]} ;;
-        esac
-        [[ $t == direct ]] || started+=("$t")
-    done
-    for t in "${active[@]}"; do
-        wait_http "$t" "$(url_for small "$t")" 30
-    done
-    log "$BACKEND: ${active[*]} up"
-    # Both members must be in use behind every AJP front end.
-    for t in "${active[@]}"; do
-        [[ $t == direct ]] && continue
-        nodes=$(for _ in 1 2 3 4 5 6; do curl -s --max-time 5 "http://127.0.0.1:${PORT_OF[$t]}/echo/x" | sed -n 's/^\(jvmRoute\|node\): //p'; done | sort -u | tr '\n' ' ')
-        log "  $t reaches: $nodes"
-    done
-    if [[ $BACKEND == tomcat ]]; then
-        log "warming up Tomcat (JIT) for $((WARMUP * 2))s through jkd and direct"
-        wrk_run small direct $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-direct.txt"
-        wanted jkd && wrk_run small jkd $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-jkd.txt"
+    jit_warm=0
+    if ((${#PLAIN_WORKLOADS[@]} > 0)); then
+        start_fronts "" "${targets[@]}"
+        if [[ $BACKEND == tomcat ]]; then
+            log "warming up Tomcat (JIT) for $((WARMUP * 2))s through jkd and direct"
+            wrk_run small direct $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-direct.txt"
+            wanted jkd && wrk_run small jkd $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-jkd.txt"
+            jit_warm=1
+        fi
+        run_workloads "${PLAIN_WORKLOADS[@]}"
+        stop_fronts
     fi
-    for w in $WORKLOADS; do
-        case "$w:$BACKEND" in
-        64k:demo) log "demo/64k: skipped (the demo node has no size control)"; continue ;;
-        idle:*)
-            set -- "${active[@]}"
-            idle_targets=()
-            for t in "$@"; do [[ $t != direct ]] && idle_targets+=("$t"); done
-            run_workload idle "${idle_targets[@]}"
-            ;;
-        *) run_workload "$w" "${active[@]}" ;;
-        esac
-    done
+    if ((${#TLS_WORKLOADS[@]} > 0)); then
+        for KEY in $TLS_KEYS; do
+            start_fronts "$KEY" "${tls_targets[@]}"
+            if [[ $BACKEND == tomcat && $jit_warm == 0 ]]; then
+                log "warming up Tomcat (JIT) for $((WARMUP * 2))s through the HTTP connector and jkd"
+                PORT_OF[direct]=$HTTP1
+                wrk_run small direct $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-direct.txt"
+                wanted jkd && wrk_run tls-small jkd $((WARMUP * 2)) "$OUT/logs/warmup-tomcat-jkd-tls.txt"
+                jit_warm=1
+            fi
+            run_workloads "${TLS_WORKLOADS[@]}"
+            stop_fronts
+        done
+        KEY=""
+    fi
     log "$BACKEND: stopping"
     for ((i = ${#started[@]} - 1; i >= 0; i--)); do
         stop_pid "${PID_OF[${started[i]}]}"

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Holds N mostly idle HTTP/1.1 keep-alive connections to 127.0.0.1:PORT (helper of compare.sh).
 
+With --tls every connection is HTTPS (Python's ssl module, no certificate check, a full
+handshake each: no session is reused), done without blocking after the TCP connect;
+the handshakes count in phase 1's times.
+
 Phase 1: opens N connections and sends one GET on each; waits (at most --serve-timeout
 seconds) until each has its complete response. Then prints "ready" to --status FILE and
 keeps every connection open, idle, until the file named by --go exists (at most
@@ -21,6 +25,7 @@ import errno
 import os
 import selectors
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -36,6 +41,7 @@ def parse_args():
     p.add_argument("--status", required=True)
     p.add_argument("--go", required=True)
     p.add_argument("--connect-rate", type=int, default=2000, help="new connections per second")
+    p.add_argument("--tls", action="store_true", help="HTTPS: a TLS handshake on each connection")
     return p.parse_args()
 
 
@@ -102,6 +108,42 @@ def main():
     opened = 0
     start = time.monotonic()
     served_times = []
+    tls = None
+    if a.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+
+    WOULD_BLOCK = object()
+
+    def read_all(c):
+        """Everything readable now: bytes (b"" when closed), None on an error, WOULD_BLOCK
+        when nothing came (a TLS record without application data, e.g. a session ticket)."""
+        got = b""
+        while True:
+            try:
+                data = c.sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                return got if got else WOULD_BLOCK
+            except OSError:
+                return got if got else None
+            if not data:
+                return got if got else b""
+            got += data
+            if tls is None:
+                return got
+
+    def send_request(c):
+        nonlocal errors
+        try:
+            c.sock.send(request)
+        except OSError:
+            errors += 1
+            close(c)
+            return False
+        c.state = "reading"
+        sel.modify(c.sock, selectors.EVENT_READ, c)
+        return True
 
     def close(c, rst=True):
         if c.dead:
@@ -134,20 +176,42 @@ def main():
                         waiting -= 1
                         continue
                     opened += 1
+                    if tls is not None:
+                        # The TLS socket takes over the descriptor: register it instead.
+                        sel.unregister(c.sock)
+                        try:
+                            c.sock = tls.wrap_socket(c.sock, do_handshake_on_connect=False)
+                        except OSError:
+                            errors += 1
+                            c.dead = True
+                            waiting -= 1
+                            continue
+                        c.state = "handshaking"
+                        sel.register(c.sock, selectors.EVENT_WRITE, c)
+                        continue
+                    if not send_request(c):
+                        waiting -= 1
+                    continue
+                if c.state == "handshaking":
                     try:
-                        c.sock.send(request)
+                        c.sock.do_handshake()
+                    except ssl.SSLWantReadError:
+                        sel.modify(c.sock, selectors.EVENT_READ, c)
+                        continue
+                    except ssl.SSLWantWriteError:
+                        sel.modify(c.sock, selectors.EVENT_WRITE, c)
+                        continue
                     except OSError:
                         errors += 1
                         close(c)
                         waiting -= 1
                         continue
-                    c.state = "reading"
-                    sel.modify(c.sock, selectors.EVENT_READ, c)
+                    if not send_request(c):
+                        waiting -= 1
                     continue
-                try:
-                    data = c.sock.recv(65536)
-                except OSError:
-                    data = None
+                data = read_all(c)
+                if data is WOULD_BLOCK:
+                    continue
                 if not data:
                     # Closed or reset before the answer came.
                     errors += 1
@@ -212,10 +276,9 @@ def main():
     while time.monotonic() < hold_end and not os.path.exists(a.go):
         for key, ev in sel.select(timeout=0.2):
             c = key.data
-            try:
-                data = c.sock.recv(4096)
-            except OSError:
-                data = b""
+            data = read_all(c)
+            if data is WOULD_BLOCK:
+                continue
             if not data:
                 closed_idle += 1
                 close(c)

@@ -195,6 +195,11 @@ pub struct Balancer {
     pub failovers: AtomicU64,
     /// Attempts abandoned on the way (the request was dropped before it finished).
     pub cancelled: AtomicU64,
+    /// The balancer a reload put in this one's place: long-lived work (an open
+    /// WebSocket) follows it to see the member's current activation and state. Held
+    /// strongly, so that the chain stays whole while something old still looks; it
+    /// ends with the last holder of the oldest balancer.
+    replaced_by: std::sync::OnceLock<Arc<Balancer>>,
 }
 
 /// How one attempt on a member ended, as the AJP layer classifies it.
@@ -384,7 +389,22 @@ impl Balancer {
             sticky_misses: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            replaced_by: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records that a reload put `next` in this balancer's place.
+    pub fn replaced(&self, next: &Arc<Balancer>) {
+        let _ = self.replaced_by.set(next.clone());
+    }
+
+    /// The balancer in service now: this one, or the last that replaced it.
+    pub fn current(self: &Arc<Self>) -> Arc<Balancer> {
+        let mut now = self.clone();
+        while let Some(next) = now.replaced_by.get().cloned() {
+            now = next;
+        }
+        now
     }
 
     /// The balancer for `settings` that follows this one on a reload. A member whose

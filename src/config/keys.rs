@@ -219,10 +219,20 @@ pub fn deprecated(key: &str) -> Option<(&'static str, &'static str)> {
         .find(|(s, _)| has_suffix(key, s, "."))
 }
 
+/// Attributes only jkd knows (mod_jk 1.2.48 refuses to start on them): where a
+/// member's HTTP connector is, for WebSocket. Kept in an `--extend` file, they leave
+/// the workers file usable by mod_jk.
+pub const JKD_ONLY: &[&str] = &["http_port", "http_host"];
+
 /// mod_jk's validity rule: keys outside `worker.` are variables and always valid;
-/// `worker.` keys must end in a supported attribute.
+/// `worker.` keys must end in a supported attribute (or one of jkd's own).
 pub fn is_valid(key: &str) -> bool {
-    !key.starts_with("worker.") || in_class(key, SUPPORTED)
+    !key.starts_with("worker.") || in_class(key, SUPPORTED) || is_jkd_only(key)
+}
+
+/// Whether `key` is a `worker.` key mod_jk would refuse but jkd reads.
+pub fn is_jkd_only(key: &str) -> bool {
+    key.starts_with("worker.") && in_class(key, JKD_ONLY)
 }
 
 /// `wroker.list`, `workers.lb.type`: a key whose first word is a slip of `worker`

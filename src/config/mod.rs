@@ -1,5 +1,6 @@
 //! Configuration: reads workers.properties, mount rules and Apache `Jk*` lines into one immutable `Config`.
 
+pub mod access;
 pub mod apache;
 pub mod diag;
 pub mod dump;
@@ -32,6 +33,9 @@ pub struct Sources {
     pub apache_conf: Option<PathBuf>,
     /// `--document-root`: wins over the Apache config's `DocumentRoot`.
     pub document_root: Option<PathBuf>,
+    /// `--extend FILE`: property files read after the workers file, for keys only jkd
+    /// knows (mod_jk refuses a workers file that has them).
+    pub extend: Vec<PathBuf>,
 }
 
 /// The validated configuration: what jkd runs with.
@@ -59,6 +63,10 @@ pub struct Config {
     /// What is served from disk or redirected instead of answered 404: the
     /// document root, `Alias`, `DirectoryIndex`, `Redirect`, `RedirectMatch`.
     pub static_files: static_files::StaticFiles,
+    /// Who may reach a status worker, from the access rules of the Apache config's
+    /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
+    /// `--manager-allow` wins over it. See [`access`].
+    pub manager_allow: Option<access::ManagerAllow>,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -155,6 +163,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         static_files: static_files::StaticFiles::default(),
+        locations: Vec::new(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -169,6 +178,17 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
             return None;
         }
     }
+    for path in &sources.extend {
+        let file = display_name(path);
+        let bytes = read_file(path, "--extend file", diags)?;
+        if !inputs
+            .props
+            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+        {
+            return None;
+        }
+    }
+    warn_jkd_only_keys(&inputs.props, &sources.extend, diags);
     if !inputs.props.resolve_references(diags) {
         return None;
     }
@@ -195,7 +215,24 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         }
         config.static_files.document_root = Some((root.clone(), origin));
     }
+    config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
     Some(config)
+}
+
+/// jkd's own keys outside an `--extend` file: jkd reads them, but mod_jk would refuse
+/// the file, so it could no longer go back to httpd.
+fn warn_jkd_only_keys(props: &PropMap, extend: &[PathBuf], diags: &mut Diagnostics) {
+    let extend: Vec<String> = extend.iter().map(|p| display_name(p).to_string()).collect();
+    for e in props.entries() {
+        if keys::is_jkd_only(&e.key) && !extend.iter().any(|f| **f == *e.origin.file) {
+            diags.warning(
+                e.origin.clone(),
+                e.key.clone(),
+                "a jkd-only key: mod_jk 1.2.48 refuses to start on it; put it in a file given \
+                 with --extend to keep this one usable by mod_jk",
+            );
+        }
+    }
 }
 
 /// What the sources contribute before the workers are built, gathered in mod_jk's
@@ -211,6 +248,8 @@ struct Inputs {
     listeners: Vec<tls::Listener>,
     ssl_forwarding: tls::SslForwarding,
     static_files: static_files::StaticFiles,
+    /// The Apache config's `<Location>` sections with access rules.
+    locations: Vec<access::LocationAccess>,
 }
 
 impl Inputs {
@@ -245,6 +284,7 @@ impl Inputs {
                 ),
             );
         }
+        self.locations = conf.locations.clone();
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -441,6 +481,7 @@ pub fn build(
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         static_files: static_files::StaticFiles::default(),
+        manager_allow: None,
     })
 }
 

@@ -65,6 +65,19 @@ pub struct AjpSettings {
     /// The raw `fail_on_status` text, as the status worker shows it.
     pub fail_on_status_text: Option<String>,
     pub secret: Option<String>,
+    /// jkd-only `http_port`: the member's HTTP connector, for WebSocket (AJP cannot
+    /// carry it).
+    pub http_port: Option<u16>,
+    /// jkd-only `http_host`; the AJP host when not given.
+    pub http_host: Option<String>,
+}
+
+impl AjpSettings {
+    /// Where the worker's HTTP connector listens, when `http_port` says.
+    pub fn http_endpoint(&self) -> Option<(&str, u16)> {
+        let port = self.http_port?;
+        Some((self.http_host.as_deref().unwrap_or(&self.host), port))
+    }
 }
 
 /// One member of a load balancer.
@@ -307,6 +320,21 @@ impl Reader<'_> {
         let busy_limit = self.int(name, "busy_limit", 0);
         let (fail_on_status, fail_on_status_text) = self.fail_on_status(name);
         let secret = self.string(name, "secret");
+        let http_port = match self.opt_int(name, "http_port") {
+            Some(p) => match u16::try_from(p) {
+                Ok(p) if p > 0 => Some(p),
+                _ => {
+                    self.warn(
+                        name,
+                        "http_port",
+                        format!("{p} is not a port (1-65535); WebSocket requests get 502"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let http_host = self.string(name, "http_host");
         AjpSettings {
             protocol,
             host,
@@ -335,6 +363,8 @@ impl Reader<'_> {
             fail_on_status,
             fail_on_status_text,
             secret,
+            http_port,
+            http_host,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The client's request body as the AJP exchange reads it: pieces of the size the backend asks for, each read bounded by the client timeout.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -16,6 +18,8 @@ pub struct IncomingSource {
     pending: Bytes,
     /// The longest wait for the client's next bytes (`--timeout`).
     timeout: Duration,
+    /// Body bytes read, for the access log (`None` when it is off).
+    counted: Option<Arc<AtomicU64>>,
 }
 
 impl IncomingSource {
@@ -24,7 +28,14 @@ impl IncomingSource {
             body: Some(body),
             pending: Bytes::new(),
             timeout,
+            counted: None,
         }
+    }
+
+    /// Adds every body byte read to `counter` (the access log's `bytes_in`).
+    pub fn counting(mut self, counter: Option<Arc<AtomicU64>>) -> Self {
+        self.counted = counter;
+        self
     }
 
     /// The longest wait for the client (each read of the body, each write of the
@@ -71,6 +82,9 @@ impl BodySource for IncomingSource {
                 Some(Err(e)) => return Err(io::Error::other(e)),
                 Some(Ok(frame)) => {
                     if let Ok(mut data) = frame.into_data() {
+                        if let Some(c) = &self.counted {
+                            c.fetch_add(data.remaining() as u64, Ordering::Relaxed);
+                        }
                         self.pending = data.copy_to_bytes(data.remaining());
                     }
                 }

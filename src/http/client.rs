@@ -79,6 +79,8 @@ struct Activity {
     /// client's spelling of header names (hyper lower-cases them, mod_jk forwards
     /// them as sent).
     head: Option<parking_lot::Mutex<Vec<u8>>>,
+    /// A WebSocket accepted by a backend: relayed once hyper has written the 101.
+    upgrade: parking_lot::Mutex<Option<super::websocket::Relay>>,
 }
 
 /// The most of a request head kept to read the names' spelling (an AJP packet is at
@@ -183,6 +185,7 @@ impl Activity {
             head_since: AtomicU64::new(0),
             epoch: Instant::now(),
             head: capture_heads.then(|| parking_lot::Mutex::new(Vec::new())),
+            upgrade: parking_lot::Mutex::new(None),
         }
     }
 
@@ -565,8 +568,18 @@ async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Opti
         let info = per_request.clone();
         let names = counted.request_began();
         let guard = InFlight(counted.clone());
+        let upgrades = counted.clone();
         Box::pin(async move {
             let resp = super::handle(rt, req, info, names).await;
+            // A 101 carries the backend side of a WebSocket: the connection relays it
+            // once hyper has written the answer.
+            if let Some(relay) = resp
+                .extensions()
+                .get::<super::websocket::Upgrade>()
+                .and_then(super::websocket::Upgrade::take)
+            {
+                *upgrades.upgrade.lock() = Some(relay);
+            }
             drop(guard);
             Ok(resp)
         })
@@ -634,6 +647,17 @@ async fn serve_until_idle(live: Arc<Live>, io: ClientIo, info: ConnInfo) -> Opti
     }
     let parts = conn.into_parts();
     let mut io = parts.io.into_inner();
+    let upgraded = activity.upgrade.lock().take();
+    if let Some(relay) = upgraded {
+        if !parts.read_buf.is_empty() {
+            let mut joined = BytesMut::with_capacity(parts.read_buf.len() + io.pending.len());
+            joined.extend_from_slice(&parts.read_buf);
+            joined.extend_from_slice(&io.pending);
+            io.pending = joined.freeze();
+        }
+        super::websocket::relay(&mut io, relay).await;
+        return None;
+    }
     if !parking {
         // The client closed, or asked to close, or jkd answered without reading a
         // body: end as httpd does.

@@ -26,6 +26,10 @@ pub enum ProxyError {
     BadRequest(&'static str),
     /// A Transfer-Encoding other than `chunked` alone.
     UnsupportedCoding,
+    /// A backend's HTTP answer (WebSocket handshake) that is not HTTP.
+    BadGateway(String),
+    /// A backend did not answer within its reply timeout (WebSocket handshake).
+    Timeout,
 }
 
 /// The HTTP status for a failure: mod_jk's choices (§3.11 of the reference).
@@ -39,6 +43,8 @@ pub fn status_of(e: &ProxyError) -> u16 {
         ProxyError::Unsupported(_) => 501,
         ProxyError::BadRequest(_) => 400,
         ProxyError::UnsupportedCoding => 501,
+        ProxyError::BadGateway(_) => 502,
+        ProxyError::Timeout => 504,
         ProxyError::Backend(f) => match &f.kind {
             // The client stopped sending its body: httpd's 408.
             FailureKind::Client(e) if e.kind() == std::io::ErrorKind::TimedOut => 408,

@@ -355,6 +355,11 @@ impl<'a> Outbound<'a> {
         Ok(out)
     }
 
+    /// Whether the client reached jkd (or the trusted proxy before it) over TLS.
+    pub(super) fn is_ssl(&self) -> bool {
+        self.is_ssl
+    }
+
     fn idempotent(&self) -> bool {
         matches!(
             *self.method,
@@ -670,15 +675,37 @@ async fn prefetch_body(
         })
 }
 
+/// What became of a request on its way to a backend, for the access log: filled
+/// in by [`super::route`] and [`forward`] as they go, so that a refused request
+/// tells as much as a served one. Cheap when nobody reads it (no allocation).
+#[derive(Debug, Default)]
+pub struct Dispatch<'a> {
+    /// The worker the URI was mapped to.
+    pub worker: Option<&'a str>,
+    /// The member (or worker used directly) of the last attempt.
+    pub member: Option<Arc<AjpWorker>>,
+    /// The route sent with the attempt that answered.
+    pub route: Option<String>,
+    pub sticky: crate::access_log::Sticky,
+    /// Members tried.
+    pub attempts: u32,
+    /// From the start of forwarding to the backend's response head.
+    pub backend: Option<Duration>,
+    /// Counts the request body bytes read from the client (the access log's).
+    pub body_bytes: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
 /// Where one request's attempts go: a balancer choosing among its members (mod_jk's
 /// `service` of the lb worker), or one ajp13 worker tried up to its `retries` times
 /// (mod_jk's `service` of the ajp worker). Both feed the same attempt loop
 /// ([`forward`]); this is the only place that knows the difference.
-enum Plan {
+pub(super) enum Plan {
     Balancer {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
         set_cookie: bool,
+        /// The request carried a session id (for the access log's sticky hit/miss).
+        had_session: bool,
     },
     Direct {
         worker: Arc<AjpWorker>,
@@ -687,18 +714,18 @@ enum Plan {
 }
 
 /// One attempt's target, chosen by the plan.
-struct Chosen {
-    member: Arc<AjpWorker>,
+pub(super) struct Chosen {
+    pub(super) member: Arc<AjpWorker>,
     /// The balancer's choice (member, route, activation, probe); `None` for a worker
     /// used directly.
     choice: Option<Choice>,
     /// A `Set-Cookie` with the route for a request not routed by its session.
-    cookie: Option<HeaderValue>,
+    pub(super) cookie: Option<HeaderValue>,
 }
 
 impl Chosen {
     /// The route sent to the backend (balancers only).
-    fn route(&self) -> Option<&str> {
+    pub(super) fn route(&self) -> Option<&str> {
         self.choice.as_ref().map(|c| c.route.as_str())
     }
 
@@ -717,13 +744,13 @@ impl Chosen {
 
 /// An attempt under way: the member counts it busy until it is finished, or the
 /// guard is dropped (the request was cancelled).
-enum Attempt {
+pub(super) enum Attempt {
     Balancer(balancer::InFlight),
     Direct(DirectInFlight),
 }
 
 impl Plan {
-    fn new(target: &Target, rule: &MountRule, out: &Outbound<'_>) -> Option<Plan> {
+    pub(super) fn new(target: &Target, rule: &MountRule, out: &Outbound<'_>) -> Option<Plan> {
         match target {
             Target::Ajp(worker) => Some(Plan::Direct {
                 worker: worker.clone(),
@@ -742,6 +769,7 @@ impl Plan {
                         .as_deref()
                         .unwrap_or(&settings.session_cookie),
                 );
+                let had_session = session.is_some();
                 let options = RequestOptions {
                     sticky_ignore: ext.sticky_ignore,
                     stateless: ext.stateless,
@@ -754,14 +782,30 @@ impl Plan {
                     lb: lb.clone(),
                     attempts,
                     set_cookie: settings.set_session_cookie || ext.set_session_cookie,
+                    had_session,
                 })
             }
             Target::Status | Target::Unsupported(_) => None,
         }
     }
 
+    /// Whether `chosen` followed the request's session.
+    fn sticky(&self, chosen: &Chosen) -> crate::access_log::Sticky {
+        use crate::access_log::Sticky;
+        match (self, &chosen.choice) {
+            (_, Some(c)) if c.sticky => Sticky::Hit,
+            (
+                Plan::Balancer {
+                    had_session: true, ..
+                },
+                _,
+            ) => Sticky::Miss,
+            _ => Sticky::None,
+        }
+    }
+
     /// The balancer's name, for logs ("-" for a worker used directly).
-    fn balancer_name(&self) -> &str {
+    pub(super) fn balancer_name(&self) -> &str {
         match self {
             Plan::Balancer { lb, .. } => &lb.balancer.name,
             Plan::Direct { .. } => "-",
@@ -780,12 +824,13 @@ impl Plan {
     }
 
     /// The next member to try; `None` when no attempt is left.
-    async fn next(&mut self) -> Option<Chosen> {
+    pub(super) async fn next(&mut self) -> Option<Chosen> {
         match self {
             Plan::Balancer {
                 lb,
                 attempts,
                 set_cookie,
+                ..
             } => loop {
                 let choice = match lb.balancer.next_step(attempts) {
                     Step::Try(c) => c,
@@ -848,8 +893,22 @@ impl Plan {
         }
     }
 
+    /// `chosen` could not be reached (its HTTP connector, for WebSocket): the member
+    /// is marked as for a refused AJP connection, and another may be tried.
+    pub(super) fn unreachable(&mut self, chosen: &Chosen, why: &str) {
+        tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, "cannot connect: {why}");
+        if let Plan::Balancer { lb, attempts, .. } = self {
+            lb.balancer.report(
+                attempts,
+                report(Outcome::ConnectFailed, true),
+                false,
+                Instant::now(),
+            );
+        }
+    }
+
     /// Counts the attempt as begun on `chosen`.
-    fn begin(&mut self, chosen: &Chosen) -> Attempt {
+    pub(super) fn begin(&mut self, chosen: &Chosen) -> Attempt {
         match (self, &chosen.choice) {
             (Plan::Balancer { lb, attempts, .. }, Some(choice)) => {
                 Attempt::Balancer(lb.balancer.begin_owned(std::mem::take(attempts), choice))
@@ -860,7 +919,7 @@ impl Plan {
 
     /// Ends an attempt that failed (or whose status the worker is told to fail on);
     /// `again` says whether the request may go on to another attempt.
-    fn failed(&mut self, attempt: Attempt, outcome: Outcome, again: bool) {
+    pub(super) fn failed(&mut self, attempt: Attempt, outcome: Outcome, again: bool) {
         match (self, attempt) {
             (Plan::Balancer { attempts, .. }, Attempt::Balancer(in_flight)) => {
                 *attempts = in_flight.finish(report(outcome, again), Instant::now());
@@ -873,7 +932,7 @@ impl Plan {
 impl Attempt {
     /// Ends the attempt with `outcome`: the one place where how an attempt ended
     /// becomes counters (and, for a balancer, the member's state).
-    fn finish(self, outcome: Outcome, bytes: u64) {
+    pub(super) fn finish(self, outcome: Outcome, bytes: u64) {
         match self {
             Attempt::Balancer(in_flight) => {
                 let done = Report {
@@ -915,7 +974,9 @@ pub async fn forward(
     rule: &MountRule,
     out: Outbound<'_>,
     body: IncomingSource,
+    dispatch: &mut Dispatch<'_>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
+    let started = Instant::now();
     let Some(mut plan) = Plan::new(target, rule, &out) else {
         return Err(ProxyError::Unsupported("not a worker that forwards"));
     };
@@ -925,6 +986,9 @@ pub async fn forward(
     let mut last_error: Option<ProxyError> = None;
     while let Some(chosen) = plan.next().await {
         let member = chosen.member.clone();
+        dispatch.attempts += 1;
+        dispatch.member = Some(member.clone());
+        dispatch.sticky = plan.sticky(&chosen);
         let mut lease = match member.pool.acquire_checked(chosen.probe()).await {
             Ok(l) => l,
             Err(e) => {
@@ -953,6 +1017,7 @@ pub async fn forward(
         match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
         {
             Ok(head) => {
+                dispatch.backend = Some(started.elapsed());
                 if let Some(outcome) = fail_on_status(&member.settings, rule, head.status) {
                     drop(lease);
                     let again = body.replayable();
@@ -986,7 +1051,9 @@ pub async fn forward(
                     attempt.finish(outcome, traffic.sent + traffic.read);
                 };
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
-                return Ok(response_from(&head, resp_body, chosen.cookie));
+                let Chosen { choice, cookie, .. } = chosen;
+                dispatch.route = choice.map(|c| c.route);
+                return Ok(response_from(&head, resp_body, cookie));
             }
             Err(f) => {
                 drop(lease);
@@ -1034,7 +1101,7 @@ fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Ac
 }
 
 /// One request under way on a worker used directly: busy until finished or dropped.
-struct DirectInFlight {
+pub(super) struct DirectInFlight {
     worker: Arc<AjpWorker>,
     finished: bool,
 }

@@ -8,6 +8,7 @@ pub mod proxy_protocol;
 pub mod server_errors;
 pub mod static_files;
 pub mod stream;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,16 @@ fn plain(status: u16, text: &str) -> Response<ProxyBody> {
     resp
 }
 
+/// The request's id as sent to Tomcat in `X-Request-Id` (the client's, else
+/// `jkd-<hex>`), for log lines; borrowed unless it is not UTF-8.
+fn request_id(headers: &http::HeaderMap) -> std::borrow::Cow<'_, str> {
+    headers
+        .get("x-request-id")
+        .map_or(std::borrow::Cow::Borrowed("-"), |v| {
+            String::from_utf8_lossy(v.as_bytes())
+        })
+}
+
 /// Handles one request end to end.
 pub async fn handle(
     rt: Arc<Runtime>,
@@ -45,13 +56,13 @@ pub async fn handle(
     conn: ConnInfo,
     names: Option<client::OriginalHeaderNames>,
 ) -> Response<ProxyBody> {
-    let id = rt.request_ids.fetch_add(1, Ordering::Relaxed);
+    let number = rt.request_ids.fetch_add(1, Ordering::Relaxed);
     let (mut parts, incoming) = req.into_parts();
     if !parts.headers.contains_key("x-request-id") {
         let mut text = [0u8; 20];
         let written = {
             let mut cursor = std::io::Cursor::new(&mut text[..]);
-            let _ = std::io::Write::write_fmt(&mut cursor, format_args!("jkd-{id:x}"));
+            let _ = std::io::Write::write_fmt(&mut cursor, format_args!("jkd-{number:x}"));
             cursor.position() as usize
         };
         if let Ok(v) = HeaderValue::from_bytes(text.get(..written).unwrap_or_default()) {
@@ -59,15 +70,25 @@ pub async fn handle(
         }
     }
     let started = Instant::now();
-    let result = route(&rt, &parts, incoming, conn, names.as_ref()).await;
-    match result {
+    // Built only when the access log is on: without it a request allocates nothing
+    // more than before.
+    let logging = rt
+        .access_log
+        .as_ref()
+        .map(|log| (log.clone(), begin_record(log, &rt, &parts, &conn)));
+    let mut dispatch = forward::Dispatch {
+        body_bytes: logging.as_ref().map(|_| Arc::default()),
+        ..Default::default()
+    };
+    let result = route(&rt, &parts, incoming, conn, names.as_ref(), &mut dispatch).await;
+    let resp = match result {
         Ok(resp) => {
-            tracing::debug!(id, method = %parts.method, uri = %parts.uri, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "forwarded");
+            tracing::debug!(request_id = %request_id(&parts.headers), method = %parts.method, uri = %parts.uri, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "forwarded");
             resp
         }
         Err(e) => {
             let status = status_of(&e);
-            tracing::info!(id, method = %parts.method, uri = %parts.uri, status, "refused: {e:?}");
+            tracing::info!(request_id = %request_id(&parts.headers), method = %parts.method, uri = %parts.uri, status, "refused: {e:?}");
             plain(
                 status,
                 StatusCode::from_u16(status)
@@ -75,7 +96,87 @@ pub async fn handle(
                     .unwrap_or(""),
             )
         }
+    };
+    match logging {
+        None => resp,
+        Some((log, mut record)) => {
+            record.status = resp.status().as_u16();
+            record.response_headers = crate::access_log::AccessLog::capture(
+                log.format().response_headers(),
+                resp.headers(),
+            );
+            record.worker = dispatch.worker.map(str::to_string);
+            record.member = dispatch.member.as_ref().map(|m| m.name.clone());
+            record.route = dispatch.route.take();
+            record.sticky = dispatch.sticky;
+            record.attempts = dispatch.attempts;
+            record.backend = dispatch.backend;
+            let bytes_in = dispatch.body_bytes.take();
+            resp.map(|body| {
+                ProxyBody::Logged(Box::new(crate::runtime::body::LoggedBody::new(
+                    body, record, log, started, bytes_in,
+                )))
+            })
+        }
     }
+}
+
+/// The access log record of a request, with what is known before it is served.
+fn begin_record(
+    log: &crate::access_log::AccessLog,
+    rt: &Runtime,
+    parts: &http::request::Parts,
+    conn: &ConnInfo,
+) -> Box<crate::access_log::Record> {
+    let header = |name: http::header::HeaderName| parts.headers.get(name).cloned();
+    let host = header(http::header::HOST).or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    // A body jkd never reads (a status manager's form, a refused request) is logged
+    // with its announced length.
+    let announced = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Box::new(crate::access_log::Record {
+        start: std::time::SystemTime::now(),
+        client: forward::client_addr(conn.peer.ip(), &parts.headers, &rt.trusted_proxies),
+        peer: conn.peer,
+        local_port: conn.local.port(),
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        version: parts.version,
+        host,
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
+        request_id: parts
+            .headers
+            .get("x-request-id")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("-")),
+        tls: conn.tls.as_ref().map(|t| t.protocol),
+        request_headers: crate::access_log::AccessLog::capture(
+            log.format().request_headers(),
+            &parts.headers,
+        ),
+        response_headers: Vec::new(),
+        status: 0,
+        bytes_in: announced,
+        bytes_out: 0,
+        duration: Duration::ZERO,
+        backend: None,
+        worker: None,
+        member: None,
+        route: None,
+        sticky: Default::default(),
+        attempts: 0,
+        completed: false,
+    })
 }
 
 /// RFC 9112's rules for the request head that hyper leaves to the server: refused
@@ -146,12 +247,13 @@ pub(crate) fn transfer_codings(headers: &http::HeaderMap) -> impl Iterator<Item 
         .filter(|c| !c.is_empty())
 }
 
-async fn route(
-    rt: &Runtime,
+async fn route<'r>(
+    rt: &'r Runtime,
     parts: &http::request::Parts,
     incoming: Incoming,
     conn: ConnInfo,
     names: Option<&client::OriginalHeaderNames>,
+    dispatch: &mut forward::Dispatch<'r>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_head(parts)?;
     let site = &rt.config.static_files;
@@ -169,6 +271,7 @@ async fn route(
         }
         Ok(Some(r)) => r,
     };
+    dispatch.worker = Some(rule.worker.as_str());
     let target = rt
         .targets
         .get(&rule.worker)
@@ -191,10 +294,16 @@ async fn route(
         body_without_length,
         names,
     );
-    let body = IncomingSource::new(incoming, rt.limits.timeout);
+    if websocket::is_upgrade(parts) {
+        return websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone()).await;
+    }
+    let body =
+        IncomingSource::new(incoming, rt.limits.timeout).counting(dispatch.body_bytes.clone());
     let started = Instant::now();
     let forwarded = match target {
-        Target::Ajp(_) | Target::Lb(_) => forward::forward(&target, rule, out, body).await,
+        Target::Ajp(_) | Target::Lb(_) => {
+            forward::forward(&target, rule, out, body, dispatch).await
+        }
         // Answered above.
         Target::Status => return Err(ProxyError::Unsupported("status worker")),
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),

@@ -50,6 +50,8 @@ pub mod names {
     pub const BALANCER_MAX_BUSY: &str = "jkd_balancer_max_busy";
     pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
         "jkd_config_last_reload_success_timestamp_seconds";
+    pub const MANAGER_REFUSED_TOTAL: &str = "jkd_manager_refused_total";
+    pub const ACCESS_LOG_DROPPED_TOTAL: &str = "jkd_access_log_dropped_total";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -177,9 +179,19 @@ impl Registry {
         );
         g(names::BUILD_INFO, "jkd's version (the value is always 1)");
         d(
+            names::ACCESS_LOG_DROPPED_TOTAL,
+            None,
+            "Access log lines dropped because the writer fell behind (requests never wait for it)",
+        );
+        d(
             names::CONFIG_RELOADS_TOTAL,
             None,
             "Configuration reloads (SIGHUP), by result",
+        );
+        d(
+            names::MANAGER_REFUSED_TOTAL,
+            None,
+            "Requests for the status manager refused because the client's address is not allowed",
         );
         g(
             names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
@@ -286,8 +298,14 @@ impl Registry {
             self.counter(names::CONFIG_RELOADS_TOTAL, &[("result", result)])
                 .absolute(n.load(Ordering::Relaxed));
         }
+        if let Some(log) = &rt.access_log {
+            self.counter(names::ACCESS_LOG_DROPPED_TOTAL, &[])
+                .absolute(log.dropped());
+        }
         self.gauge(names::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, &[])
             .set(reloads.last_success.load(Ordering::Relaxed) as f64);
+        self.counter(names::MANAGER_REFUSED_TOTAL, &[])
+            .absolute(rt.manager_refused.load(Ordering::Relaxed));
         for (name, target) in &rt.targets {
             match target {
                 Target::Ajp(w) => {

@@ -179,6 +179,14 @@ pub struct Runtime {
     pub draining: Arc<Draining>,
     /// `--proxy-protocol`: connections from trusted proxies begin with a PROXY header.
     pub proxy_protocol: bool,
+    /// `--manager-allow`: the only client ranges that reach a status worker; it
+    /// wins over the configuration's [`Config::manager_allow`].
+    pub manager_allow: Option<Vec<ipnet::IpNet>>,
+    /// Requests for a status worker refused by the allow-list (shared by every
+    /// snapshot).
+    pub manager_refused: Arc<AtomicU64>,
+    /// The access log, when `--access-log` is given (shared by every snapshot).
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 /// Configuration reloads: counts and the time of the last good one, for the metrics
@@ -252,13 +260,16 @@ impl Runtime {
             reloads: Arc::default(),
             draining: Arc::default(),
             proxy_protocol: false,
+            manager_allow: None,
+            manager_refused: Arc::default(),
+            access_log: None,
         })
     }
 
     /// The runtime for `config` that follows this one (a reload): a worker whose name
     /// and settings are unchanged keeps its live state (pool and open connections,
     /// counters, a balancer's member states and load values), anything else starts
-    /// anew; the client counts, limits, manager and request numbers carry over. The
+    /// anew; the client counts, limits, manager, request numbers and access log carry over. The
     /// result is swapped in whole ([`Live::replace`]); requests under way finish on
     /// the runtime they started with.
     pub fn successor(&self, config: Config, now: Instant) -> Runtime {
@@ -287,7 +298,12 @@ impl Runtime {
                                         .unwrap_or_else(|| AjpWorker::new(&m.name, &m.ajp))
                                 })
                                 .collect(),
-                            balancer: Arc::new(old.balancer.successor(lb.clone(), maintain, now)),
+                            balancer: {
+                                let next =
+                                    Arc::new(old.balancer.successor(lb.clone(), maintain, now));
+                                old.balancer.replaced(&next);
+                                next
+                            },
                         })))
                     }
                 }
@@ -320,7 +336,26 @@ impl Runtime {
             reloads: self.reloads.clone(),
             draining: self.draining.clone(),
             proxy_protocol: self.proxy_protocol,
+            manager_allow: self.manager_allow.clone(),
+            manager_refused: self.manager_refused.clone(),
+            access_log: self.access_log.clone(),
         }
+    }
+
+    /// The client ranges that reach a status worker: `--manager-allow`, else the
+    /// configuration's, `None` when everyone does.
+    pub fn manager_allow(&self) -> Option<&[ipnet::IpNet]> {
+        self.manager_allow.as_deref().or(self
+            .config
+            .manager_allow
+            .as_ref()
+            .map(|a| a.ranges.as_slice()))
+    }
+
+    /// Whether a client at `ip` (the connection's peer) reaches a status worker.
+    pub fn manager_admits(&self, ip: std::net::IpAddr) -> bool {
+        self.manager_allow()
+            .is_none_or(|nets| crate::config::access::admitted(nets, ip))
     }
 
     /// Periodic upkeep: balancer maintenance and idle-connection cleanup.

@@ -1,6 +1,13 @@
 //! Who may change things through the status manager: users from a `--manager-users` file of bcrypt hashes (htpasswd -B), HTTP Basic authentication, and the rules that keep another site from making a signed-in browser change anything (cross-site request forgery).
 //!
-//! [`serve`] answers every request for a status worker, in this order:
+//! First of all, the client's address: when an allow-list is in force
+//! (`--manager-allow`, or the Apache config's `<Location>` rules, see
+//! [`crate::config::access`]), a TCP peer outside it gets a plain `403` before
+//! anything else is looked at, so it learns nothing (not even whether sign-in
+//! exists); the refusal is counted (`jkd_manager_refused_total`) and logged at info
+//! with the address.
+//!
+//! Then [`serve`] answers every request for a status worker, in this order:
 //!
 //! 0. A path whose dot segment hides behind a path parameter (`/app/..;/jkmanager/`,
 //!    see [`crate::config::uri::hides_dot_segment`]) is answered `404`: mod_jk maps
@@ -607,6 +614,9 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    if let Some(refused) = refuse_client(rt, worker, conn) {
+        return refused;
+    }
     if let Some(refused) = refuse_early(worker, parts, conn) {
         return refused;
     }
@@ -677,6 +687,24 @@ where
         },
     };
     super::respond(rt, worker, parts, conn, &caller).await
+}
+
+/// A client outside the manager's allow-list: plain `403`, counted and logged. The
+/// peer address is the TCP peer, never `X-Forwarded-For`, which any client can
+/// write.
+fn refuse_client(rt: &Runtime, worker: &str, conn: &ConnInfo) -> Option<Response<ProxyBody>> {
+    let client = conn.peer.ip();
+    if rt.manager_admits(client) {
+        return None;
+    }
+    rt.manager_refused
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        status_worker = ?worker,
+        client = %client,
+        "status manager: the client's address is not allowed (--manager-allow or the Apache config's <Location> rules)"
+    );
+    Some(plain(StatusCode::FORBIDDEN, "403 Forbidden"))
 }
 
 /// Requests answered before anything is read: a path that hides a dot segment, a

@@ -438,6 +438,11 @@ fn show_command(
             time: Stamp::of(gather.clock.unix),
             web_server: web_server(),
             jk_version: jk_version(),
+            last_reload: {
+                let r = &gather.rt.reloads;
+                let at = r.last_attempt.load(std::sync::atomic::Ordering::Relaxed);
+                (at != 0).then(|| (at, r.last_failed.load(std::sync::atomic::Ordering::Relaxed)))
+            },
         });
     }
     page.body = match command {

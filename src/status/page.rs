@@ -16,6 +16,10 @@ pub struct Head {
     pub time: Option<Stamp>,
     pub web_server: String,
     pub jk_version: String,
+    /// jkd's last configuration reload (SIGHUP): Unix seconds and whether it was
+    /// refused; `None` before the first. Shown on the HTML page only (mod_jk's
+    /// formats have no place for it).
+    pub last_reload: Option<(i64, bool)>,
 }
 
 /// The balancers or the AJP workers of `cmd=list`.

@@ -702,7 +702,11 @@ fn build_webapp(src: &Path, files: &[PathBuf], target: &Path, dir: &Path) {
             .collect()
     };
     run_javac(
-        &format!("{CATALINA_HOME}/lib/servlet-api.jar"),
+        // The WebSocket API for the echo endpoint (tests/websocket.rs): Tomcat 10.1 splits
+        // it into the server and the client (base) jars.
+        &format!(
+            "{CATALINA_HOME}/lib/servlet-api.jar:{CATALINA_HOME}/lib/websocket-api.jar:{CATALINA_HOME}/lib/websocket-client-api.jar"
+        ),
         &classes,
         &java_files("src"),
     );

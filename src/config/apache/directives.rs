@@ -239,6 +239,10 @@ impl Reader<'_> {
                 }
             }
             "timeout" | "keepalivetimeout" => self.seconds_directive(name, &args(), origin),
+            "require" | "order" | "allow" | "deny" | "satisfy" | "authtype" | "authuserfile"
+            | "authgroupfile" | "authbasicprovider" | "authdigestprovider" => {
+                self.access_directive(name, rest, origin)
+            }
             "listen" => self.listen(rest, origin),
             _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
             _ if super::static_directives::is_static_directive(name) => {
@@ -338,7 +342,14 @@ impl Reader<'_> {
         }
         let first = args.first().cloned().unwrap_or_default();
         match d.kind {
-            JkKind::Mount | JkKind::UnMount => self.mount(d, &args, origin),
+            JkKind::Mount | JkKind::UnMount => {
+                // `JkMount WORKER` takes the section's path; with a path of its own
+                // the section does not necessarily cover it.
+                if d.kind == JkKind::Mount && args.len() == 1 {
+                    self.note_location_mount(&args);
+                }
+                self.mount(d, &args, origin)
+            }
             JkKind::WorkersFile => {
                 // jk_set_worker_file refuses a second JkWorkersFile outright, so this is
                 // an error and the first one stays (not "warning, last wins").

@@ -7,9 +7,11 @@
 //! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
 //! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
 //! the session, stapling and compression settings are checked and accepted), from
-//! which the listeners and their TLS settings are built, and what httpd itself
-//! served in front of mod_jk: `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect`
-//! and `RedirectMatch` (`static_directives`). mod_jk and mod_ssl count as
+//! which the listeners and their TLS settings are built, the access rules of
+//! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
+//! which the status manager's allow-list is built, and what httpd itself served in
+//! front of mod_jk: `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
+//! `RedirectMatch` (`static_directives`). mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
 //! lines httpd, mod_ssl or mod_jk would refuse are reported.
@@ -29,6 +31,9 @@
 //! jkd's behaviour towards clients does not depend on them. Diagnostics name the line
 //! where a directive starts (httpd names the last line of a continued directive).
 
+mod access;
+#[cfg(test)]
+mod access_tests;
 mod directives;
 mod lexer;
 mod listeners;
@@ -153,6 +158,9 @@ pub struct ApacheJk {
     /// The main server's `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
     /// `RedirectMatch` (see `static_directives`).
     pub static_files: crate::config::static_files::StaticFiles,
+    /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
+    /// jkd honours, in file order (see [`crate::config::access`]).
+    pub locations: Vec<crate::config::access::LocationAccess>,
 }
 
 struct Reader<'a> {
@@ -166,6 +174,8 @@ struct Reader<'a> {
     mount_keys: Vec<MountKey>,
     /// A relative Jk path was resolved before a later `ServerRoot` changed it.
     relative_paths_before_root: Vec<Origin>,
+    /// The `<Location>` sections open now, innermost last.
+    locations: Vec<access::LocationBuilder>,
 }
 
 /// Reads the Jk lines of an httpd configuration file. `${VAR}` is taken from
@@ -192,6 +202,7 @@ pub fn read_apache_conf_env(
         defines: HashMap::new(),
         mount_keys: Vec::new(),
         relative_paths_before_root: Vec::new(),
+        locations: Vec::new(),
     };
     let mut bytes = bytes;
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {

@@ -347,7 +347,8 @@ impl Reader<'_> {
             }
             _ => Section::Plain { name },
         };
-        self.sections.push((section, origin));
+        self.sections.push((section, origin.clone()));
+        self.access_section_opened(self.sections.len() - 1, &lower, &origin);
     }
 
     fn open_vhost(&mut self, name: &str, arg: &str, origin: &Origin) -> Section {
@@ -407,6 +408,7 @@ impl Reader<'_> {
         };
         if top.name().eq_ignore_ascii_case(closing) {
             self.sections.pop();
+            self.access_sections_closed();
             return;
         }
         let expected = top.name().to_string();
@@ -422,6 +424,7 @@ impl Reader<'_> {
             .rposition(|(s, _)| s.name().eq_ignore_ascii_case(closing))
         {
             self.sections.truncate(pos);
+            self.access_sections_closed();
         }
     }
 }

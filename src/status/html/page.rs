@@ -237,6 +237,18 @@ fn version_table(out: &mut String, ctx: &Context<'_>, head: &Head) {
         escape(&head.jk_version),
         unix
     );
+    if let Some((at, failed)) = head.last_reload {
+        let outcome = if failed {
+            "refused: the configuration before it is still running (the log names file:line)"
+        } else {
+            "applied"
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"reload\">Last reload: {} &mdash; {outcome}</p>",
+            escape(&ctx.time(at))
+        );
+    }
 }
 
 /// The links under the header: back to the list, the other formats of a listing,
