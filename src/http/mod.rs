@@ -97,6 +97,13 @@ pub async fn handle(
             )
         }
     };
+    // By status code, under the member that answered (or the worker, when none did).
+    match &dispatch.member {
+        Some(member) => member.responses.count(resp.status().as_u16()),
+        None => rt
+            .unanswered
+            .count(dispatch.worker.unwrap_or(""), resp.status().as_u16()),
+    }
     match logging {
         None => resp,
         Some((log, mut record)) => {
