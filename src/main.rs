@@ -64,6 +64,15 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
+            document_root: None,
+        }
+    }
+
+    /// The sources of `jkd run` and `jkd check`: these flags and `--document-root`.
+    fn sources_for_run(&self, run: &RunArgs) -> Sources {
+        Sources {
+            document_root: run.document_root.clone(),
+            ..self.sources()
         }
     }
 }
@@ -299,6 +308,9 @@ struct RunArgs {
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// serve URIs that no mount rule maps (or that JkUnMount excludes) from this directory, as httpd's DocumentRoot; wins over the Apache config's
+    #[arg(long = "document-root", value_name = "DIR")]
+    document_root: Option<PathBuf>,
     #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
@@ -368,8 +380,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-fn load(args: &ConfigArgs) -> Option<config::Config> {
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+fn load(sources: &Sources) -> Option<config::Config> {
+    let loaded = config::load(sources, &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     loaded.config
 }
@@ -395,7 +407,7 @@ fn check(
         );
         return ExitCode::from(2);
     }
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+    let loaded = config::load(&args.sources_for_run(&run), &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     let warned = !loaded.diagnostics.is_empty();
     let Some(cfg) = loaded.config else {
@@ -482,7 +494,7 @@ struct Serving {
 impl Serving {
     fn of_run(config: &ConfigArgs, cfg: &config::Config, run: RunArgs) -> Serving {
         Serving {
-            sources: Some(config.sources()),
+            sources: Some(config.sources_for_run(&run)),
             conf_listeners: cfg.listeners.clone(),
             listen: run.listen,
             tls: run.tls,
@@ -1047,7 +1059,7 @@ fn main() -> ExitCode {
             run,
         } => check(&config, run, strict, dump, &map, &map_file),
         Command::Run { config, run } => {
-            let Some(cfg) = load(&config) else {
+            let Some(cfg) = load(&config.sources_for_run(&run)) else {
                 return ExitCode::from(1);
             };
             let serving = Serving::of_run(&config, &cfg, run);

@@ -7,6 +7,7 @@ pub mod dump;
 pub mod keys;
 pub mod mounts;
 pub mod props;
+pub mod static_files;
 pub mod tls;
 pub mod uri;
 pub mod values;
@@ -30,6 +31,8 @@ pub struct Sources {
     /// `PATTERN=WORKER[;ext]` rules given directly.
     pub mounts: Vec<String>,
     pub apache_conf: Option<PathBuf>,
+    /// `--document-root`: wins over the Apache config's `DocumentRoot`.
+    pub document_root: Option<PathBuf>,
     /// `--extend FILE`: property files read after the workers file, for keys only jkd
     /// knows (mod_jk refuses a workers file that has them).
     pub extend: Vec<PathBuf>,
@@ -57,6 +60,9 @@ pub struct Config {
     /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
     /// server); mod_jk's defaults without one.
     pub ssl_forwarding: tls::SslForwarding,
+    /// What is served from disk or redirected instead of answered 404: the
+    /// document root, `Alias`, `DirectoryIndex`, `Redirect`, `RedirectMatch`.
+    pub static_files: static_files::StaticFiles,
     /// Who may reach a status worker, from the access rules of the Apache config's
     /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
     /// `--manager-allow` wins over it. See [`access`].
@@ -168,6 +174,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
         locations: Vec::new(),
         request_log: None,
     };
@@ -210,6 +217,18 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
     config.request_log = inputs.request_log;
+    config.static_files = inputs.static_files;
+    if let Some(root) = &sources.document_root {
+        let origin = Origin::new("--document-root", 0);
+        if !root.is_dir() {
+            diags.error(
+                origin.clone(),
+                "",
+                format!("--document-root {} is not a directory", root.display()),
+            );
+        }
+        config.static_files.document_root = Some((root.clone(), origin));
+    }
     config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
     Some(config)
 }
@@ -242,6 +261,7 @@ struct Inputs {
     http: HttpTimeouts,
     listeners: Vec<tls::Listener>,
     ssl_forwarding: tls::SslForwarding,
+    static_files: static_files::StaticFiles,
     /// The Apache config's `<Location>` sections with access rules.
     locations: Vec<access::LocationAccess>,
     request_log: Option<RequestLog>,
@@ -281,6 +301,20 @@ impl Inputs {
             }
             _ => None,
         };
+        self.static_files = conf.static_files.clone();
+        if let Some((root, origin)) = &conf.static_files.document_root
+            && !root.is_dir()
+        {
+            // httpd 2.4 starts with a warning too (AH00112).
+            diags.warning(
+                origin.clone(),
+                "DocumentRoot",
+                format!(
+                    "DocumentRoot '{}' is not a directory: every unmapped URI is answered 404",
+                    root.display()
+                ),
+            );
+        }
         self.locations = conf.locations.clone();
         if let Some(root) = &conf.server_root {
             self.props
@@ -477,6 +511,7 @@ pub fn build(
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
         manager_allow: None,
         request_log: None,
     })
@@ -964,5 +999,82 @@ mod tests {
             .collect();
         assert_eq!(addrs, [("80", false), ("443", true)]);
         assert!(!config.ssl_forwarding.extract);
+    }
+}
+
+#[cfg(test)]
+mod static_file_tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("jkd-config-static-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(dir.join("w.properties"), "worker.list=w\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_document_root_flag_wins_over_the_apache_config() {
+        let dir = temp_dir("wins");
+        std::fs::write(
+            dir.join("httpd.conf"),
+            "DocumentRoot /nonexistent-root\nRedirectMatch ^/$ /jw/\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            apache_conf: Some(dir.join("httpd.conf")),
+            document_root: Some(dir.join("site")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        let config = loaded.config.unwrap();
+        let (root, origin) = config.static_files.document_root.clone().unwrap();
+        assert_eq!(root, dir.join("site"));
+        assert_eq!(&*origin.file, "--document-root");
+        assert_eq!(config.static_files.redirects.len(), 1);
+        // The config's own root does not exist: httpd warns (AH00112), so does jkd.
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| !d.is_error() && d.key == "DocumentRoot" && d.origin.line == 1),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_document_root_flag_that_is_not_a_directory_is_an_error() {
+        let dir = temp_dir("missing");
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            document_root: Some(dir.join("no-such-dir")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        assert!(loaded.config.is_none());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("not a directory")),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let without = load(
+            &Sources {
+                workers: Some(dir.join("w.properties")),
+                ..Sources::default()
+            },
+            &|_| None,
+        );
+        let config = without.config.unwrap();
+        assert!(config.static_files.document_root.is_none());
+        assert!(!config.static_files.serves_files());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -237,7 +237,7 @@ impl Reader<'_> {
                             origin,
                             "ServerRoot",
                             format!(
-                                "ServerRoot comes after relative Jk file names (lines {}): \
+                                "ServerRoot comes after relative file names (lines {}): \
                                  httpd resolved those against its built-in ServerRoot, not \
                                  this one; jkd reads them relative to its working directory",
                                 earlier.join(", ")
@@ -254,6 +254,9 @@ impl Reader<'_> {
             }
             "listen" => self.listen(rest, origin),
             _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
+            _ if super::static_directives::is_static_directive(name) => {
+                self.static_directive(name, rest, origin)
+            }
             "define" => {
                 let a = args();
                 if let Some(var) = a.first() {
