@@ -933,9 +933,14 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             .as_ref()
             .map(|_| std::sync::Arc::new(jkd::metrics::Registry::new()));
         let mut rt = match &registry {
-            Some(r) => jkd::runtime::Runtime::with_latency(cfg, std::time::Instant::now(), |w| {
-                r.latency(w)
-            }),
+            Some(r) => {
+                let r = r.clone();
+                jkd::runtime::Runtime::with_latency(
+                    cfg,
+                    std::time::Instant::now(),
+                    jkd::runtime::Histograms::new(move |w, m| r.latency(w, m)),
+                )
+            }
             None => jkd::runtime::Runtime::new(cfg, std::time::Instant::now()),
         };
         let limits = serving.edge.limits(cfg_http);

@@ -315,8 +315,17 @@ async fn route<'r>(
         Target::Status => return Err(ProxyError::Unsupported("status worker")),
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
     };
+    let elapsed = started.elapsed().as_secs_f64();
     if let Some(h) = rt.latency.get(&rule.worker) {
-        h.record(started.elapsed().as_secs_f64());
+        h.record(elapsed);
+    }
+    let by_member = rt.member_latency.get(&rule.worker);
+    if let Some(h) = dispatch
+        .member
+        .as_ref()
+        .and_then(|m| by_member.and_then(|h| h.get(&m.name)))
+    {
+        h.record(elapsed);
     }
     match forwarded {
         Ok(resp) => Ok(server_errors::apply(rule.extensions.use_server_errors, resp).await),
