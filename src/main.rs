@@ -238,6 +238,17 @@ impl TlsArgs {
             }
             return Ok(Vec::new());
         }
+        if let Some(addr) = self
+            .tls_listen
+            .iter()
+            .find(|a| jkd::runtime::listen::unix_path(a).is_some())
+        {
+            return Err(format!(
+                "--tls-listen {addr}: TLS is served on TCP addresses only; a proxy on this \
+                 host that reaches jkd through a unix socket has terminated TLS already \
+                 (say so with X-Forwarded-Proto and --trusted-proxy 127.0.0.1)"
+            ));
+        }
         if self.certs.is_empty() {
             return Err("--tls-listen needs a certificate: --cert FILE --key FILE".to_string());
         }
@@ -285,9 +296,15 @@ impl TlsArgs {
 /// How `jkd run` serves (also taken by `jkd check`, which checks them).
 #[derive(Args, Clone, Debug)]
 struct RunArgs {
-    /// address to listen on, e.g. 127.0.0.1:8080; repeatable
+    /// address to listen on: 127.0.0.1:8080, :8080 (every address) or unix:/run/jkd/http.sock; repeatable
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
+    /// file mode of the --listen unix: sockets, octal (default: from the umask)
+    #[arg(long = "unix-socket-mode", value_name = "MODE", value_parser = jkd::runtime::listen::UnixPermissions::parse_mode)]
+    unix_socket_mode: Option<u32>,
+    /// owner of the --listen unix: sockets: USER[:GROUP] or :GROUP, names or ids (changing the user needs root)
+    #[arg(long = "unix-socket-owner", value_name = "USER[:GROUP]", value_parser = jkd::runtime::listen::UnixPermissions::parse_owner)]
+    unix_socket_owner: Option<(Option<u32>, Option<u32>)>,
     /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
     #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_ip_range)]
     trusted_proxies: Vec<ipnet::IpNet>,
@@ -473,6 +490,8 @@ struct Serving {
     /// Where the configuration came from, read again on SIGHUP (`None`: built in).
     sources: Option<Sources>,
     listen: Vec<String>,
+    /// Mode and owner of unix socket listeners.
+    unix: jkd::runtime::listen::UnixPermissions,
     /// Listeners from the Apache config, used when no listen flag is given.
     conf_listeners: Vec<config::tls::Listener>,
     /// HTTPS listeners from the flags.
@@ -497,6 +516,11 @@ impl Serving {
             sources: Some(config.sources_for_run(&run)),
             conf_listeners: cfg.listeners.clone(),
             listen: run.listen,
+            unix: jkd::runtime::listen::UnixPermissions {
+                mode: run.unix_socket_mode,
+                user: run.unix_socket_owner.and_then(|o| o.0),
+                group: run.unix_socket_owner.and_then(|o| o.1),
+            },
             tls: run.tls,
             trusted_proxies: run.trusted_proxies,
             proxy_protocol: run.proxy_protocol,
@@ -617,11 +641,21 @@ fn serving_is_sound(serving: &Serving) -> bool {
     let mut addresses: Vec<String> = specs.iter().map(|s| s.bind_addr()).collect();
     addresses.extend(serving.metrics_listen.clone());
     for addr in addresses {
+        if let Some(path) = jkd::runtime::listen::unix_path(&addr) {
+            if !path.parent().is_some_and(|d| d.is_dir()) {
+                eprintln!(
+                    "jkd: {addr}: no directory {} to put the socket in",
+                    path.parent().unwrap_or(path).display()
+                );
+                sound = false;
+            }
+            continue;
+        }
         if addr.parse::<std::net::SocketAddr>().is_err()
             && std::net::ToSocketAddrs::to_socket_addrs(addr.as_str()).is_err()
         {
             eprintln!(
-                "jkd: '{addr}' is not an address to listen on (HOST:PORT, IP:PORT or [IPv6]:PORT)"
+                "jkd: '{addr}' is not an address to listen on (HOST:PORT, IP:PORT, [IPv6]:PORT or unix:PATH)"
             );
             sound = false;
         }
@@ -898,12 +932,9 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let mut listeners = Vec::new();
         for (spec, acceptor) in specs.iter().zip(acceptors) {
             let addr = spec.bind_addr();
-            match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
+            match jkd::runtime::listen::Bound::bind(addr.as_str(), serving.unix).await {
                 Ok(l) => {
-                    let shown = l
-                        .local_addr()
-                        .map(|x| x.to_string())
-                        .unwrap_or_else(|_| addr.clone());
+                    let shown = l.shown(&addr);
                     let scheme = if acceptor.is_some() { "https" } else { "http" };
                     tracing::info!("listening on {scheme}://{shown}");
                     if let Some(a) = &acceptor {
@@ -1083,6 +1114,7 @@ fn main() -> ExitCode {
             sources: None,
             conf_listeners: Vec::new(),
             listen,
+            unix: Default::default(),
             tls,
             trusted_proxies: Vec::new(),
             proxy_protocol: false,

@@ -19,10 +19,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::runtime::listen::accept_with_backoff;
+use crate::runtime::listen::Accepted;
 use crate::runtime::{ConnInfo, Live, ProxyBody, Runtime, Target};
 use body::IncomingSource;
 use error::{ProxyError, status_of};
@@ -335,7 +334,7 @@ async fn route<'r>(
 
 /// A bound listening socket and, for HTTPS, its TLS configuration.
 pub struct Listening {
-    pub listener: TcpListener,
+    pub listener: crate::runtime::listen::Bound,
     pub tls: Option<Arc<crate::tls::Acceptor>>,
 }
 
@@ -371,8 +370,8 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
         let accepted = async {
             // Past --max-connections, wait for a connection to end before accepting.
             let permit = slots.clone().acquire_owned().await.ok()?;
-            let (stream, peer) = accept_with_backoff(&listening.listener, &mut failures).await;
-            Some((permit, stream, peer))
+            let accepted = listening.listener.accept(&mut failures).await;
+            Some((permit, accepted))
         };
         // A graceful stop closes the listener: new connections go to whoever else
         // listens on the address (a new jkd), or are refused.
@@ -380,13 +379,25 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
             accepted = accepted => accepted,
             () = draining.wait() => None,
         };
-        let Some((permit, stream, peer)) = next else {
+        let Some((permit, accepted)) = next else {
             return;
         };
-        let local = stream
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let _ = stream.set_nodelay(true);
+        let (stream, peer, local) = match accepted {
+            Accepted::Tcp(stream, peer) => {
+                let local = stream
+                    .local_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                let _ = stream.set_nodelay(true);
+                (stream::ClientStream::Plain(stream), peer, local)
+            }
+            // A client on this host, through a proxy that knows the port it was
+            // asked on only by the Host header: seen as loopback to port 80.
+            Accepted::Unix(stream) => (
+                stream::ClientStream::Unix(stream),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                SocketAddr::from(([127, 0, 0, 1], 80)),
+            ),
+        };
         let live = live.clone();
         let tls = listening.tls.clone();
         tokio::spawn(async move {
@@ -405,7 +416,7 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
 /// connection was closed (a missing PROXY header, a failed handshake; counted).
 async fn open_connection(
     live: &Live,
-    mut stream: tokio::net::TcpStream,
+    mut stream: stream::ClientStream,
     peer: SocketAddr,
     local: SocketAddr,
     tls: Option<Arc<crate::tls::Acceptor>>,
@@ -425,7 +436,11 @@ async fn open_connection(
         }
     }
     let Some(acceptor) = tls else {
-        return Some((stream::ClientStream::Plain(stream), info));
+        return Some((stream, info));
+    };
+    let stream::ClientStream::Plain(stream) = stream else {
+        // Never built: TLS listeners are TCP (main refuses `--tls-listen unix:`).
+        return None;
     };
     match acceptor
         .accept(stream, rt.limits.timeout, &rt.tls.handshake_errors)
