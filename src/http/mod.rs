@@ -400,14 +400,16 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
         };
         let live = live.clone();
         let tls = listening.tls.clone();
-        tokio::spawn(async move {
-            let Some((stream, info)) = open_connection(&live, stream, peer, local, tls).await
-            else {
-                return;
-            };
-            client::serve(live, stream, info).await;
+        let task = async move {
+            // Boxed: a TLS handshake's state is large and lives only until it ends; inline,
+            // it would size every connection's task for its whole life, parked or not.
+            let opened = Box::pin(open_connection(&live, stream, peer, local, tls)).await;
+            if let Some((stream, info)) = opened {
+                client::serve(live, stream, info).await;
+            }
             drop(permit);
-        });
+        };
+        tokio::spawn(task);
     }
 }
 
