@@ -54,6 +54,16 @@ struct ConfigArgs {
     /// properties read after the workers file, for keys only jkd knows (worker.NAME.http_port, http_host), so the workers file stays usable by mod_jk; repeatable
     #[arg(long = "extend", value_name = "FILE")]
     extend: Vec<PathBuf>,
+    #[command(flatten)]
+    compress: CompressArgs,
+}
+
+/// Response compression (the same flag for `run`, `check` and `demo`).
+#[derive(Args, Clone, Debug, Default)]
+struct CompressArgs {
+    /// compress responses of this media type (gzip or brotli, as the client accepts; like httpd's AddOutputFilterByType DEFLATE); repeatable; replaces the Apache config's AddOutputFilterByType lines
+    #[arg(long = "compress", value_name = "MIME-TYPE", value_parser = parse_media_type)]
+    types: Vec<String>,
 }
 
 impl ConfigArgs {
@@ -64,6 +74,7 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
+            compress: self.compress.types.clone(),
         }
     }
 }
@@ -171,6 +182,14 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
 }
 
 /// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
+fn parse_media_type(text: &str) -> Result<String, String> {
+    if config::compress::is_media_type(text) && !text.contains('*') {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err("expected a media type such as text/html (no parameters, no wildcards)".to_string())
+    }
+}
+
 fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -320,6 +339,8 @@ enum Command {
         edge: EdgeArgs,
         #[command(flatten)]
         logs: LogArgs,
+        #[command(flatten)]
+        compress: CompressArgs,
     },
 }
 
@@ -550,6 +571,30 @@ fn log_manager_allow(cfg: &config::Config, serving: &Serving) {
             shown.join(", ")
         );
     }
+}
+
+/// Says at startup which response types are compressed.
+fn log_compression(cfg: &config::Config) {
+    let types = &cfg.compression.types;
+    if types.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = types
+        .iter()
+        .map(|t| match (t.codings.br, t.codings.gzip) {
+            (true, true) => t.mime.clone(),
+            (true, false) => format!("{} (br only)", t.mime),
+            _ => format!("{} (gzip only)", t.mime),
+        })
+        .collect();
+    let source = match types.iter().find_map(|t| t.origin.as_ref()) {
+        Some(origin) => origin.file.to_string(),
+        None => "--compress".to_string(),
+    };
+    tracing::info!(
+        "compressing responses of type {} for clients that accept br or gzip ({source})",
+        shown.join(", ")
+    );
 }
 
 /// What `jkd run` would read besides the configuration: listen addresses, TLS files,
@@ -819,6 +864,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
     log_manager_allow(&cfg, serving);
+    log_compression(&cfg);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -945,7 +991,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
 
 /// Starts three demo nodes on free local ports and serves the example configuration
 /// in front of them.
-fn demo(serving: Serving) -> ExitCode {
+fn demo(serving: Serving, compress: &CompressArgs) -> ExitCode {
     let nodes: Vec<std::net::TcpListener> = match (0..3)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect()
@@ -966,10 +1012,11 @@ fn demo(serving: Serving) -> ExitCode {
         text.as_bytes(),
         &config::props::process_env,
     );
-    let Some(cfg) = loaded.config else {
+    let Some(mut cfg) = loaded.config else {
         print_diagnostics(&loaded.diagnostics);
         return ExitCode::from(1);
     };
+    cfg.compression = config::compress::Compression::from_flags(&compress.types);
     eprintln!(
         "jkd demo: three demo nodes on 127.0.0.1 ports {ports:?}; open http://{}/",
         serving
@@ -1023,7 +1070,9 @@ fn main() -> ExitCode {
             threads,
             edge,
             logs,
-        } => demo(Serving {
+            compress,
+        } => demo(
+            Serving {
             sources: None,
             conf_listeners: Vec::new(),
             listen,
@@ -1036,6 +1085,8 @@ fn main() -> ExitCode {
             threads,
             edge,
             logs,
-        }),
+            },
+            &compress,
+        ),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod apache;
+pub mod compress;
 pub mod diag;
 pub mod dump;
 pub mod keys;
@@ -33,6 +34,9 @@ pub struct Sources {
     /// `--extend FILE`: property files read after the workers file, for keys only jkd
     /// knows (mod_jk refuses a workers file that has them).
     pub extend: Vec<PathBuf>,
+    /// `--compress TYPE`: the media types to compress; when given, they replace the
+    /// Apache config's `AddOutputFilterByType` lines.
+    pub compress: Vec<String>,
 }
 
 /// The validated configuration: what jkd runs with.
@@ -61,6 +65,9 @@ pub struct Config {
     /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
     /// `--manager-allow` wins over it. See [`access`].
     pub manager_allow: Option<access::ManagerAllow>,
+    /// The response types jkd compresses: `--compress`, else the Apache config's
+    /// `AddOutputFilterByType` lines; empty: none (see [`compress`]).
+    pub compression: compress::Compression,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -157,6 +164,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         locations: Vec::new(),
+        compression: compress::Compression::default(),
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -197,7 +205,30 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
     config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
+    config.compression = compression(&sources.compress, inputs.compression, diags);
     Some(config)
+}
+
+/// `--compress` wins over the Apache config's `AddOutputFilterByType` lines (as
+/// `--manager-allow` wins over its access rules): the flags are one place to say it
+/// for a jkd run, and adding up the two would make a type impossible to switch off
+/// without editing the file. Said with a warning when both are given.
+fn compression(
+    flags: &[String],
+    from_conf: compress::Compression,
+    diags: &mut Diagnostics,
+) -> compress::Compression {
+    if flags.is_empty() {
+        return from_conf;
+    }
+    if let Some(origin) = from_conf.types.iter().find_map(|t| t.origin.clone()) {
+        diags.warning(
+            origin,
+            "AddOutputFilterByType",
+            "the Apache config's compression lines are not used: --compress wins over them",
+        );
+    }
+    compress::Compression::from_flags(flags)
 }
 
 /// jkd's own keys outside an `--extend` file: jkd reads them, but mod_jk would refuse
@@ -230,6 +261,8 @@ struct Inputs {
     ssl_forwarding: tls::SslForwarding,
     /// The Apache config's `<Location>` sections with access rules.
     locations: Vec<access::LocationAccess>,
+    /// The Apache config's `AddOutputFilterByType` lines.
+    compression: compress::Compression,
 }
 
 impl Inputs {
@@ -251,6 +284,7 @@ impl Inputs {
         self.listeners = conf.listeners.clone();
         self.ssl_forwarding = conf.ssl_forwarding;
         self.locations = conf.locations.clone();
+        self.compression = conf.compression.clone();
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -447,6 +481,7 @@ pub fn build(
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
         manager_allow: None,
+        compression: compress::Compression::default(),
     })
 }
 

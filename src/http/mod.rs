@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod compress;
 pub mod error;
 pub mod forward;
 pub mod proxy_protocol;
@@ -96,6 +97,9 @@ pub async fn handle(
             )
         }
     };
+    // In one place for every answer (proxied, the status manager's pages, jkd's own
+    // errors), before the access log wraps the body so that it counts what is sent.
+    let resp = compress::apply(&rt.config.compression, &parts, resp);
     match logging {
         None => resp,
         Some((log, mut record)) => {

@@ -1,4 +1,4 @@
-//! The response bodies jkd sends: known in full when the head is built, or relayed from the backend through a channel, and counted for the access log when it is on.
+//! The response bodies jkd sends: known in full when the head is built, or relayed from the backend through a channel, compressed when the client accepts it, and counted for the access log when it is on.
 
 use std::io;
 use std::pin::Pin;
@@ -61,6 +61,9 @@ pub enum ProxyBody {
     /// Another body whose end (or abandonment) writes an access log line; only
     /// built when the access log is on, so a jkd without one pays nothing.
     Logged(Box<LoggedBody>),
+    /// Another body compressed on the way out (see [`crate::http::compress`]); the
+    /// access log wraps this one, so it counts the compressed bytes sent.
+    Compressed(Box<crate::http::compress::CompressedBody>),
 }
 
 /// A response body that counts what it hands to the connection and submits its
@@ -210,6 +213,7 @@ impl Body for ProxyBody {
             }
             ProxyBody::Streamed(channel) => Pin::new(channel).poll_frame(cx),
             ProxyBody::Logged(logged) => Pin::new(logged.as_mut()).poll_frame(cx),
+            ProxyBody::Compressed(body) => Pin::new(body.as_mut()).poll_frame(cx),
         }
     }
 
@@ -218,6 +222,7 @@ impl Body for ProxyBody {
             ProxyBody::Buffered { left, .. } => *left == 0,
             ProxyBody::Streamed(_) => false,
             ProxyBody::Logged(logged) => logged.is_end_stream(),
+            ProxyBody::Compressed(body) => body.is_end_stream(),
         }
     }
 
@@ -226,6 +231,7 @@ impl Body for ProxyBody {
             ProxyBody::Buffered { left, .. } => SizeHint::with_exact(*left),
             ProxyBody::Streamed(_) => SizeHint::default(),
             ProxyBody::Logged(logged) => logged.size_hint(),
+            ProxyBody::Compressed(body) => body.size_hint(),
         }
     }
 }
