@@ -54,8 +54,6 @@ struct ConfigArgs {
     /// properties read after the workers file, for keys only jkd knows (worker.NAME.http_port, http_host), so the workers file stays usable by mod_jk; repeatable
     #[arg(long = "extend", value_name = "FILE")]
     extend: Vec<PathBuf>,
-    #[command(flatten)]
-    compress: CompressArgs,
 }
 
 /// Response compression (the same flag for `run`, `check` and `demo`).
@@ -74,7 +72,18 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
-            compress: self.compress.types.clone(),
+            compress: Vec::new(),
+            document_root: None,
+        }
+    }
+
+    /// The sources of `jkd run` and `jkd check`: these flags, `--document-root` and
+    /// `--compress`.
+    fn sources_for_run(&self, run: &RunArgs) -> Sources {
+        Sources {
+            document_root: run.document_root.clone(),
+            compress: run.compress.types.clone(),
+            ..self.sources()
         }
     }
 }
@@ -145,15 +154,54 @@ enum DiagnosticsFormat {
 impl LogArgs {
     /// Opens the access log when one is asked for; a bad format or a file that
     /// cannot be opened stops jkd with the reason.
-    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+    /// Without `--access-log`, the Apache config's `JkRequestLogFormat` to its
+    /// `JkLogFile` (mod_jk's request log), when it has both.
+    fn access_log(
+        &self,
+        from_conf: Option<&config::RequestLog>,
+    ) -> Result<Option<jkd::access_log::AccessLog>, String> {
         use jkd::access_log::{AccessLog, Destination, LineFormat};
         let format = LineFormat::parse(&self.access_log_format)
             .map_err(|e| format!("--access-log-format: {e}"))?;
-        let Some(destination) = &self.access_log else {
+        if let Some(destination) = &self.access_log {
+            return AccessLog::start(Destination::parse(destination), format).map(Some);
+        }
+        let Some(conf) = from_conf else {
             return Ok(None);
         };
-        AccessLog::start(Destination::parse(destination), format).map(Some)
+        let place = format!(
+            "{}:{}: JkRequestLogFormat",
+            conf.origin.file, conf.origin.line
+        );
+        let format =
+            LineFormat::parse(&mod_jk_codes(&conf.format)).map_err(|e| format!("{place}: {e}"))?;
+        AccessLog::start(Destination::parse(&conf.file), format)
+            .map(Some)
+            .map_err(|e| format!("{place}: JkLogFile: {e}"))
     }
+}
+
+/// A `JkRequestLogFormat` in jkd's template language: the codes mean what mod_jk
+/// makes them mean, and mod_jk's `%T` is seconds with microseconds (jkd's `%{jk}T`;
+/// a plain `%T` is httpd's whole seconds).
+fn mod_jk_codes(format: &str) -> String {
+    let mut out = String::with_capacity(format.len() + 8);
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('T') => out.push_str("%{jk}T"),
+            Some(next) => {
+                out.push('%');
+                out.push(next);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// HTTPS listeners (`run` only).
@@ -181,7 +229,7 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
         .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
 }
 
-/// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
+/// `--compress`: a `type/subtype`, kept in lower case as media types compare.
 fn parse_media_type(text: &str) -> Result<String, String> {
     if config::compress::is_media_type(text) && !text.contains('*') {
         Ok(text.to_ascii_lowercase())
@@ -190,6 +238,7 @@ fn parse_media_type(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
 fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -279,6 +328,11 @@ struct RunArgs {
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// serve URIs that no mount rule maps (or that JkUnMount excludes) from this directory, as httpd's DocumentRoot; wins over the Apache config's
+    #[arg(long = "document-root", value_name = "DIR")]
+    document_root: Option<PathBuf>,
+    #[command(flatten)]
+    compress: CompressArgs,
     #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
@@ -350,8 +404,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-fn load(args: &ConfigArgs) -> Option<config::Config> {
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+fn load(sources: &Sources) -> Option<config::Config> {
+    let loaded = config::load(sources, &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     loaded.config
 }
@@ -377,7 +431,7 @@ fn check(
         );
         return ExitCode::from(2);
     }
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+    let loaded = config::load(&args.sources_for_run(&run), &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     let warned = !loaded.diagnostics.is_empty();
     let Some(cfg) = loaded.config else {
@@ -464,7 +518,7 @@ struct Serving {
 impl Serving {
     fn of_run(config: &ConfigArgs, cfg: &config::Config, run: RunArgs) -> Serving {
         Serving {
-            sources: Some(config.sources()),
+            sources: Some(config.sources_for_run(&run)),
             conf_listeners: cfg.listeners.clone(),
             listen: run.listen,
             tls: run.tls,
@@ -854,7 +908,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
-    let access_log = match serving.logs.access_log() {
+    let access_log = match serving.logs.access_log(cfg.request_log.as_ref()) {
         Ok(log) => log.map(std::sync::Arc::new),
         Err(e) => {
             eprintln!("jkd: {e}");
@@ -1055,7 +1109,7 @@ fn main() -> ExitCode {
             run,
         } => check(&config, run, strict, dump, &map, &map_file),
         Command::Run { config, run } => {
-            let Some(cfg) = load(&config) else {
+            let Some(cfg) = load(&config.sources_for_run(&run)) else {
                 return ExitCode::from(1);
             };
             let serving = Serving::of_run(&config, &cfg, run);

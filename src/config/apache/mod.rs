@@ -7,10 +7,12 @@
 //! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
 //! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
 //! the session, stapling and compression settings are checked and accepted), from
-//! which the listeners and their TLS settings are built, and the access rules of
+//! which the listeners and their TLS settings are built, the access rules of
 //! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
-//! which the status manager's allow-list is built, and the compressed response types
-//! of mod_filter's `AddOutputFilterByType` with mod_deflate's `DEFLATE` and
+//! which the status manager's allow-list is built, what httpd itself served in
+//! front of mod_jk: `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
+//! `RedirectMatch` (`static_directives`), and the compressed response types of
+//! mod_filter's `AddOutputFilterByType` with mod_deflate's `DEFLATE` and
 //! mod_brotli's `BROTLI_COMPRESS` (see [`filters`]). mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
@@ -40,6 +42,7 @@ mod lexer;
 mod listeners;
 mod mount_directives;
 mod ssl;
+mod static_directives;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -155,12 +158,19 @@ pub struct ApacheJk {
     pub listeners: Vec<Listener>,
     /// The main server's `JkExtractSSL` and SSL forwarding `JkOptions`.
     pub ssl_forwarding: SslForwarding,
+    /// The main server's `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
+    /// `RedirectMatch` (see `static_directives`).
+    pub static_files: crate::config::static_files::StaticFiles,
     /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
     /// jkd honours, in file order (see [`crate::config::access`]).
     pub locations: Vec<crate::config::access::LocationAccess>,
     /// `AddOutputFilterByType DEFLATE|BROTLI_COMPRESS` types (of any server or
     /// section: jkd compresses alike everywhere; see [`filters`]).
     pub compression: crate::config::compress::Compression,
+    /// The main server's `JkLogFile`, resolved against the `ServerRoot`.
+    pub log_file: Option<(String, Origin)>,
+    /// The main server's `JkRequestLogFormat`.
+    pub request_log_format: Option<(String, Origin)>,
 }
 
 struct Reader<'a> {
