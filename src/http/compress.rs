@@ -42,6 +42,9 @@ const BROTLI_QUALITY: u32 = 5;
 const BROTLI_WINDOW: u32 = 18;
 /// The brotli writer's output buffer.
 const BROTLI_BUFFER: usize = 8 * 1024;
+/// Compressed output is handed on once this much has gathered (or when the backend
+/// pauses, or at the end).
+const EMIT_AT: usize = 8 * 1024;
 
 /// A content coding jkd applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,6 +305,14 @@ impl Encoder {
         }
     }
 
+    /// How many bytes the encoder has produced and not yet handed on.
+    fn produced(&self) -> usize {
+        match self {
+            Encoder::Gzip(e) => e.get_ref().len(),
+            Encoder::Brotli(e) => e.get_ref().len(),
+        }
+    }
+
     /// What the encoder produced since the last call.
     fn take(&mut self) -> Vec<u8> {
         match self {
@@ -369,7 +380,13 @@ impl Body for CompressedBody {
                         }
                         encoder.write(&data)?;
                         this.unflushed = true;
-                        if let Some(ready) = Self::output(encoder.take()) {
+                        // Handed on in frames of some size rather than as each write
+                        // yields (the gzip header alone, a few bytes of a block), which
+                        // would cost a chunk header each; what waits is bounded by
+                        // this plus one chunk's output.
+                        if encoder.produced() >= EMIT_AT
+                            && let Some(ready) = Self::output(encoder.take())
+                        {
                             return ready;
                         }
                     }
