@@ -117,8 +117,7 @@ pub fn negotiate<'a>(
             let q = q.unwrap_or(0);
             let slot = if coding.eq_ignore_ascii_case("br") {
                 &mut br
-            } else if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-            {
+            } else if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
                 &mut gzip
             } else if coding == "*" {
                 &mut star
@@ -262,7 +261,10 @@ pub fn apply(
     // The compressed length is known only at the end: chunked (HTTP/1.1) or the
     // stream's end (HTTP/2) frames the body.
     headers.remove(header::CONTENT_LENGTH);
-    if let Some(etag) = headers.get(header::ETAG).and_then(|e| suffixed_etag(e, coding)) {
+    if let Some(etag) = headers
+        .get(header::ETAG)
+        .and_then(|e| suffixed_etag(e, coding))
+    {
         headers.insert(header::ETAG, etag);
     }
     resp.map(|body| ProxyBody::Compressed(Box::new(CompressedBody::new(body, coding))))
@@ -480,10 +482,7 @@ mod tests {
             gzip: true,
             br: false,
         };
-        assert_eq!(
-            negotiate(&ae(&["br, gzip"]), gzip_only),
-            Some(Coding::Gzip)
-        );
+        assert_eq!(negotiate(&ae(&["br, gzip"]), gzip_only), Some(Coding::Gzip));
         assert_eq!(negotiate(&ae(&["br"]), gzip_only), None);
     }
 
@@ -605,18 +604,87 @@ mod tests {
         );
         assert_eq!(outcome(gzip(), 200, &[], 2000), (false, None));
         // The type, but not this time: Vary all the same.
-        let cases: Vec<(&str, http::request::Parts, u16, Vec<(&'static str, &'static str)>, usize)> = vec![
-            ("no Accept-Encoding", request(Method::GET, &[]), 200, plain.to_vec(), 2000),
-            ("tiny", gzip(), 200, plain.to_vec(), (MIN_LENGTH - 1) as usize),
-            ("HEAD", request(Method::HEAD, &[("accept-encoding", "gzip")]), 200, plain.to_vec(), 2000),
+        let cases: Vec<(
+            &str,
+            http::request::Parts,
+            u16,
+            Vec<(&'static str, &'static str)>,
+            usize,
+        )> = vec![
+            (
+                "no Accept-Encoding",
+                request(Method::GET, &[]),
+                200,
+                plain.to_vec(),
+                2000,
+            ),
+            (
+                "tiny",
+                gzip(),
+                200,
+                plain.to_vec(),
+                (MIN_LENGTH - 1) as usize,
+            ),
+            (
+                "HEAD",
+                request(Method::HEAD, &[("accept-encoding", "gzip")]),
+                200,
+                plain.to_vec(),
+                2000,
+            ),
             ("204", gzip(), 204, plain.to_vec(), 2000),
             ("304", gzip(), 304, plain.to_vec(), 2000),
             ("206", gzip(), 206, plain.to_vec(), 2000),
-            ("Content-Range", gzip(), 200, vec![("content-type", "text/plain"), ("content-range", "bytes 0-1999/9000")], 2000),
-            ("encoded", gzip(), 200, vec![("content-type", "text/plain"), ("content-encoding", "identity")], 2000),
-            ("no-transform", gzip(), 200, vec![("content-type", "text/plain"), ("cache-control", "public, No-Transform")], 2000),
-            ("no-transform asked", request(Method::GET, &[("accept-encoding", "gzip"), ("cache-control", "no-transform")]), 200, plain.to_vec(), 2000),
-            ("identity;q=0", request(Method::GET, &[("accept-encoding", "identity;q=0")]), 200, plain.to_vec(), 2000),
+            (
+                "Content-Range",
+                gzip(),
+                200,
+                vec![
+                    ("content-type", "text/plain"),
+                    ("content-range", "bytes 0-1999/9000"),
+                ],
+                2000,
+            ),
+            (
+                "encoded",
+                gzip(),
+                200,
+                vec![
+                    ("content-type", "text/plain"),
+                    ("content-encoding", "identity"),
+                ],
+                2000,
+            ),
+            (
+                "no-transform",
+                gzip(),
+                200,
+                vec![
+                    ("content-type", "text/plain"),
+                    ("cache-control", "public, No-Transform"),
+                ],
+                2000,
+            ),
+            (
+                "no-transform asked",
+                request(
+                    Method::GET,
+                    &[
+                        ("accept-encoding", "gzip"),
+                        ("cache-control", "no-transform"),
+                    ],
+                ),
+                200,
+                plain.to_vec(),
+                2000,
+            ),
+            (
+                "identity;q=0",
+                request(Method::GET, &[("accept-encoding", "identity;q=0")]),
+                200,
+                plain.to_vec(),
+                2000,
+            ),
         ];
         for (why, req, status, headers, len) in cases {
             assert_eq!(
@@ -626,10 +694,7 @@ mod tests {
             );
         }
         // Exactly the threshold is compressed; a stated length counts as known.
-        assert_eq!(
-            outcome(gzip(), 200, &plain, MIN_LENGTH as usize).0,
-            true
-        );
+        assert_eq!(outcome(gzip(), 200, &plain, MIN_LENGTH as usize).0, true);
         assert_eq!(
             outcome(
                 gzip(),

@@ -144,7 +144,9 @@ impl Reader<'_> {
                 None => self.diags.warning(
                     origin.clone(),
                     name,
-                    format!("the {filter} filter is not run: jkd has only DEFLATE and BROTLI_COMPRESS"),
+                    format!(
+                        "the {filter} filter is not run: jkd has only DEFLATE and BROTLI_COMPRESS"
+                    ),
                 ),
             }
         }
