@@ -241,7 +241,9 @@ fn tomcat_answers_compressed_with_the_flag_decode_to_the_original_bytes() {
         &[("Accept-Encoding", "gzip, br")],
     );
     assert_untouched(&tiny, &tomcat::pattern_body(500), "tiny");
-    // HEAD: the head of the uncompressed answer, as mod_deflate leaves it.
+    // HEAD: the head of the uncompressed answer (mod_deflate would announce gzip and
+    // drop the length; jkd keeps the length true of the answer a GET without
+    // Accept-Encoding gets: docs/differences.md).
     let head = head_of(
         j.port,
         &format!(

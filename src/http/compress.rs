@@ -5,7 +5,8 @@
 //! `Vary: Accept-Encoding` whether it is compressed this time or not (so that caches
 //! keep the variants apart); it is compressed unless the request is a HEAD, the
 //! status has no body (1xx, 204, 304) or is a range (206, `Content-Range`), the
-//! response already has a `Content-Encoding`, `Cache-Control: no-transform` is on the
+//! response already has a `Content-Encoding` other than `identity`,
+//! `Cache-Control: no-transform` is on the
 //! request or the response, its known length is below [`MIN_LENGTH`], or the client's
 //! `Accept-Encoding` accepts neither `br` nor `gzip` (see [`negotiate`]).
 //!
@@ -31,7 +32,9 @@ use crate::runtime::ProxyBody;
 /// (1460 bytes of a 1500-byte Ethernet frame), so compressing them saves no packet
 /// and no round trip, while it costs CPU, a gzip or brotli header and usually a
 /// poorer ratio on so little text. 860 is the threshold CDNs have long used for the
-/// same reason (Akamai's, among others); mod_deflate itself has none.
+/// same reason (Akamai's, among others). mod_deflate only skips answers that fit in
+/// about the gzip framing itself (under 70 bytes or so), and only when it has them
+/// whole.
 pub const MIN_LENGTH: u64 = 860;
 
 /// gzip level: zlib's default, which is also mod_deflate's (`DeflateCompressionLevel`).
@@ -139,6 +142,23 @@ pub fn negotiate<'a>(
     }
 }
 
+/// Whether the response is already encoded: a `Content-Encoding` with a coding other
+/// than `identity` (or the `7bit`, `8bit`, `binary` that mod_negotiation and
+/// mod_deflate also pass over, as some applications send them).
+fn encoded(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|t| {
+            !t.is_empty()
+                && !["identity", "7bit", "8bit", "binary"]
+                    .iter()
+                    .any(|n| t.eq_ignore_ascii_case(n.as_bytes()))
+        })
+}
+
 /// Whether any `Cache-Control` value has the `no-transform` directive.
 fn no_transform(headers: &HeaderMap) -> bool {
     headers
@@ -226,7 +246,7 @@ fn decide(
         || status == StatusCode::NOT_MODIFIED
         || status == StatusCode::PARTIAL_CONTENT
         || headers.contains_key(header::CONTENT_RANGE)
-        || headers.contains_key(header::CONTENT_ENCODING)
+        || encoded(headers)
         || no_transform(headers)
         || no_transform(&request.headers)
         || known_length(resp).is_some_and(|n| n < MIN_LENGTH);
@@ -652,7 +672,7 @@ mod tests {
                 200,
                 vec![
                     ("content-type", "text/plain"),
-                    ("content-encoding", "identity"),
+                    ("content-encoding", "gzip, identity"),
                 ],
                 2000,
             ),
@@ -693,6 +713,27 @@ mod tests {
                 (false, vary.clone()),
                 "{why}"
             );
+        }
+        // `identity` (alone or as a list of such) is no coding: replaced, as by
+        // mod_deflate.
+        for identity in ["identity", "Identity, 8bit"] {
+            let resp = response(
+                200,
+                &[
+                    ("content-type", "text/plain"),
+                    ("content-encoding", identity),
+                ],
+                ProxyBody::full(text(2000)),
+            );
+            let out = apply(&types(), &gzip(), resp);
+            assert_eq!(
+                out.headers()
+                    .get_all(header::CONTENT_ENCODING)
+                    .iter()
+                    .count(),
+                1
+            );
+            assert_eq!(out.headers()[header::CONTENT_ENCODING], "br", "{identity}");
         }
         // Exactly the threshold is compressed; a stated length counts as known.
         assert!(outcome(gzip(), 200, &plain, MIN_LENGTH as usize).0);
