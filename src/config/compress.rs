@@ -66,6 +66,14 @@ impl Compression {
         }
     }
 
+    /// Every coding some type is compressed with.
+    pub fn any(&self) -> Codings {
+        self.types.iter().fold(Codings::default(), |a, t| Codings {
+            gzip: a.gzip || t.codings.gzip,
+            br: a.br || t.codings.br,
+        })
+    }
+
     /// The types of `--compress` flags, each with both codings.
     pub fn from_flags(types: &[String]) -> Compression {
         let mut c = Compression::default();

@@ -10,6 +10,10 @@
 //! request or the response, its known length is below [`MIN_LENGTH`], or the client's
 //! `Accept-Encoding` accepts neither `br` nor `gzip` (see [`negotiate`]).
 //!
+//! A compressed answer's ETag gets the coding as a suffix (`"x-gzip"`); so that a client
+//! can revalidate it, [`revalidate_unsuffixed`] adds the backend's own tag to the
+//! request's `If-None-Match` and [`apply`] suffixes the 304's tag again.
+//!
 //! The encoders are flate2's and brotli's synchronous writers into a `Vec` that is
 //! emptied at every frame: a response body is a hyper `Body` here, not an
 //! `AsyncRead`, so feeding each chunk to the encoder and handing on what came out
@@ -259,6 +263,104 @@ fn decide(
     ))
 }
 
+/// The entity-tags of an `If-None-Match` or `ETag` value, each with its `W/` and
+/// quotes, split at the commas outside quotes; `*` and stray text come as they are.
+fn entity_tags(value: &[u8]) -> Vec<&[u8]> {
+    let mut tags = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, b) in value.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => {
+                tags.push(value.get(start..i).unwrap_or_default().trim_ascii());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    tags.push(value.get(start..).unwrap_or_default().trim_ascii());
+    tags.retain(|t| !t.is_empty());
+    tags
+}
+
+/// The opaque part of an entity-tag (weak comparison: `W/` does not count).
+fn opaque(tag: &[u8]) -> &[u8] {
+    tag.strip_prefix(b"W/").unwrap_or(tag)
+}
+
+/// Lets a client revalidate a compressed answer it holds. Its `If-None-Match` names
+/// the suffixed tag jkd sent (`"x-gzip"`), which the backend never made, so it would
+/// answer 200 every time (httpd's bug 45023, still in mod_deflate). To each such tag
+/// the tag without the suffix is added (the suffixed one stays, in case the backend's
+/// own tag looks like that), so that the backend can answer 304; [`apply`] then gives
+/// the 304 the suffixed tag again when this request still gets that coding. Nothing is
+/// done when jkd compresses nothing.
+pub fn revalidate_unsuffixed(types: &Compression, headers: &mut HeaderMap) {
+    if types.types.is_empty() || !headers.contains_key(header::IF_NONE_MATCH) {
+        return;
+    }
+    // Only the tags of the coding this request gets: a client that holds the gzip copy
+    // but would now be sent br (or nothing) must get the answer, not a 304 for a copy
+    // it does not hold.
+    let Some(coding) = negotiate(headers.get_all(header::ACCEPT_ENCODING), types.any()) else {
+        return;
+    };
+    let suffix = format!("-{}\"", coding.token());
+    let mut added: Vec<Vec<u8>> = Vec::new();
+    let mut all: Vec<Vec<u8>> = Vec::new();
+    for value in headers.get_all(header::IF_NONE_MATCH) {
+        for tag in entity_tags(value.as_bytes()) {
+            all.push(tag.to_vec());
+            if let Some(stem) = tag.strip_suffix(suffix.as_bytes())
+                && stem.contains(&b'"')
+            {
+                let mut plain = stem.to_vec();
+                plain.push(b'"');
+                added.push(plain);
+            }
+        }
+    }
+    added.retain(|t| !all.contains(t));
+    if added.is_empty() {
+        return;
+    }
+    let joined = all
+        .into_iter()
+        .chain(added)
+        .collect::<Vec<_>>()
+        .join(&b", "[..]);
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::IF_NONE_MATCH, v);
+    }
+}
+
+/// For a 304: the coding whose suffixed tag the client holds, when this request would
+/// get that coding again (so the 304 names the representation the client keeps).
+fn revalidated_coding(
+    types: &Compression,
+    request: &http::request::Parts,
+    resp: &Response<ProxyBody>,
+) -> Option<Coding> {
+    if types.types.is_empty() || no_transform(&request.headers) {
+        return None;
+    }
+    let etag = resp.headers().get(header::ETAG)?;
+    // A 304 seldom has a Content-Type: any coding a type is compressed with counts.
+    let allowed = match resp.headers().get(header::CONTENT_TYPE) {
+        Some(t) => types.codings_for(t.as_bytes())?,
+        None => types.any(),
+    };
+    let coding = negotiate(request.headers.get_all(header::ACCEPT_ENCODING), allowed)?;
+    let suffixed = suffixed_etag(etag, coding)?;
+    let held = request
+        .headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .flat_map(|v| entity_tags(v.as_bytes()))
+        .any(|t| opaque(t) == opaque(suffixed.as_bytes()));
+    held.then_some(coding)
+}
+
 /// Compresses the response when the rules (module docs) allow it; `Vary` is added to
 /// every response of a compressible type.
 pub fn apply(
@@ -266,6 +368,19 @@ pub fn apply(
     request: &http::request::Parts,
     mut resp: Response<ProxyBody>,
 ) -> Response<ProxyBody> {
+    if resp.status() == StatusCode::NOT_MODIFIED
+        && let Some(coding) = revalidated_coding(types, request, &resp)
+    {
+        let headers = resp.headers_mut();
+        add_vary(headers);
+        if let Some(etag) = headers
+            .get(header::ETAG)
+            .and_then(|e| suffixed_etag(e, coding))
+        {
+            headers.insert(header::ETAG, etag);
+        }
+        return resp;
+    }
     let Some(coding) = decide(types, request, &resp) else {
         return resp;
     };
@@ -281,6 +396,8 @@ pub fn apply(
     // The compressed length is known only at the end: chunked (HTTP/1.1) or the
     // stream's end (HTTP/2) frames the body.
     headers.remove(header::CONTENT_LENGTH);
+    // A digest of the uncompressed bytes would no longer be true (RFC 1864).
+    headers.remove("content-md5");
     if let Some(etag) = headers
         .get(header::ETAG)
         .and_then(|e| suffixed_etag(e, coding))
@@ -765,6 +882,69 @@ mod tests {
         assert_eq!(t("\"x\"", Coding::Gzip), "\"x-gzip\"");
         assert_eq!(t("W/\"x\"", Coding::Brotli), "W/\"x-br\"");
         assert_eq!(t("bare", Coding::Gzip), "bare-gzip");
+    }
+
+    #[test]
+    fn a_client_holding_a_compressed_answer_can_revalidate_it() {
+        let inm = |accept: &'static str, values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
+            for v in values {
+                h.append(header::IF_NONE_MATCH, HeaderValue::from_static(v));
+            }
+            revalidate_unsuffixed(&types(), &mut h);
+            h.get_all(header::IF_NONE_MATCH)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(inm("gzip", &["\"a-gzip\""]), ["\"a-gzip\", \"a\""]);
+        assert_eq!(
+            inm("br", &["W/\"a,b-br\", \"c\"", "\"d-gzip\""]),
+            ["W/\"a,b-br\", \"c\", \"d-gzip\", W/\"a,b\""]
+        );
+        // Only the coding this request would get.
+        assert_eq!(inm("br, gzip", &["\"a-gzip\""]), ["\"a-gzip\""]);
+        assert_eq!(inm("identity", &["\"a-gzip\""]), ["\"a-gzip\""]);
+        // Nothing to add: left alone.
+        assert_eq!(inm("gzip", &["\"a\""]), ["\"a\""]);
+        assert_eq!(inm("gzip", &["*"]), ["*"]);
+        assert_eq!(inm("gzip", &["\"a-gzip\", \"a\""]), ["\"a-gzip\", \"a\""]);
+        // Without compression configured, never touched.
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"a-gzip\""),
+        );
+        revalidate_unsuffixed(&Compression::default(), &mut h);
+        assert_eq!(h[header::IF_NONE_MATCH], "\"a-gzip\"");
+
+        // The backend's 304 names its own tag; the client gets the one it holds.
+        let not_modified = |accept: &'static str, held: &'static str| {
+            let req = request(
+                Method::GET,
+                &[("accept-encoding", accept), ("if-none-match", held)],
+            );
+            let resp = response(304, &[("etag", "W/\"a\"")], ProxyBody::full(Bytes::new()));
+            let out = apply(&types(), &req, resp);
+            (
+                out.headers()[header::ETAG].to_str().unwrap().to_string(),
+                out.headers().get(header::VARY).cloned(),
+            )
+        };
+        let vary = Some(HeaderValue::from_static("Accept-Encoding"));
+        assert_eq!(
+            not_modified("gzip", "W/\"a-gzip\""),
+            ("W/\"a-gzip\"".into(), vary.clone())
+        );
+        assert_eq!(
+            not_modified("br, gzip", "W/\"a-br\""),
+            ("W/\"a-br\"".into(), vary)
+        );
+        // The client holds gzip but would now get br, or nothing: the 304 says so.
+        assert_eq!(not_modified("br, gzip", "W/\"a-gzip\"").0, "W/\"a\"");
+        assert_eq!(not_modified("identity", "W/\"a-gzip\"").0, "W/\"a\"");
+        assert_eq!(not_modified("gzip", "W/\"a\"").0, "W/\"a\"");
     }
 
     #[tokio::test]

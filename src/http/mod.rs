@@ -70,6 +70,7 @@ pub async fn handle(
             parts.headers.insert("x-request-id", v);
         }
     }
+    compress::revalidate_unsuffixed(&rt.config.compression, &mut parts.headers);
     let started = Instant::now();
     // Built only when the access log is on: without it a request allocates nothing
     // more than before.
