@@ -136,6 +136,8 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for tool in apache2 wrk haproxy nginx java javac curl python3 openssl; do
+    # HAProxy and nginx only when they are among the targets.
+    [[ ($tool == haproxy || $tool == nginx) && " $TARGETS " != *" $tool "* ]] && continue
     command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
         die "$tool is missing: apt-get install apache2 libapache2-mod-jk tomcat10 default-jdk-headless wrk haproxy nginx-light curl python3"
 done
