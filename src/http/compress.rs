@@ -388,7 +388,6 @@ pub fn apply(
     let Some(coding) = coding else {
         return resp;
     };
-    let length = known_length(&resp);
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_ENCODING,
@@ -405,54 +404,31 @@ pub fn apply(
     {
         headers.insert(header::ETAG, etag);
     }
-    resp.map(|body| ProxyBody::Compressed(Box::new(CompressedBody::new(body, coding, length))))
+    resp.map(|body| ProxyBody::Compressed(Box::new(CompressedBody::new(body, coding))))
 }
 
 /// What [`Body::poll_frame`] yields for a [`CompressedBody`].
 type FrameResult = Result<Frame<Bytes>, io::Error>;
 
-/// The brotli window for an answer of this length: no larger than the answer needs
-/// (nothing is lost, every byte stays in reach), since the encoder's tables grow with
-/// it: at quality 5 a 64 KiB answer then takes a few hundred KiB instead of about a
-/// MiB, times the answers under way. Never above [`BROTLI_WINDOW`]; brotli's least
-/// is 2^10.
-fn brotli_window(length: Option<u64>) -> u32 {
-    match length {
-        Some(n) => {
-            let needed = 64 - n.saturating_sub(1).leading_zeros();
-            needed.clamp(10, BROTLI_WINDOW)
-        }
-        None => BROTLI_WINDOW,
-    }
-}
-
 /// An encoder writing into a `Vec` that the body empties at every frame.
 enum Encoder {
-    Gzip(Box<flate2::write::GzEncoder<Vec<u8>>>),
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
 }
 
 impl Encoder {
-    /// `length`: the uncompressed length when it is known.
-    fn new(coding: Coding, length: Option<u64>) -> Self {
+    fn new(coding: Coding) -> Self {
         match coding {
-            Coding::Gzip => Encoder::Gzip(Box::new(flate2::write::GzEncoder::new(
+            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::new(GZIP_LEVEL),
+            )),
+            Coding::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
+                Vec::new(),
+                BROTLI_BUFFER,
+                BROTLI_QUALITY,
+                BROTLI_WINDOW,
             ))),
-            Coding::Brotli => {
-                let params = brotli::enc::BrotliEncoderParams {
-                    quality: BROTLI_QUALITY as i32,
-                    lgwin: brotli_window(length) as i32,
-                    size_hint: length.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-                    ..Default::default()
-                };
-                Encoder::Brotli(Box::new(brotli::CompressorWriter::with_params(
-                    Vec::new(),
-                    BROTLI_BUFFER,
-                    &params,
-                )))
-            }
         }
     }
 
@@ -510,11 +486,10 @@ pub struct CompressedBody {
 }
 
 impl CompressedBody {
-    /// `length`: the uncompressed length when it is known (it sizes brotli's tables).
-    pub fn new(inner: ProxyBody, coding: Coding, length: Option<u64>) -> Self {
+    pub fn new(inner: ProxyBody, coding: Coding) -> Self {
         CompressedBody {
             inner,
-            encoder: Some(Encoder::new(coding, length)),
+            encoder: Some(Encoder::new(coding)),
             unflushed: false,
             trailers: None,
         }
@@ -902,17 +877,6 @@ mod tests {
     }
 
     #[test]
-    fn brotlis_window_fits_a_known_length() {
-        assert_eq!(brotli_window(None), BROTLI_WINDOW);
-        assert_eq!(brotli_window(Some(0)), 10);
-        assert_eq!(brotli_window(Some(1024)), 10);
-        assert_eq!(brotli_window(Some(1025)), 11);
-        assert_eq!(brotli_window(Some(65536)), 16);
-        assert_eq!(brotli_window(Some(65537)), 17);
-        assert_eq!(brotli_window(Some(u64::MAX)), BROTLI_WINDOW);
-    }
-
-    #[test]
     fn etags_get_the_codings_suffix() {
         let t = |v: &'static str, c| suffixed_etag(&HeaderValue::from_static(v), c).unwrap();
         assert_eq!(t("\"x\"", Coding::Gzip), "\"x-gzip\"");
@@ -988,8 +952,7 @@ mod tests {
         use crate::runtime::body::ChannelBody;
         for coding in [Coding::Gzip, Coding::Brotli] {
             let (tx, rx) = tokio::sync::mpsc::channel(4);
-            let mut body =
-                CompressedBody::new(ProxyBody::Streamed(ChannelBody::new(rx)), coding, None);
+            let mut body = CompressedBody::new(ProxyBody::Streamed(ChannelBody::new(rx)), coding);
             tx.send(Ok(text(3000))).await.unwrap();
             // The backend pauses: what was sent so far must reach the client whole.
             let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
@@ -1034,7 +997,6 @@ mod tests {
         let body = CompressedBody::new(
             ProxyBody::Streamed(crate::runtime::body::ChannelBody::new(rx)),
             Coding::Gzip,
-            None,
         );
         tx.send(Ok(text(2000))).await.unwrap();
         tx.send(Err(io::Error::other("cut"))).await.unwrap();
