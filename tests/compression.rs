@@ -384,3 +384,37 @@ fn jkd_check_takes_the_flag_and_refuses_what_is_not_a_media_type() {
         );
     }
 }
+
+#[test]
+fn the_flag_wins_over_the_apache_config_with_a_warning() {
+    let scratch = Scratch::new("both");
+    let workers = scratch.write(
+        "workers.properties",
+        "worker.list=w\nworker.w.host=127.0.0.1\nworker.w.port=8009\nworker.w.mount=/*\n",
+    );
+    let conf = scratch.write(
+        "httpd.conf",
+        "AddOutputFilterByType DEFLATE text/html\nDeflateCompressionLevel 9\n",
+    );
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_jkd"))
+            .args(["check", "--strict", "--workers"])
+            .arg(&workers)
+            .arg("--apache-conf")
+            .arg(&conf)
+            .args(extra)
+            .output()
+            .expect("jkd check")
+    };
+    // The level is not honoured: a warning with the file and line.
+    let alone = check(&[]);
+    let said = String::from_utf8_lossy(&alone.stderr).into_owned();
+    assert!(!alone.status.success(), "{said}");
+    assert!(said.contains("httpd.conf:2"), "{said}");
+    assert!(said.contains("DeflateCompressionLevel"), "{said}");
+    assert!(!said.contains("--compress wins"), "{said}");
+    let both = check(&["--compress", "text/plain"]);
+    let said = String::from_utf8_lossy(&both.stderr).into_owned();
+    assert!(said.contains("httpd.conf:1"), "{said}");
+    assert!(said.contains("--compress wins"), "{said}");
+}
