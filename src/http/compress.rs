@@ -398,6 +398,10 @@ pub fn apply(
     headers.remove(header::CONTENT_LENGTH);
     // A digest of the uncompressed bytes would no longer be true (RFC 1864).
     headers.remove("content-md5");
+    // Ranges are served of the uncompressed bytes only (a ranged request is never
+    // compressed): a client resuming this download by its offsets would get the wrong
+    // bytes, so it is not invited to.
+    headers.remove(header::ACCEPT_RANGES);
     if let Some(etag) = headers
         .get(header::ETAG)
         .and_then(|e| suffixed_etag(e, coding))
@@ -697,6 +701,7 @@ mod tests {
                     ("content-length", "5000"),
                     ("etag", "W/\"abc\""),
                     ("vary", "Cookie"),
+                    ("accept-ranges", "bytes"),
                     ("x-kept", "1"),
                 ],
                 ProxyBody::pieces([body.slice(..1000), body.slice(1000..)]),
@@ -708,6 +713,7 @@ mod tests {
             assert_eq!(parts.headers["etag"], etag);
             assert_eq!(parts.headers["x-kept"], "1");
             assert!(!parts.headers.contains_key("content-length"));
+            assert!(!parts.headers.contains_key("accept-ranges"));
             assert_eq!(out, body);
         }
     }
