@@ -56,6 +56,14 @@ struct ConfigArgs {
     extend: Vec<PathBuf>,
 }
 
+/// Response compression (the same flag for `run`, `check` and `demo`).
+#[derive(Args, Clone, Debug, Default)]
+struct CompressArgs {
+    /// compress responses of this media type (gzip or brotli, as the client accepts; like httpd's AddOutputFilterByType DEFLATE); repeatable; replaces the Apache config's AddOutputFilterByType lines
+    #[arg(long = "compress", value_name = "MIME-TYPE", value_parser = parse_media_type)]
+    types: Vec<String>,
+}
+
 impl ConfigArgs {
     fn sources(&self) -> Sources {
         Sources {
@@ -64,14 +72,17 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
+            compress: Vec::new(),
             document_root: None,
         }
     }
 
-    /// The sources of `jkd run` and `jkd check`: these flags and `--document-root`.
+    /// The sources of `jkd run` and `jkd check`: these flags, `--document-root` and
+    /// `--compress`.
     fn sources_for_run(&self, run: &RunArgs) -> Sources {
         Sources {
             document_root: run.document_root.clone(),
+            compress: run.compress.types.clone(),
             ..self.sources()
         }
     }
@@ -218,6 +229,15 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
         .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
 }
 
+/// `--compress`: a `type/subtype`, kept in lower case as media types compare.
+fn parse_media_type(text: &str) -> Result<String, String> {
+    if config::compress::is_media_type(text) && !text.contains('*') {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err("expected a media type such as text/html (no parameters, no wildcards)".to_string())
+    }
+}
+
 /// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
 fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
@@ -329,6 +349,8 @@ struct RunArgs {
     #[arg(long = "document-root", value_name = "DIR")]
     document_root: Option<PathBuf>,
     #[command(flatten)]
+    compress: CompressArgs,
+    #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
     logs: LogArgs,
@@ -388,6 +410,8 @@ enum Command {
         edge: EdgeArgs,
         #[command(flatten)]
         logs: LogArgs,
+        #[command(flatten)]
+        compress: CompressArgs,
     },
 }
 
@@ -625,6 +649,30 @@ fn log_manager_allow(cfg: &config::Config, serving: &Serving) {
             shown.join(", ")
         );
     }
+}
+
+/// Says at startup which response types are compressed.
+fn log_compression(cfg: &config::Config) {
+    let types = &cfg.compression.types;
+    if types.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = types
+        .iter()
+        .map(|t| match (t.codings.br, t.codings.gzip) {
+            (true, true) => t.mime.clone(),
+            (true, false) => format!("{} (br only)", t.mime),
+            _ => format!("{} (gzip only)", t.mime),
+        })
+        .collect();
+    let source = match types.iter().find_map(|t| t.origin.as_ref()) {
+        Some(origin) => origin.file.to_string(),
+        None => "--compress".to_string(),
+    };
+    tracing::info!(
+        "compressing responses of type {} for clients that accept br or gzip ({source})",
+        shown.join(", ")
+    );
 }
 
 /// What `jkd run` would read besides the configuration: listen addresses, TLS files,
@@ -904,6 +952,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
     log_manager_allow(&cfg, serving);
+    log_compression(&cfg);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -1032,7 +1081,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
 
 /// Starts three demo nodes on free local ports and serves the example configuration
 /// in front of them.
-fn demo(serving: Serving) -> ExitCode {
+fn demo(serving: Serving, compress: &CompressArgs) -> ExitCode {
     let nodes: Vec<std::net::TcpListener> = match (0..3)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect()
@@ -1053,10 +1102,11 @@ fn demo(serving: Serving) -> ExitCode {
         text.as_bytes(),
         &config::props::process_env,
     );
-    let Some(cfg) = loaded.config else {
+    let Some(mut cfg) = loaded.config else {
         print_diagnostics(&loaded.diagnostics);
         return ExitCode::from(1);
     };
+    cfg.compression = config::compress::Compression::from_flags(&compress.types);
     eprintln!(
         "jkd demo: three demo nodes on 127.0.0.1 ports {ports:?}; open http://{}/",
         serving
@@ -1110,20 +1160,24 @@ fn main() -> ExitCode {
             threads,
             edge,
             logs,
-        } => demo(Serving {
-            sources: None,
-            conf_listeners: Vec::new(),
-            listen,
-            unix: Default::default(),
-            tls,
-            trusted_proxies: Vec::new(),
-            proxy_protocol: false,
-            metrics_listen,
-            manager_users,
-            manager_allow,
-            threads,
-            edge,
-            logs,
-        }),
+            compress,
+        } => demo(
+            Serving {
+                sources: None,
+                conf_listeners: Vec::new(),
+                listen,
+                unix: Default::default(),
+                tls,
+                trusted_proxies: Vec::new(),
+                proxy_protocol: false,
+                metrics_listen,
+                manager_users,
+                manager_allow,
+                threads,
+                edge,
+                logs,
+            },
+            &compress,
+        ),
     }
 }

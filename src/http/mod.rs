@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod compress;
 pub mod error;
 pub mod forward;
 pub mod proxy_protocol;
@@ -68,6 +69,7 @@ pub async fn handle(
             parts.headers.insert("x-request-id", v);
         }
     }
+    compress::revalidate_unsuffixed(&rt.config.compression, &mut parts.headers);
     let started = Instant::now();
     // Built only when the access log is on: without it a request allocates nothing
     // more than before.
@@ -103,6 +105,9 @@ pub async fn handle(
             .unanswered
             .count(dispatch.worker.unwrap_or(""), resp.status().as_u16()),
     }
+    // In one place for every answer (proxied, the status manager's pages, jkd's own
+    // errors), before the access log wraps the body so that it counts what is sent.
+    let resp = compress::apply(&rt.config.compression, &parts, resp);
     match logging {
         None => resp,
         Some((log, mut record)) => {
