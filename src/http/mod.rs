@@ -276,7 +276,9 @@ async fn route<'r>(
     let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
         Err(e) => return Err(ProxyError::BadUri(e)),
         Ok(None) => {
-            return static_files::serve(site, parts)
+            // Boxed, as the other rarer branches below: every request's future is as
+            // large as its largest branch, and it lives as long as the request.
+            return Box::pin(static_files::serve(site, parts))
                 .await
                 .ok_or(ProxyError::NotMapped);
         }
@@ -306,7 +308,8 @@ async fn route<'r>(
         names,
     );
     if websocket::is_upgrade(parts) {
-        return websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone()).await;
+        let upgrade = websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone());
+        return Box::pin(upgrade).await;
     }
     let body =
         IncomingSource::new(incoming, rt.limits.timeout).counting(dispatch.body_bytes.clone());
@@ -332,7 +335,13 @@ async fn route<'r>(
         h.record(elapsed);
     }
     match forwarded {
-        Ok(resp) => Ok(server_errors::apply(rule.extensions.use_server_errors, resp).await),
+        Ok(resp) => {
+            let threshold = rule.extensions.use_server_errors;
+            if threshold <= 0 || i32::from(resp.status().as_u16()) < threshold {
+                return Ok(resp);
+            }
+            Ok(Box::pin(server_errors::apply(threshold, resp)).await)
+        }
         Err(e) => Err(e),
     }
 }
