@@ -200,17 +200,26 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     Some(config)
 }
 
-/// jkd's own keys outside an `--extend` file: jkd reads them, but mod_jk would refuse
-/// the file, so it could no longer go back to httpd.
+/// jkd's own keys (and `type=http`) outside an `--extend` file: jkd reads them, but
+/// mod_jk would refuse the file, so it could no longer go back to httpd.
 fn warn_jkd_only_keys(props: &PropMap, extend: &[PathBuf], diags: &mut Diagnostics) {
     let extend: Vec<String> = extend.iter().map(|p| display_name(p).to_string()).collect();
     for e in props.entries() {
-        if keys::is_jkd_only(&e.key) && !extend.iter().any(|f| **f == *e.origin.file) {
+        if keys::is_jkd_only_line(&e.key, &e.value)
+            && !extend.iter().any(|f| **f == *e.origin.file)
+        {
+            let what = if keys::is_jkd_only(&e.key) {
+                "a jkd-only key"
+            } else {
+                "type=http is jkd's own"
+            };
             diags.warning(
                 e.origin.clone(),
                 e.key.clone(),
-                "a jkd-only key: mod_jk 1.2.48 refuses to start on it; put it in a file given \
-                 with --extend to keep this one usable by mod_jk",
+                format!(
+                    "{what}: mod_jk 1.2.48 refuses to start on it; put it in a file given \
+                     with --extend to keep this one usable by mod_jk"
+                ),
             );
         }
     }
@@ -455,12 +464,12 @@ pub fn build(
 /// its older spellings `connect_timeout`, `prepost_timeout`, `connection_ping_interval`).
 /// mod_jk's defaults have none of them.
 fn detects_a_hung_backend(a: &workers::AjpSettings) -> bool {
-    a.reply_timeout > 0
-        || a.socket_timeout > 0
-        || a.ping_mode.0 != 0
-        || a.connect_timeout > 0
-        || a.prepost_timeout > 0
-        || a.connection_ping_interval > 0
+    let cping = !a.protocol.is_http()
+        && (a.ping_mode.0 != 0
+            || a.connect_timeout > 0
+            || a.prepost_timeout > 0
+            || a.connection_ping_interval > 0);
+    a.reply_timeout > 0 || a.socket_timeout > 0 || cping
 }
 
 fn has_properties(props: &PropMap, name: &str) -> bool {
@@ -528,6 +537,10 @@ fn build_worker(
             );
             WorkerKind::Ajp(r.ajp(name, AjpProtocol::Ajp14))
         }
+        "http" => {
+            warn_ajp_only_settings(r, name);
+            WorkerKind::Ajp(r.ajp(name, AjpProtocol::Http))
+        }
         "lb" => WorkerKind::Lb(build_lb(r, name, &origin, instantiated)?),
         "status" => WorkerKind::Status(r.status(name)),
         "ajp12" => {
@@ -546,7 +559,7 @@ fn build_worker(
                 "type",
                 format!(
                     "unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and \
-                     status; type names are case-sensitive)"
+                     status, jkd also http; type names are case-sensitive)"
                 ),
             );
             return None;
@@ -642,7 +655,22 @@ fn build_member(
     if ajp.secret.is_none() {
         ajp.secret = lb_secret.clone();
     }
-    if !detects_a_hung_backend(&ajp) {
+    if ajp.protocol.is_http() {
+        warn_ajp_only_settings(r, m);
+    }
+    if !detects_a_hung_backend(&ajp) && ajp.protocol.is_http() {
+        let origin = worker_origin(r.props, m, members_origin);
+        r.diags.warning(
+            origin,
+            format!("worker.{m}.reply_timeout"),
+            format!(
+                "member '{m}' of load balancer '{lb}' has no reply_timeout: if its backend \
+                 hangs every request sent to it waits until the client gives up, and the \
+                 balancer never learns of it; set worker.{m}.reply_timeout (ms; longer than \
+                 the slowest page)"
+            ),
+        );
+    } else if !detects_a_hung_backend(&ajp) {
         let origin = worker_origin(r.props, m, members_origin);
         r.diags.warning(
             origin,
@@ -712,19 +740,22 @@ fn build_member(
     })
 }
 
-/// The protocol of member `m` of `lb`: only AJP workers can be balanced.
+/// The protocol of member `m` of `lb`: only AJP workers (and jkd's HTTP ones) can be
+/// balanced.
 fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol> {
     let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
     match type_name.as_str() {
         "ajp13" => Some(AjpProtocol::Ajp13),
         "ajp14" => Some(AjpProtocol::Ajp14),
+        "http" => Some(AjpProtocol::Http),
         "lb" | "status" | "ajp12" => {
             r.error(
                 m,
                 "type",
                 format!(
                     "member '{m}' of load balancer '{lb}' has type {type_name}; jkd balances \
-                     only ajp13 members (mod_jk would build it, but it cannot work as intended)"
+                     only ajp13 (and its own http) members (mod_jk would build it, but it \
+                     cannot work as intended)"
                 ),
             );
             None
@@ -733,9 +764,40 @@ fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol>
             r.error(
                 m,
                 "type",
-                format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
+                format!(
+                    "unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and \
+                     status, jkd also http)"
+                ),
             );
             None
+        }
+    }
+}
+
+/// Settings of the AJP protocol itself that a `type=http` worker has no use for: said
+/// once, so that nobody believes a CPing or a secret protects an HTTP member.
+fn warn_ajp_only_settings(r: &mut Reader<'_>, name: &str) {
+    const AJP_ONLY: &[&str] = &[
+        "ping_mode",
+        "ping_timeout",
+        "connect_timeout",
+        "prepost_timeout",
+        "connection_ping_interval",
+        "secret",
+        "max_packet_size",
+        "http_port",
+        "http_host",
+    ];
+    for attr in AJP_ONLY {
+        if r.entry(name, attr).is_some() {
+            r.warn(
+                name,
+                attr,
+                format!(
+                    "worker '{name}' has type=http: {attr} belongs to AJP (or to an AJP \
+                     worker's HTTP connector) and is not used"
+                ),
+            );
         }
     }
 }
