@@ -64,6 +64,15 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
+            document_root: None,
+        }
+    }
+
+    /// The sources of `jkd run` and `jkd check`: these flags and `--document-root`.
+    fn sources_for_run(&self, run: &RunArgs) -> Sources {
+        Sources {
+            document_root: run.document_root.clone(),
+            ..self.sources()
         }
     }
 }
@@ -134,15 +143,54 @@ enum DiagnosticsFormat {
 impl LogArgs {
     /// Opens the access log when one is asked for; a bad format or a file that
     /// cannot be opened stops jkd with the reason.
-    fn access_log(&self) -> Result<Option<jkd::access_log::AccessLog>, String> {
+    /// Without `--access-log`, the Apache config's `JkRequestLogFormat` to its
+    /// `JkLogFile` (mod_jk's request log), when it has both.
+    fn access_log(
+        &self,
+        from_conf: Option<&config::RequestLog>,
+    ) -> Result<Option<jkd::access_log::AccessLog>, String> {
         use jkd::access_log::{AccessLog, Destination, LineFormat};
         let format = LineFormat::parse(&self.access_log_format)
             .map_err(|e| format!("--access-log-format: {e}"))?;
-        let Some(destination) = &self.access_log else {
+        if let Some(destination) = &self.access_log {
+            return AccessLog::start(Destination::parse(destination), format).map(Some);
+        }
+        let Some(conf) = from_conf else {
             return Ok(None);
         };
-        AccessLog::start(Destination::parse(destination), format).map(Some)
+        let place = format!(
+            "{}:{}: JkRequestLogFormat",
+            conf.origin.file, conf.origin.line
+        );
+        let format =
+            LineFormat::parse(&mod_jk_codes(&conf.format)).map_err(|e| format!("{place}: {e}"))?;
+        AccessLog::start(Destination::parse(&conf.file), format)
+            .map(Some)
+            .map_err(|e| format!("{place}: JkLogFile: {e}"))
     }
+}
+
+/// A `JkRequestLogFormat` in jkd's template language: the codes mean what mod_jk
+/// makes them mean, and mod_jk's `%T` is seconds with microseconds (jkd's `%{jk}T`;
+/// a plain `%T` is httpd's whole seconds).
+fn mod_jk_codes(format: &str) -> String {
+    let mut out = String::with_capacity(format.len() + 8);
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('T') => out.push_str("%{jk}T"),
+            Some(next) => {
+                out.push('%');
+                out.push(next);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// HTTPS listeners (`run` only).
@@ -260,6 +308,9 @@ struct RunArgs {
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// serve URIs that no mount rule maps (or that JkUnMount excludes) from this directory, as httpd's DocumentRoot; wins over the Apache config's
+    #[arg(long = "document-root", value_name = "DIR")]
+    document_root: Option<PathBuf>,
     #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
@@ -329,8 +380,8 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-fn load(args: &ConfigArgs) -> Option<config::Config> {
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+fn load(sources: &Sources) -> Option<config::Config> {
+    let loaded = config::load(sources, &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     loaded.config
 }
@@ -356,7 +407,7 @@ fn check(
         );
         return ExitCode::from(2);
     }
-    let loaded = config::load(&args.sources(), &config::props::process_env);
+    let loaded = config::load(&args.sources_for_run(&run), &config::props::process_env);
     print_diagnostics(&loaded.diagnostics);
     let warned = !loaded.diagnostics.is_empty();
     let Some(cfg) = loaded.config else {
@@ -443,7 +494,7 @@ struct Serving {
 impl Serving {
     fn of_run(config: &ConfigArgs, cfg: &config::Config, run: RunArgs) -> Serving {
         Serving {
-            sources: Some(config.sources()),
+            sources: Some(config.sources_for_run(&run)),
             conf_listeners: cfg.listeners.clone(),
             listen: run.listen,
             tls: run.tls,
@@ -809,7 +860,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         Ok(m) => m,
         Err(code) => return code,
     };
-    let access_log = match serving.logs.access_log() {
+    let access_log = match serving.logs.access_log(cfg.request_log.as_ref()) {
         Ok(log) => log.map(std::sync::Arc::new),
         Err(e) => {
             eprintln!("jkd: {e}");
@@ -1008,7 +1059,7 @@ fn main() -> ExitCode {
             run,
         } => check(&config, run, strict, dump, &map, &map_file),
         Command::Run { config, run } => {
-            let Some(cfg) = load(&config) else {
+            let Some(cfg) = load(&config.sources_for_run(&run)) else {
                 return ExitCode::from(1);
             };
             let serving = Serving::of_run(&config, &cfg, run);

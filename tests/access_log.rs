@@ -408,3 +408,37 @@ fn a_request_no_member_could_take_is_logged_with_its_attempts() {
     assert_eq!(line["backend_ms"], serde_json::Value::Null);
     assert_eq!(line["completed"], true);
 }
+
+#[test]
+fn an_apache_configs_jk_request_log_format_goes_to_its_jk_log_file() {
+    let dir = scratch("jkconf");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let workers = workers(&dir, &rt, None);
+    let log = dir.join("mod_jk.log");
+    let conf = dir.join("httpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "JkWorkersFile {}\nJkLogFile {}\nJkRequestLogFormat \"%w %V %s %T %U\"\n",
+            workers.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let jkd = support::jkd::start_with_args(&["run", "--apache-conf", conf.to_str().unwrap()]);
+    let (status, _, _) = request(jkd.port, "/echo/conf", "");
+    assert_eq!(status, 200);
+    let got = lines(&log, 1, &jkd);
+    let words: Vec<&str> = got[0].split(' ').collect();
+    assert_eq!(words[0], "lb", "{got:?}");
+    assert_eq!(words[1], "localhost");
+    assert_eq!(words[2], "200");
+    // mod_jk's %T: seconds with microseconds.
+    let (secs, micros) = words[3].split_once('.').expect("seconds.micros");
+    assert!(
+        secs.parse::<u64>().is_ok() && micros.len() == 6,
+        "{}",
+        words[3]
+    );
+    assert_eq!(words[4], "/echo/conf");
+}

@@ -77,6 +77,16 @@ fn counters_match_the_requests_and_promtool_accepts_them() {
             "jkd_backend_received_bytes_total{worker=\"lb\",member=\"a\"}"
         ) > 0.0
     );
+    // Responses by status code, under the member that answered.
+    let ok_a = value(
+        &text,
+        "jkd_responses_total{worker=\"lb\",member=\"a\",code=\"200\"}",
+    );
+    let ok_b = value(
+        &text,
+        "jkd_responses_total{worker=\"lb\",member=\"b\",code=\"200\"}",
+    );
+    assert_eq!(ok_a + ok_b, f64::from(sent + 3), "{text}");
     // The balancer's total is a metric of its own, the members' sum is not doubled.
     assert_eq!(
         value(&text, "jkd_balancer_busy{worker=\"lb\"}"),

@@ -7,6 +7,7 @@ pub mod dump;
 pub mod keys;
 pub mod mounts;
 pub mod props;
+pub mod static_files;
 pub mod tls;
 pub mod uri;
 pub mod values;
@@ -30,6 +31,8 @@ pub struct Sources {
     /// `PATTERN=WORKER[;ext]` rules given directly.
     pub mounts: Vec<String>,
     pub apache_conf: Option<PathBuf>,
+    /// `--document-root`: wins over the Apache config's `DocumentRoot`.
+    pub document_root: Option<PathBuf>,
     /// `--extend FILE`: property files read after the workers file, for keys only jkd
     /// knows (mod_jk refuses a workers file that has them).
     pub extend: Vec<PathBuf>,
@@ -57,10 +60,25 @@ pub struct Config {
     /// The Apache config's `JkExtractSSL` and SSL forwarding `JkOptions` (main
     /// server); mod_jk's defaults without one.
     pub ssl_forwarding: tls::SslForwarding,
+    /// What is served from disk or redirected instead of answered 404: the
+    /// document root, `Alias`, `DirectoryIndex`, `Redirect`, `RedirectMatch`.
+    pub static_files: static_files::StaticFiles,
     /// Who may reach a status worker, from the access rules of the Apache config's
     /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
     /// `--manager-allow` wins over it. See [`access`].
     pub manager_allow: Option<access::ManagerAllow>,
+    /// mod_jk's request log: `JkRequestLogFormat` written to `JkLogFile` (main
+    /// server); jkd's `--access-log` wins over it.
+    pub request_log: Option<RequestLog>,
+}
+
+/// The request log an Apache config asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLog {
+    pub file: String,
+    pub format: String,
+    /// The `JkRequestLogFormat` line.
+    pub origin: Origin,
 }
 
 /// Client-side timeouts an Apache config sets (seconds); jkd's flags win over them.
@@ -156,7 +174,9 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
         locations: Vec::new(),
+        request_log: None,
     };
     if let Some(path) = &sources.apache_conf {
         inputs.add_apache_conf(path, env, diags)?;
@@ -196,6 +216,19 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
     config.http = inputs.http;
     config.listeners = inputs.listeners;
     config.ssl_forwarding = inputs.ssl_forwarding;
+    config.request_log = inputs.request_log;
+    config.static_files = inputs.static_files;
+    if let Some(root) = &sources.document_root {
+        let origin = Origin::new("--document-root", 0);
+        if !root.is_dir() {
+            diags.error(
+                origin.clone(),
+                "",
+                format!("--document-root {} is not a directory", root.display()),
+            );
+        }
+        config.static_files.document_root = Some((root.clone(), origin));
+    }
     config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
     Some(config)
 }
@@ -237,8 +270,10 @@ struct Inputs {
     http: HttpTimeouts,
     listeners: Vec<tls::Listener>,
     ssl_forwarding: tls::SslForwarding,
+    static_files: static_files::StaticFiles,
     /// The Apache config's `<Location>` sections with access rules.
     locations: Vec<access::LocationAccess>,
+    request_log: Option<RequestLog>,
 }
 
 impl Inputs {
@@ -259,6 +294,36 @@ impl Inputs {
         self.http.keepalive_timeout = conf.keepalive_timeout.as_ref().map(|(t, _)| *t);
         self.listeners = conf.listeners.clone();
         self.ssl_forwarding = conf.ssl_forwarding;
+        self.request_log = match (&conf.request_log_format, &conf.log_file) {
+            (Some((format, origin)), Some((file, _))) => Some(RequestLog {
+                file: file.clone(),
+                format: format.clone(),
+                origin: origin.clone(),
+            }),
+            (Some((_, origin)), None) => {
+                diags.warning(
+                    origin.clone(),
+                    "JkRequestLogFormat",
+                    "no JkLogFile to write the request log to: jkd writes none (give --access-log)",
+                );
+                None
+            }
+            _ => None,
+        };
+        self.static_files = conf.static_files.clone();
+        if let Some((root, origin)) = &conf.static_files.document_root
+            && !root.is_dir()
+        {
+            // httpd 2.4 starts with a warning too (AH00112).
+            diags.warning(
+                origin.clone(),
+                "DocumentRoot",
+                format!(
+                    "DocumentRoot '{}' is not a directory: every unmapped URI is answered 404",
+                    root.display()
+                ),
+            );
+        }
         self.locations = conf.locations.clone();
         if let Some(root) = &conf.server_root {
             self.props
@@ -455,7 +520,9 @@ pub fn build(
         http: HttpTimeouts::default(),
         listeners: Vec::new(),
         ssl_forwarding: tls::SslForwarding::default(),
+        static_files: static_files::StaticFiles::default(),
         manager_allow: None,
+        request_log: None,
     })
 }
 
@@ -994,5 +1061,82 @@ mod tests {
             .collect();
         assert_eq!(addrs, [("80", false), ("443", true)]);
         assert!(!config.ssl_forwarding.extract);
+    }
+}
+
+#[cfg(test)]
+mod static_file_tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("jkd-config-static-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(dir.join("w.properties"), "worker.list=w\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_document_root_flag_wins_over_the_apache_config() {
+        let dir = temp_dir("wins");
+        std::fs::write(
+            dir.join("httpd.conf"),
+            "DocumentRoot /nonexistent-root\nRedirectMatch ^/$ /jw/\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            apache_conf: Some(dir.join("httpd.conf")),
+            document_root: Some(dir.join("site")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        let config = loaded.config.unwrap();
+        let (root, origin) = config.static_files.document_root.clone().unwrap();
+        assert_eq!(root, dir.join("site"));
+        assert_eq!(&*origin.file, "--document-root");
+        assert_eq!(config.static_files.redirects.len(), 1);
+        // The config's own root does not exist: httpd warns (AH00112), so does jkd.
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| !d.is_error() && d.key == "DocumentRoot" && d.origin.line == 1),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_document_root_flag_that_is_not_a_directory_is_an_error() {
+        let dir = temp_dir("missing");
+        let sources = Sources {
+            workers: Some(dir.join("w.properties")),
+            document_root: Some(dir.join("no-such-dir")),
+            ..Sources::default()
+        };
+        let loaded = load(&sources, &|_| None);
+        assert!(loaded.config.is_none());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("not a directory")),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let without = load(
+            &Sources {
+                workers: Some(dir.join("w.properties")),
+                ..Sources::default()
+            },
+            &|_| None,
+        );
+        let config = without.config.unwrap();
+        assert!(config.static_files.document_root.is_none());
+        assert!(!config.static_files.serves_files());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

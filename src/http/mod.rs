@@ -1,4 +1,4 @@
-//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge) within the client limits, refuses heads that break RFC 9112, maps each request with the mount rules and forwards it.
+//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge) within the client limits, refuses heads that break RFC 9112, maps each request with the mount rules and forwards it, or answers it from disk when no rule maps it.
 
 pub mod body;
 pub mod client;
@@ -6,6 +6,7 @@ pub mod error;
 pub mod forward;
 pub mod proxy_protocol;
 pub mod server_errors;
+pub mod static_files;
 pub mod stream;
 pub mod websocket;
 
@@ -96,6 +97,13 @@ pub async fn handle(
             )
         }
     };
+    // By status code, under the member that answered (or the worker, when none did).
+    match &dispatch.member {
+        Some(member) => member.responses.count(resp.status().as_u16()),
+        None => rt
+            .unanswered
+            .count(dispatch.worker.unwrap_or(""), resp.status().as_u16()),
+    }
     match logging {
         None => resp,
         Some((log, mut record)) => {
@@ -255,9 +263,19 @@ async fn route<'r>(
     dispatch: &mut forward::Dispatch<'r>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_head(parts)?;
+    let site = &rt.config.static_files;
+    // mod_alias answers redirects while httpd translates the URI, before mod_jk's
+    // handler could forward it: a redirect wins over a mount rule.
+    if let Some(resp) = static_files::redirect(site, parts) {
+        return Ok(resp);
+    }
     let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
         Err(e) => return Err(ProxyError::BadUri(e)),
-        Ok(None) => return Err(ProxyError::NotMapped),
+        Ok(None) => {
+            return static_files::serve(site, parts)
+                .await
+                .ok_or(ProxyError::NotMapped);
+        }
         Ok(Some(r)) => r,
     };
     dispatch.worker = Some(rule.worker.as_str());

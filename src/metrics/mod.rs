@@ -46,6 +46,7 @@ pub mod names {
     pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "jkd_tls_handshake_errors_total";
     pub const CONFIG_RELOADS_TOTAL: &str = "jkd_config_reloads_total";
     pub const BUILD_INFO: &str = "jkd_build_info";
+    pub const RESPONSES_TOTAL: &str = "jkd_responses_total";
     pub const BALANCER_BUSY: &str = "jkd_balancer_busy";
     pub const BALANCER_MAX_BUSY: &str = "jkd_balancer_max_busy";
     pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str =
@@ -179,6 +180,11 @@ impl Registry {
         );
         g(names::BUILD_INFO, "jkd's version (the value is always 1)");
         d(
+            names::RESPONSES_TOTAL,
+            None,
+            "Responses by status code (common codes alone, others as 1xx..5xx); member \"-\" when no member answered",
+        );
+        d(
             names::ACCESS_LOG_DROPPED_TOTAL,
             None,
             "Access log lines dropped because the writer fell behind (requests never wait for it)",
@@ -289,6 +295,17 @@ impl Registry {
         self.publish_tls(&rt.tls);
         self.gauge(names::BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))])
             .set(1.0);
+        for (worker, code, n) in rt.unanswered.counted() {
+            self.counter(
+                names::RESPONSES_TOTAL,
+                &[
+                    ("worker", worker.as_str()),
+                    ("member", "-"),
+                    ("code", code.as_str()),
+                ],
+            )
+            .absolute(n);
+        }
         metrics::with_local_recorder(&self.recorder, || self.process.collect());
         let reloads = &rt.reloads;
         for (result, n) in [
@@ -411,7 +428,16 @@ impl Registry {
         }
     }
 
+    fn publish_responses(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {
+        for (code, n) in w.responses.counted() {
+            let mut with_code = labels.to_vec();
+            with_code.push(("code", code.as_str()));
+            self.counter(names::RESPONSES_TOTAL, &with_code).absolute(n);
+        }
+    }
+
     fn publish_pool(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {
+        self.publish_responses(w, labels);
         let p = &w.pool.counters;
         self.gauge(names::CONNECTIONS, labels)
             .set(p.connected.load(Ordering::Relaxed) as f64);

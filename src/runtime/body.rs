@@ -1,4 +1,4 @@
-//! The response bodies jkd sends: known in full when the head is built, or relayed from the backend through a channel, and counted for the access log when it is on.
+//! The response bodies jkd sends: known in full when the head is built, relayed from the backend through a channel, or read from a static file, and counted for the access log when it is on.
 
 use std::io;
 use std::pin::Pin;
@@ -58,6 +58,9 @@ pub enum ProxyBody {
     },
     /// Relayed as it arrives from the backend.
     Streamed(ChannelBody),
+    /// A file (whole, a range or several) served from the document root; its
+    /// length is in the response's `Content-Length`.
+    File(Pin<Box<hyper_staticfile::Body>>),
     /// Another body whose end (or abandonment) writes an access log line; only
     /// built when the access log is on, so a jkd without one pays nothing.
     Logged(Box<LoggedBody>),
@@ -209,6 +212,7 @@ impl Body for ProxyBody {
                 Poll::Ready(None)
             }
             ProxyBody::Streamed(channel) => Pin::new(channel).poll_frame(cx),
+            ProxyBody::File(file) => file.as_mut().poll_frame(cx),
             ProxyBody::Logged(logged) => Pin::new(logged.as_mut()).poll_frame(cx),
         }
     }
@@ -217,6 +221,9 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Buffered { left, .. } => *left == 0,
             ProxyBody::Streamed(_) => false,
+            // hyper frames a file by the Content-Length the response carries (also
+            // for HEAD, whose body is empty): no hint here may contradict it.
+            ProxyBody::File(_) => false,
             ProxyBody::Logged(logged) => logged.is_end_stream(),
         }
     }
@@ -224,7 +231,7 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ProxyBody::Buffered { left, .. } => SizeHint::with_exact(*left),
-            ProxyBody::Streamed(_) => SizeHint::default(),
+            ProxyBody::Streamed(_) | ProxyBody::File(_) => SizeHint::default(),
             ProxyBody::Logged(logged) => logged.size_hint(),
         }
     }

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod client;
 pub mod listen;
+pub mod responses;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct AjpWorker {
     /// When the manager last reset this worker's statistics (Unix seconds), or
     /// [`NEVER_RESET`].
     pub last_reset: AtomicI64,
+    /// The responses it answered, by status code (`jkd_responses_total`).
+    pub responses: responses::ResponseCounts,
 }
 
 /// [`AjpWorker::last_reset`] of a worker whose statistics were never reset.
@@ -62,6 +65,7 @@ impl AjpWorker {
             secret_refusals: AtomicU64::new(0),
             counters: Arc::default(),
             last_reset: AtomicI64::new(NEVER_RESET),
+            responses: Default::default(),
         })
     }
 
@@ -175,6 +179,8 @@ pub struct Runtime {
     pub tls: Arc<crate::tls::TlsState>,
     /// How the configuration reloads went (shared by every snapshot).
     pub reloads: Arc<Reloads>,
+    /// Responses no member answered, by worker (shared by every snapshot).
+    pub unanswered: Arc<responses::UnansweredByWorker>,
     /// Set when jkd is stopping gracefully (shared by every snapshot).
     pub draining: Arc<Draining>,
     /// `--proxy-protocol`: connections from trusted proxies begin with a PROXY header.
@@ -258,6 +264,7 @@ impl Runtime {
             request_ids: Arc::new(AtomicU64::new(1)),
             tls: Arc::default(),
             reloads: Arc::default(),
+            unanswered: Arc::default(),
             draining: Arc::default(),
             proxy_protocol: false,
             manager_allow: None,
@@ -334,6 +341,7 @@ impl Runtime {
             request_ids: self.request_ids.clone(),
             tls: self.tls.clone(),
             reloads: self.reloads.clone(),
+            unanswered: self.unanswered.clone(),
             draining: self.draining.clone(),
             proxy_protocol: self.proxy_protocol,
             manager_allow: self.manager_allow.clone(),

@@ -92,6 +92,12 @@ pub fn start_with_fd_limit(workers: &Path, extra: &[&str], nofile: u32) -> Jkd {
     start_with(shell, &args, extra)
 }
 
+/// Starts `jkd <args...> --listen 127.0.0.1:0` (any subcommand and flags).
+pub fn start_with_args(args: &[&str]) -> Jkd {
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| std::ffi::OsStr::new(*a)).collect();
+    start_with(Command::new(env!("CARGO_BIN_EXE_jkd")), &os, args)
+}
+
 /// Starts `jkd demo --listen 127.0.0.1:0 [extra...]`: the README's first command, with
 /// its three built-in demo nodes.
 pub fn start_demo(extra: &[&str]) -> Jkd {

@@ -28,6 +28,10 @@ pub(super) enum JkKind {
     WorkerProperty,
     Options,
     ExtractSsl,
+    /// `JkLogFile`: where mod_jk writes (jkd: the request log's file).
+    LogFile,
+    /// `JkRequestLogFormat`: one line per request in mod_jk's log (jkd: the access log).
+    RequestLogFormat,
     /// No effect on what clients see in jkd: accepted silently.
     Silent,
     /// Changes mod_jk's behaviour in a way jkd does not reproduce: a warning.
@@ -69,12 +73,17 @@ const JK_DIRECTIVES: &[JkDirective] = &[
     jk("JkUnMount", Args::Take12, false, JkKind::UnMount),
     jk("JkMountCopy", Args::Take1, false, JkKind::MountCopy),
     jk("JkStripSession", Args::Take12, false, JkKind::Unsupported),
-    jk("JkLogFile", Args::Take1, false, JkKind::Silent),
+    jk("JkLogFile", Args::Take1, false, JkKind::LogFile),
     jk("JkShmFile", Args::Take1, true, JkKind::Silent),
     jk("JkShmSize", Args::Take1, true, JkKind::Silent),
     jk("JkLogLevel", Args::Take1, false, JkKind::Silent),
     jk("JkLogStampFormat", Args::Take1, false, JkKind::Silent),
-    jk("JkRequestLogFormat", Args::Take1, false, JkKind::Silent),
+    jk(
+        "JkRequestLogFormat",
+        Args::Take1,
+        false,
+        JkKind::RequestLogFormat,
+    ),
     jk("JkAutoAlias", Args::Take1, false, JkKind::Unsupported),
     jk("JkWorkerIndicator", Args::Take1, false, JkKind::Unsupported),
     jk(
@@ -228,7 +237,7 @@ impl Reader<'_> {
                             origin,
                             "ServerRoot",
                             format!(
-                                "ServerRoot comes after relative Jk file names (lines {}): \
+                                "ServerRoot comes after relative file names (lines {}): \
                                  httpd resolved those against its built-in ServerRoot, not \
                                  this one; jkd reads them relative to its working directory",
                                 earlier.join(", ")
@@ -245,6 +254,9 @@ impl Reader<'_> {
             }
             "listen" => self.listen(rest, origin),
             _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
+            _ if super::static_directives::is_static_directive(name) => {
+                self.static_directive(name, rest, origin)
+            }
             "define" => {
                 let a = args();
                 if let Some(var) = a.first() {
@@ -399,12 +411,51 @@ impl Reader<'_> {
             JkKind::ExtractSsl => {
                 self.server_mut().extract_ssl = Some((first.eq_ignore_ascii_case("on"), origin));
             }
+            JkKind::LogFile | JkKind::RequestLogFormat => self.request_log(d, &first, origin),
             JkKind::Silent => {}
             JkKind::Unsupported => self.diags.warning(
                 origin,
                 d.name,
                 format!("jkd does not implement {}; the line is ignored", d.name),
             ),
+        }
+    }
+
+    /// `JkLogFile` and `JkRequestLogFormat` of the main server: with both, jkd writes
+    /// its access log there in that format (mod_jk's request log); in a virtual host
+    /// they are not read.
+    fn request_log(&mut self, d: &JkDirective, value: &str, origin: Origin) {
+        if self.vhost_index().is_some() {
+            self.diags.warning(
+                origin,
+                d.name,
+                format!(
+                    "{} inside <VirtualHost> is not read: jkd has one request log",
+                    d.name
+                ),
+            );
+            return;
+        }
+        if d.kind == JkKind::LogFile {
+            if value.starts_with('|') {
+                self.diags.warning(
+                    origin,
+                    d.name,
+                    "a piped JkLogFile is not run by jkd: give --access-log FILE|- instead",
+                );
+                return;
+            }
+            // Resolved without the relative-path warning: the file matters only with a
+            // JkRequestLogFormat (then jkd's config says where it writes).
+            let path = match &self.out.server_root {
+                Some(root) if !value.starts_with('/') => {
+                    format!("{}/{}", root.trim_end_matches('/'), value)
+                }
+                _ => value.to_string(),
+            };
+            self.out.log_file = Some((path, origin));
+        } else {
+            self.out.request_log_format = Some((value.to_string(), origin));
         }
     }
 

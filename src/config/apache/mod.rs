@@ -7,9 +7,11 @@
 //! `SSLCertificateFile`, `SSLCertificateKeyFile`, `SSLCertificateChainFile`,
 //! `SSLCACertificateFile`, `SSLVerifyClient`, `SSLProtocol`; `SSLCipherSuite` and
 //! the session, stapling and compression settings are checked and accepted), from
-//! which the listeners and their TLS settings are built, and the access rules of
+//! which the listeners and their TLS settings are built, the access rules of
 //! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
-//! which the status manager's allow-list is built. mod_jk and mod_ssl count as
+//! which the status manager's allow-list is built, and what httpd itself served in
+//! front of mod_jk: `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
+//! `RedirectMatch` (`static_directives`). mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
 //! lines httpd, mod_ssl or mod_jk would refuse are reported.
@@ -37,6 +39,7 @@ mod lexer;
 mod listeners;
 mod mount_directives;
 mod ssl;
+mod static_directives;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -152,9 +155,16 @@ pub struct ApacheJk {
     pub listeners: Vec<Listener>,
     /// The main server's `JkExtractSSL` and SSL forwarding `JkOptions`.
     pub ssl_forwarding: SslForwarding,
+    /// The main server's `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
+    /// `RedirectMatch` (see `static_directives`).
+    pub static_files: crate::config::static_files::StaticFiles,
     /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
     /// jkd honours, in file order (see [`crate::config::access`]).
     pub locations: Vec<crate::config::access::LocationAccess>,
+    /// The main server's `JkLogFile`, resolved against the `ServerRoot`.
+    pub log_file: Option<(String, Origin)>,
+    /// The main server's `JkRequestLogFormat`.
+    pub request_log_format: Option<(String, Origin)>,
 }
 
 struct Reader<'a> {

@@ -629,11 +629,131 @@ fn corpus_files_do_not_panic_and_read_sensibly() {
             assert_eq!(c.virtual_hosts[0].server_aliases.len(), 14);
             assert_eq!(c.mounts.len(), 52);
             assert!(c.mounts.iter().all(|r| r.vhost.is_some()));
-            assert!(d.items.is_empty(), "{:?}", d.items);
+            // Each virtual host has its own DocumentRoot, which jkd does not serve.
+            assert!(
+                d.items
+                    .iter()
+                    .all(|i| i.key == "DocumentRoot" && i.message.contains("<VirtualHost>")),
+                "{:?}",
+                d.items
+            );
+            assert_eq!(d.items.len(), 7);
         }
         if name.ends_with("014-ermax81-debian-mounts.properties") {
             assert_eq!(c.mounts.len(), 8);
             assert!(d.items.is_empty(), "{:?}", d.items);
         }
     }
+}
+
+fn static_warnings(diags: &[Diagnostic]) -> Vec<(u32, String)> {
+    diags
+        .iter()
+        .map(|d| (d.origin.line, format!("{}: {}", d.key, d.message)))
+        .collect()
+}
+
+#[test]
+fn document_root_alias_and_directory_index_of_the_main_server_are_read() {
+    let (conf, diags) = read(
+        "ServerRoot /srv/httpd\nDocumentRoot htdocs\nAlias /static/ /var/static/\n\
+         Alias /icons relicons\nDirectoryIndex index.htm default.html\n",
+    );
+    assert!(errors(&diags).is_empty(), "{diags:?}");
+    let site = &conf.static_files;
+    let (root, origin) = site.document_root.clone().unwrap();
+    assert_eq!(root.to_str(), Some("/srv/httpd/htdocs"));
+    assert_eq!(origin.line, 2);
+    let aliases: Vec<_> = site
+        .aliases
+        .iter()
+        .map(|a| (a.url_path.as_str(), a.directory.to_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        aliases,
+        [
+            ("/static/", "/var/static/"),
+            ("/icons", "/srv/httpd/relicons")
+        ]
+    );
+    assert_eq!(site.directory_index, ["index.htm", "default.html"]);
+}
+
+#[test]
+fn directory_index_defaults_to_index_html_and_can_be_disabled() {
+    let (conf, _) = read("DocumentRoot /tmp\n");
+    assert_eq!(conf.static_files.directory_index, ["index.html"]);
+    let (conf, _) = read("DirectoryIndex disabled\n");
+    assert!(conf.static_files.directory_index.is_empty());
+}
+
+#[test]
+fn redirect_forms_give_status_and_target() {
+    let (conf, diags) = read(
+        "Redirect /a http://x/a\nRedirect permanent /b /new/b\nRedirect 303 /c /see\n\
+         Redirect gone /d\nRedirectMatch ^/$ /jw/\nRedirectMatch 301 ^/img/(.*)$ /images/$1\n\
+         RedirectPermanent /e /e2\nRedirectTemp /f /f2\n",
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let answers: Vec<_> = ["/a/x", "/b", "/c", "/d/z", "/", "/img/p.png", "/e", "/f"]
+        .iter()
+        .map(|p| {
+            let a = conf.static_files.redirect_for(p, None).unwrap();
+            (a.status, a.location)
+        })
+        .collect();
+    let expected: Vec<(u16, Option<String>)> = vec![
+        (302, Some("http://x/a/x".into())),
+        (301, Some("/new/b".into())),
+        (303, Some("/see".into())),
+        (410, None),
+        (302, Some("/jw/".into())),
+        (301, Some("/images/p.png".into())),
+        (301, Some("/e2".into())),
+        (302, Some("/f2".into())),
+    ];
+    assert_eq!(answers, expected);
+    assert!(conf.static_files.redirect_for("/other", None).is_none());
+}
+
+#[test]
+fn redirects_httpd_refuses_are_errors() {
+    for (line, needle) in [
+        ("Redirect permanent /a\n", "needs a URL"),
+        ("Redirect gone /a /b\n", "takes no URL"),
+        ("Redirect /a relative/path\n", "non-URL"),
+        ("Redirect\n", "[status]"),
+        ("Alias /only-one\n", "two arguments"),
+        ("DocumentRoot\n", "one argument"),
+        ("DirectoryIndex\n", "at least one"),
+        ("<Directory /x>\nAlias /a /b\n</Directory>\n", "not allowed"),
+    ] {
+        let (_, diags) = read(line);
+        let errs = errors(&diags);
+        assert_eq!(errs.len(), 1, "{line}: {diags:?}");
+        assert!(errs[0].message.contains(needle), "{line}: {errs:?}");
+    }
+}
+
+#[test]
+fn what_jkd_does_not_do_is_a_warning_with_its_line() {
+    let (conf, diags) = read(
+        "DocumentRoot /srv/www\nAliasMatch ^/x(.*) /y$1\n<VirtualHost *:80>\nDocumentRoot /srv/other\n\
+         DocumentRoot /srv/www\nRedirect /v /w\nAlias /v /w\n</VirtualHost>\nRedirectMatch (?<=a)b /c\n\
+         <Location /l>\nRedirect /m\n</Location>\n",
+    );
+    assert!(errors(&diags).is_empty(), "{diags:?}");
+    let w = static_warnings(&diags);
+    let lines: Vec<u32> = w.iter().map(|(l, _)| *l).collect();
+    // Line 5 repeats the main server's DocumentRoot: nothing differs, nothing said.
+    assert_eq!(lines, [2, 4, 6, 7, 9, 11], "{w:?}");
+    assert!(w[0].1.contains("AliasMatch"), "{w:?}");
+    assert!(w[1].1.contains("<VirtualHost>"), "{w:?}");
+    assert!(w[4].1.contains("cannot read"), "{w:?}");
+    assert!(conf.static_files.redirects.is_empty());
+    assert!(conf.static_files.aliases.is_empty());
+    assert_eq!(
+        conf.static_files.document_root.map(|(p, _)| p),
+        Some("/srv/www".into())
+    );
 }
