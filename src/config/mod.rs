@@ -238,8 +238,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
 fn warn_jkd_only_keys(props: &PropMap, extend: &[PathBuf], diags: &mut Diagnostics) {
     let extend: Vec<String> = extend.iter().map(|p| display_name(p).to_string()).collect();
     for e in props.entries() {
-        if keys::is_jkd_only_line(&e.key, &e.value)
-            && !extend.iter().any(|f| **f == *e.origin.file)
+        if keys::is_jkd_only_line(&e.key, &e.value) && !extend.iter().any(|f| **f == *e.origin.file)
         {
             let what = if keys::is_jkd_only(&e.key) {
                 "a jkd-only key"
