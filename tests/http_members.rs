@@ -1,0 +1,341 @@
+//! HTTP members (`worker.NAME.type=http`, jkd-only) against real Tomcat 10 nodes: a balancer mixing an AJP member and an HTTP member splits by lbfactor, keeps sessions on the HTTP member, fails over to the AJP member when the HTTP member's Tomcat dies, passes POST bodies whole (and a cut one never as whole) and tells the application who the client is; a `type=http` worker used directly through `JkMount`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::jkd::{self, Jkd};
+use support::tomcat::{self, Echo, Tomcat, TomcatOptions};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("jkd-http-members-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write a config file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn node(route: &str, http: bool) -> Tomcat {
+    tomcat::start(&TomcatOptions {
+        http_connector: http,
+        ..TomcatOptions::with_route(route)
+    })
+}
+
+/// `lb` over node1 (AJP) and node2, 1:3. workers.properties names both as AJP members,
+/// as mod_jk reads it; the `--extend` file makes node2 an HTTP member on its Tomcat's
+/// HTTP connector.
+fn mixed(dir: &TempDir, node1: &Tomcat, node2: &Tomcat) -> Jkd {
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=lb\n\
+             worker.lb.type=lb\n\
+             worker.lb.balance_workers=node1,node2\n\
+             worker.lb.mount=/*\n\
+             worker.node1.host=127.0.0.1\n\
+             worker.node1.port={}\n\
+             worker.node1.lbfactor=1\n\
+             worker.node1.reply_timeout=20000\n\
+             worker.node2.host=127.0.0.1\n\
+             worker.node2.port={}\n\
+             worker.node2.lbfactor=3\n\
+             worker.node2.reply_timeout=20000\n",
+            node1.ajp_port(),
+            node2.ajp_port()
+        ),
+    );
+    let extend = dir.write(
+        "jkd.properties",
+        &format!(
+            "worker.node2.type=http\nworker.node2.port={}\n",
+            node2.http_port()
+        ),
+    );
+    jkd::start(
+        &workers,
+        &["--extend", extend.to_str().expect("utf-8 path")],
+    )
+}
+
+fn get(jkd: &Jkd, target: &str, headers: &[(&str, &str)]) -> tomcat::HttpResponse {
+    tomcat::http_get(jkd.port, target, headers, TIMEOUT)
+        .unwrap_or_else(|e| panic!("GET {target} through jkd: {e}\n{}", jkd.log()))
+}
+
+fn echo(jkd: &Jkd, target: &str, headers: &[(&str, &str)]) -> Echo {
+    let r = get(jkd, target, headers);
+    assert_eq!(r.status, 200, "GET {target}: {}\n{}", r.text(), jkd.log());
+    Echo::parse(&r.body)
+}
+
+/// `POST target` with `body` (Content-Length), `Connection: close`.
+fn post(port: u16, target: &str, headers: &[(&str, &str)], body: &[u8]) -> tomcat::HttpResponse {
+    let mut request = format!(
+        "POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    for (n, v) in headers {
+        request.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(body);
+    tomcat::http_request(port, &request, TIMEOUT).unwrap_or_else(|e| panic!("POST {target}: {e}"))
+}
+
+/// The records of the webapp's RecordServlet on `t`: `id -> [(length, complete)]`.
+fn records(t: &Tomcat) -> BTreeMap<String, Vec<(u64, bool)>> {
+    let text = std::fs::read_to_string(t.base().join("logs/jkd-records.txt")).unwrap_or_default();
+    let mut map: BTreeMap<String, Vec<(u64, bool)>> = BTreeMap::new();
+    for line in text.lines() {
+        let id = line.split(' ').next().unwrap_or_default().to_string();
+        let length = line
+            .split(" length=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        map.entry(id)
+            .or_default()
+            .push((length, line.ends_with("complete=true")));
+    }
+    map
+}
+
+/// Polls `check` until it returns `Some`, at most `within`.
+fn poll<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_lb_mixing_an_ajp_and_an_http_member() {
+    let node1 = node("node1", false);
+    let node2 = node("node2", true);
+    let dir = TempDir::new("mixed");
+    let jkd = mixed(&dir, &node1, &node2);
+    assert!(
+        !jkd.log().contains("type=http is jkd's own"),
+        "type=http from --extend must not be warned about:\n{}",
+        jkd.log()
+    );
+
+    // lbfactor 1:3 over 200 requests without a session.
+    let mut by_node: BTreeMap<String, u32> = BTreeMap::new();
+    for i in 0..200 {
+        let e = echo(&jkd, &format!("/echo/split?i={i}"), &[]);
+        // Which connector took it: AJP carries the client's port as an attribute.
+        let over_ajp = e.attribute("AJP_REMOTE_PORT").is_some();
+        assert_eq!(
+            over_ajp,
+            e.field("jvmRoute") == "node1",
+            "{:?}",
+            e.attributes()
+        );
+        *by_node.entry(e.field("jvmRoute")).or_default() += 1;
+    }
+    let n1 = by_node.get("node1").copied().unwrap_or(0);
+    let n2 = by_node.get("node2").copied().unwrap_or(0);
+    eprintln!("split over 200 requests: {by_node:?}");
+    assert_eq!(n1 + n2, 200, "{by_node:?}");
+    assert!(
+        (35..=65).contains(&n1) && (135..=165).contains(&n2),
+        "expected about 50:150, got {by_node:?}"
+    );
+
+    // The HTTP member's request came over HTTP, with who the client is.
+    let e = echo(&jkd, "/echo/who", &[("Cookie", "JSESSIONID=x.node2")]);
+    assert_eq!(e.field("jvmRoute"), "node2");
+    // Over HTTP: Tomcat's HTTP connector took it, and no AJP attribute came with it.
+    assert_eq!(e.field("localPort"), node2.http_port().to_string());
+    assert!(
+        e.attribute("AJP_REMOTE_PORT").is_none(),
+        "{:?}",
+        e.attributes()
+    );
+    assert_eq!(e.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(e.header("x-forwarded-proto").as_deref(), Some("http"));
+    let host = format!("127.0.0.1:{}", jkd.port);
+    assert_eq!(e.header("host").as_deref(), Some(host.as_str()));
+    assert_eq!(e.header("x-forwarded-host").as_deref(), Some(host.as_str()));
+    assert!(e.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    assert!(e.header("connection").is_none_or(|v| v != "close"));
+    // A chain the client brought is kept, the peer appended.
+    let e = echo(
+        &jkd,
+        "/echo/who",
+        &[
+            ("Cookie", "JSESSIONID=x.node2"),
+            ("X-Forwarded-For", "203.0.113.9"),
+        ],
+    );
+    assert_eq!(
+        e.header("x-forwarded-for").as_deref(),
+        Some("203.0.113.9, 127.0.0.1")
+    );
+
+    // A session made on the HTTP member sticks to it.
+    let (cookie, first) = (0..20)
+        .find_map(|_| {
+            let r = get(&jkd, "/session", &[]);
+            assert_eq!(r.status, 200, "{}", r.text());
+            let cookie = r
+                .headers_named("set-cookie")
+                .into_iter()
+                .find_map(|c| c.split(';').next().filter(|c| c.starts_with("JSESSIONID=")))?
+                .to_string();
+            cookie.ends_with(".node2").then(|| (cookie, r.text()))
+        })
+        .expect("a session on node2 within 20 requests");
+    assert!(first.starts_with("node=node2 count=1"), "{first}");
+    for n in 2..=21 {
+        let r = get(&jkd, "/session", &[("Cookie", cookie.as_str())]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(
+            r.text().starts_with(&format!("node=node2 count={n} ")),
+            "request {n} left the session's member: {}",
+            r.text()
+        );
+    }
+
+    // A POST body arrives whole, through the HTTP member.
+    let body = tomcat::pattern_body(300_000);
+    let r = post(
+        jkd.port,
+        "/echo/post",
+        &[("Cookie", "JSESSIONID=x.node2")],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e = Echo::parse(&r.body);
+    assert_eq!(e.field("jvmRoute"), "node2");
+    assert_eq!(e.body_length(), 300_000);
+    assert_eq!(e.body_sha256(), tomcat::sha256_hex(&body));
+    // A small one too (read whole before the member is chosen).
+    let r = post(
+        jkd.port,
+        "/echo/small",
+        &[("Cookie", "JSESSIONID=x.node2")],
+        b"a=1&b=2",
+    );
+    assert_eq!(Echo::parse(&r.body).body_length(), 7);
+
+    // A body cut off by the client never reaches the application as whole.
+    let mut s = TcpStream::connect(("127.0.0.1", jkd.port)).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    s.write_all(
+        b"POST /record/cut?id=CUT HTTP/1.1\r\nHost: a\r\nCookie: JSESSIONID=x.node2\r\n\
+          Content-Length: 200000\r\n\r\n",
+    )
+    .expect("send head");
+    s.write_all(&vec![b'x'; 100_000]).expect("send half a body");
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    // The member saw its request aborted: the application's read failed.
+    let cut = poll(TIMEOUT, || records(&node2).remove("CUT")).expect("the cut request's record");
+    assert!(
+        cut.iter().all(|(_, complete)| !complete),
+        "the application read a cut body as whole: {cut:?}"
+    );
+    assert!(
+        !records(&node1).contains_key("CUT"),
+        "a cut body was sent to another member"
+    );
+
+    // The HTTP member's Tomcat dies: GETs fail over to the AJP member, none is lost.
+    let mut node2 = node2;
+    node2.kill();
+    for i in 0..20 {
+        let e = echo(&jkd, &format!("/echo/after?i={i}"), &[]);
+        assert_eq!(e.field("jvmRoute"), "node1");
+    }
+    // Its sessions too (they cannot stick to a dead node).
+    let r = get(&jkd, "/session", &[("Cookie", cookie.as_str())]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().starts_with("node=node1 "), "{}", r.text());
+}
+
+#[test]
+fn a_direct_http_worker_mounted_with_jkmount() {
+    let t = node("solo", true);
+    let dir = TempDir::new("direct");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=direct\nworker.direct.type=http\nworker.direct.host=127.0.0.1\n\
+             worker.direct.port={}\nworker.direct.reply_timeout=20000\n",
+            t.http_port()
+        ),
+    );
+    let conf = dir.write(
+        "httpd.conf",
+        &format!(
+            "Listen 127.0.0.1:{port}\nJkWorkersFile {}\nJkMount /echo/* direct\n",
+            path_str(&workers)
+        ),
+    );
+    let jkd = jkd::start_apache_conf(&conf, &[], false);
+    // type=http in the main file: said, not refused.
+    assert!(
+        jkd.log().contains("type=http is jkd's own"),
+        "no warning about type=http in the workers file:\n{}",
+        jkd.log()
+    );
+    for i in 0..5 {
+        let e = echo(&jkd, &format!("/echo/direct?i={i}"), &[]);
+        assert_eq!(e.field("jvmRoute"), "solo");
+        assert_eq!(e.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    }
+    // Not mounted: not forwarded.
+    assert_eq!(get(&jkd, "/session", &[]).status, 404);
+    let body = tomcat::pattern_body(70_000);
+    let r = post(jkd.port, "/echo/up", &[], &body);
+    assert_eq!(
+        Echo::parse(&r.body).body_sha256(),
+        tomcat::sha256_hex(&body)
+    );
+    // The backend gone: 503, as for an AJP worker that refuses connections.
+    let mut t = t;
+    t.kill();
+    assert_eq!(get(&jkd, "/echo/gone", &[]).status, 503);
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
