@@ -155,8 +155,8 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
     let mut by_node: BTreeMap<String, u32> = BTreeMap::new();
     for i in 0..200 {
         let e = echo(&jkd, &format!("/echo/split?i={i}"), &[]);
-        // Which connector took it: AJP carries the client's port as an attribute.
-        let over_ajp = e.attribute("AJP_REMOTE_PORT").is_some();
+        // Which connector took it: AJP carries the member's activation as an attribute.
+        let over_ajp = e.attribute("JK_LB_ACTIVATION").is_some();
         assert_eq!(
             over_ajp,
             e.field("jvmRoute") == "node1",
@@ -180,7 +180,7 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
     // Over HTTP: Tomcat's HTTP connector took it, and no AJP attribute came with it.
     assert_eq!(e.field("localPort"), node2.http_port().to_string());
     assert!(
-        e.attribute("AJP_REMOTE_PORT").is_none(),
+        e.attribute("JK_LB_ACTIVATION").is_none(),
         "{:?}",
         e.attributes()
     );
@@ -279,7 +279,7 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
     node2.kill();
     for i in 0..20 {
         let e = echo(&jkd, &format!("/echo/after?i={i}"), &[]);
-        assert_eq!(e.field("jvmRoute"), "node1");
+        assert_eq!(e.field("jvmRoute"), "node1", "{}", jkd.log());
     }
     // Its sessions too (they cannot stick to a dead node).
     let r = get(&jkd, "/session", &[("Cookie", cookie.as_str())]);
@@ -319,7 +319,7 @@ fn a_direct_http_worker_mounted_with_jkmount() {
     );
     for i in 0..5 {
         let e = echo(&jkd, &format!("/echo/direct?i={i}"), &[]);
-        assert_eq!(e.field("jvmRoute"), "solo");
+        assert_eq!(e.field("jvmRoute"), "solo", "{}", jkd.log());
         assert_eq!(e.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
     }
     // Not mounted: not forwarded.
@@ -333,7 +333,8 @@ fn a_direct_http_worker_mounted_with_jkmount() {
     // The backend gone: 503, as for an AJP worker that refuses connections.
     let mut t = t;
     t.kill();
-    assert_eq!(get(&jkd, "/echo/gone", &[]).status, 503);
+    let gone = get(&jkd, "/echo/gone", &[]);
+    assert_eq!(gone.status, 503, "{}\n{}", gone.text(), jkd.log());
 }
 
 fn path_str(p: &Path) -> &str {

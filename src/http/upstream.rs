@@ -21,6 +21,7 @@ use super::body::IncomingSource;
 use super::forward::{Traffic, hop_by_hop};
 use crate::ajp::conn::ConnError;
 use crate::ajp::exchange::{Failure, FailureKind, RequestBody, Stage};
+use crate::ajp::pool::AcquireError;
 use crate::runtime::ProxyBody;
 use crate::runtime::body::ChannelBody;
 use crate::runtime::http_pool::{HttpLease, UpstreamBody};
@@ -286,18 +287,27 @@ pub async fn send(
                 if let Some(unsent) = e.take_message() {
                     // Never written: a kept-alive connection the member had closed.
                     // Once on a fresh one, then it is the member's failure.
+                    let mut error = conn_error(e.into_error());
                     if !lease.fresh && !retried_stale {
                         retried_stale = true;
-                        if lease.reconnect().await.is_ok() {
-                            request = unsent;
-                            continue;
+                        match lease.reconnect().await {
+                            Ok(()) => {
+                                request = unsent;
+                                continue;
+                            }
+                            // The member refuses connections now: that is its failure
+                            // (it goes to error, as for an AJP connect).
+                            Err(AcquireError::Connect(c)) => error = c,
+                            Err(other) => {
+                                error = ConnError::Io(io::Error::other(other.to_string()))
+                            }
                         }
                     }
                     drop(unsent);
                     lease.close();
                     let (body, _) = reclaim(feeder).await;
                     return Err(Failed {
-                        failure: backend(conn_error(e.into_error()), Stage::NotSent),
+                        failure: backend(error, Stage::NotSent),
                         body: body.or(kept.take()),
                     });
                 }
