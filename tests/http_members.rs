@@ -263,10 +263,13 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
     s.shutdown(std::net::Shutdown::Write).expect("shutdown");
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
-    // The member saw its request aborted: the application's read failed.
-    let cut = poll(TIMEOUT, || records(&node2).remove("CUT")).expect("the cut request's record");
+    // Usually the member has the request and sees it aborted (the application's read
+    // fails, complete=false); when the client's end reached jkd before the request
+    // left, the member never sees it at all. Never is it read as whole.
+    let cut = poll(Duration::from_secs(5), || records(&node2).remove("CUT"));
+    eprintln!("the cut request at the member: {cut:?}");
     assert!(
-        cut.iter().all(|(_, complete)| !complete),
+        cut.iter().flatten().all(|(_, complete)| !complete),
         "the application read a cut body as whole: {cut:?}"
     );
     assert!(
