@@ -196,7 +196,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         let bytes = read_file(path, "--extend file", diags)?;
         if !inputs
             .props
-            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+            .read_bytes(&file, &bytes, Treatment::Overlay, env, diags)
         {
             return None;
         }
@@ -1060,6 +1060,102 @@ mod tests {
             .collect();
         assert_eq!(addrs, [("80", false), ("443", true)]);
         assert!(!config.ssl_forwarding.extract);
+    }
+
+    /// Loads `workers` (and `extend`, as an `--extend` file) from a temp dir.
+    fn load_pair(tag: &str, workers: &str, extend: Option<&str>) -> Loaded {
+        let dir = std::env::temp_dir().join(format!("jkd-config-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = dir.join("workers.properties");
+        std::fs::write(&w, workers).unwrap();
+        let mut sources = Sources {
+            workers: Some(w),
+            ..Sources::default()
+        };
+        if let Some(text) = extend {
+            let x = dir.join("jkd.properties");
+            std::fs::write(&x, text).unwrap();
+            sources.extend.push(x);
+        }
+        let loaded = load(&sources, &|_| None);
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    fn member<'a>(config: &'a Config, lb: &str, name: &str) -> &'a workers::AjpSettings {
+        let Some(WorkerKind::Lb(l)) = config
+            .workers
+            .iter()
+            .find(|w| w.name == lb)
+            .map(|w| &w.kind)
+        else {
+            panic!("no balancer {lb}");
+        };
+        match l.members.iter().find(|m| m.name == name) {
+            Some(m) => &m.ajp,
+            None => panic!("no member {name}"),
+        }
+    }
+
+    const MIXED: &str = "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1,node2\n\
+                         worker.node1.port=8009\nworker.node1.reply_timeout=5000\n\
+                         worker.node2.port=8010\nworker.node2.reply_timeout=5000\n";
+
+    #[test]
+    fn an_extend_file_turns_an_ajp_member_into_an_http_one_quietly() {
+        let loaded = load_pair(
+            "http-overlay",
+            MIXED,
+            Some("worker.node2.type=http\nworker.node2.port=8080\n"),
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let config = loaded.config.unwrap();
+        let node2 = member(&config, "lb", "node2");
+        assert_eq!(node2.protocol, AjpProtocol::Http);
+        assert_eq!(node2.http_endpoint(), Some(("localhost", 8080)));
+        assert_eq!(member(&config, "lb", "node1").protocol, AjpProtocol::Ajp13);
+    }
+
+    #[test]
+    fn type_http_in_the_workers_file_works_but_is_said_to_break_mod_jk() {
+        let text = format!("{MIXED}worker.node2.type=http\nworker.node2.ping_mode=A\n");
+        let loaded = load_pair("http-main", &text, None);
+        let said = |what: &str| {
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == diag::Severity::Warning && d.message.contains(what))
+        };
+        assert!(said("type=http is jkd's own"), "{:?}", loaded.diagnostics);
+        assert!(said("ping_mode belongs to AJP"), "{:?}", loaded.diagnostics);
+        let config = loaded.config.unwrap();
+        assert_eq!(member(&config, "lb", "node2").protocol, AjpProtocol::Http);
+        // Without a port, Tomcat's HTTP connector's default.
+        let direct = load_pair(
+            "http-direct",
+            "worker.list=w\nworker.w.type=http\nworker.w.reply_timeout=1000\n",
+            None,
+        );
+        let config = direct.config.unwrap();
+        let Some(WorkerKind::Ajp(w)) = config.workers.first().map(|w| &w.kind) else {
+            panic!("not a direct worker");
+        };
+        assert_eq!(w.http_endpoint(), Some(("localhost", 8080)));
+    }
+
+    #[test]
+    fn an_extend_file_still_joins_lists_and_refuses_unknown_keys() {
+        let loaded = load_pair(
+            "http-lists",
+            MIXED,
+            Some(
+                "worker.lb.balance_workers=node3\nworker.node3.type=http\nworker.node3.reply_timeout=1\n",
+            ),
+        );
+        let config = loaded.config.unwrap();
+        assert_eq!(member(&config, "lb", "node3").protocol, AjpProtocol::Http);
+        let bad = load_pair("http-bad", MIXED, Some("worker.node2.typo=1\n"));
+        assert!(bad.config.is_none());
     }
 }
 
