@@ -1045,7 +1045,10 @@ async fn http_attempt(
     last_error: &mut Option<ProxyError>,
 ) -> HttpAttempt {
     let member = chosen.member.clone();
-    let lease = match pool.acquire().await {
+    // A request that must not be sent twice goes on a connection that cannot have
+    // timed out at the member meanwhile.
+    let max_idle = (!out.idempotent()).then_some(crate::runtime::http_pool::SAFE_IDLE);
+    let lease = match pool.acquire(max_idle).await {
         Ok(l) => l,
         Err(e) => {
             plan.not_connected(&chosen, &e);
@@ -1066,7 +1069,7 @@ async fn http_attempt(
     // Busy on the member from here; the guard reports a client that went away.
     let attempt = plan.begin(&chosen);
     let reply = reply_timeout(rule, &pool.timeouts);
-    match super::upstream::send(lease, head, out.length, body, reply).await {
+    match super::upstream::send(lease, head, out.length, body, reply, out.idempotent()).await {
         Ok(sent) => {
             dispatch.backend = Some(started.elapsed());
             if let Some(outcome) = fail_on_status(&member.settings, rule, sent.status()) {

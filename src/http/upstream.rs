@@ -87,6 +87,9 @@ pub fn upstream_headers(
             }
             // jkd says these itself, below.
             "x-forwarded-proto" | "x-forwarded-host" => continue,
+            // jkd answered it to the client (hyper sends 100 Continue when the body
+            // is first read); the member gets the body without being asked.
+            "expect" => continue,
             _ => {}
         }
         headers.append(name.clone(), value.clone());
@@ -240,13 +243,18 @@ fn conn_error(e: hyper::Error) -> ConnError {
 
 /// Sends the request on `lease` and waits for the response head (at most `reply`
 /// when set). `head` is the request without its body, as [`upstream_headers`] shaped
-/// it.
+/// it; `idempotent`: the request may be sent twice (its method says so).
+///
+/// A kept-alive connection the member closed while it was idle is not the member's
+/// failure: a request hyper never wrote, or one without a body that may be sent twice
+/// and got no byte of an answer, goes once more on a fresh connection.
 pub async fn send(
     mut lease: HttpLease,
     head: http::request::Parts,
     length: Option<u64>,
     mut body: RequestBody<IncomingSource>,
     reply: Option<Duration>,
+    idempotent: bool,
 ) -> Result<Sent, Failed> {
     body.rewind();
     // Without a feeder the body stays here, whole (there is none to read).
@@ -257,6 +265,9 @@ pub async fn send(
         let feeder: Feeder = tokio::spawn(feed(body, tx));
         (UpstreamBody::channel(rx, length), Some(feeder), None)
     };
+    // What a resend needs (only bodiless requests are rebuilt).
+    let again = (feeder.is_none() && idempotent)
+        .then(|| (head.method.clone(), head.uri.clone(), head.headers.clone()));
     let mut request = Request::from_parts(head, upstream_body);
     let mut retried_stale = false;
     let response = loop {
@@ -267,79 +278,93 @@ pub async fn send(
                 Err(_) => {
                     // Dropping the request future closes the connection (hyper).
                     lease.close();
-                    let (body, _) = reclaim(feeder).await;
-                    let stage = if body.is_some() || kept.is_some() {
-                        Stage::Sent
-                    } else {
-                        Stage::BodyStreamed
-                    };
-                    return Err(Failed {
-                        failure: backend(ConnError::Timeout, stage),
-                        body: body.or(kept.take()),
-                    });
+                    return Err(failed(ConnError::Timeout, None, feeder, kept.take()).await);
                 }
             },
             None => sending.await,
         };
-        match answer {
+        let mut e = match answer {
             Ok(r) => break r,
-            Err(mut e) => {
-                if let Some(unsent) = e.take_message() {
-                    // Never written: a kept-alive connection the member had closed.
-                    // Once on a fresh one, then it is the member's failure.
-                    let mut error = conn_error(e.into_error());
-                    if !lease.fresh && !retried_stale {
-                        retried_stale = true;
-                        match lease.reconnect().await {
-                            Ok(()) => {
-                                request = unsent;
-                                continue;
-                            }
-                            // The member refuses connections now: that is its failure
-                            // (it goes to error, as for an AJP connect).
-                            Err(AcquireError::Connect(c)) => error = c,
-                            Err(other) => {
-                                error = ConnError::Io(io::Error::other(other.to_string()))
-                            }
+            Err(e) => e,
+        };
+        let unsent = e.take_message();
+        let error = e.into_error();
+        let stale = !lease.fresh
+            && !retried_stale
+            && (unsent.is_some()
+                || (again.is_some() && (error.is_incomplete_message() || error.is_canceled())));
+        if stale {
+            retried_stale = true;
+            match lease.reconnect().await {
+                Ok(()) => {
+                    request = match (unsent, &again) {
+                        (Some(r), _) => r,
+                        (None, Some((method, uri, headers))) => {
+                            let mut r = Request::new(UpstreamBody::empty());
+                            *r.method_mut() = method.clone();
+                            *r.uri_mut() = uri.clone();
+                            *r.headers_mut() = headers.clone();
+                            r
                         }
-                    }
-                    drop(unsent);
+                        // `stale` needs one or the other.
+                        (None, None) => Request::new(UpstreamBody::empty()),
+                    };
+                    continue;
+                }
+                // The member refuses connections now: that is its failure (it goes
+                // to error, as for an AJP connect).
+                Err(refused) => {
+                    let why = match refused {
+                        AcquireError::Connect(c) => c,
+                        other => ConnError::Io(io::Error::other(other.to_string())),
+                    };
                     lease.close();
-                    let (body, _) = reclaim(feeder).await;
-                    return Err(Failed {
-                        failure: backend(error, Stage::NotSent),
-                        body: body.or(kept.take()),
-                    });
+                    return Err(failed(why, Some(Stage::NotSent), feeder, kept.take()).await);
                 }
-                lease.close();
-                let (body, client_error) = reclaim(feeder).await;
-                if let Some(c) = client_error {
-                    // The client's body broke off: the member saw an aborted request.
-                    return Err(Failed {
-                        failure: Failure {
-                            kind: FailureKind::Client(c),
-                            stage: Stage::BodyStreamed,
-                        },
-                        body: None,
-                    });
-                }
-                let stage = if body.is_some() || kept.is_some() {
-                    Stage::Sent
-                } else {
-                    Stage::BodyStreamed
-                };
-                return Err(Failed {
-                    failure: backend(conn_error(e.into_error()), stage),
-                    body: body.or(kept.take()),
-                });
             }
         }
+        lease.close();
+        let stage = unsent.is_some().then_some(Stage::NotSent);
+        return Err(failed(conn_error(error), stage, feeder, kept.take()).await);
     };
     Ok(Sent {
         response,
         lease,
         feeder,
     })
+}
+
+/// The failure of a request that got no answer, with the body taken back when it can
+/// be sent whole again. Its stage: `stage` when known, else `Sent` while jkd still
+/// holds the whole body and `BodyStreamed` once part of it came from the client; a
+/// client whose body broke off is the client's failure.
+async fn failed(
+    error: ConnError,
+    stage: Option<Stage>,
+    feeder: Option<Feeder>,
+    kept: Option<RequestBody<IncomingSource>>,
+) -> Failed {
+    let (body, client_error) = reclaim(feeder).await;
+    if let Some(c) = client_error {
+        // The member saw an aborted request.
+        return Failed {
+            failure: Failure {
+                kind: FailureKind::Client(c),
+                stage: Stage::BodyStreamed,
+            },
+            body: None,
+        };
+    }
+    let body = body.or(kept);
+    let stage = stage.unwrap_or(if body.is_some() {
+        Stage::Sent
+    } else {
+        Stage::BodyStreamed
+    });
+    Failed {
+        failure: backend(error, stage),
+        body,
+    }
 }
 
 /// The client's response: the head now, the body relayed by a task that waits at most
@@ -480,6 +505,7 @@ mod tests {
                 ("X-Private", "secret"),
                 ("X-Request-Id", "jkd-1f"),
                 ("Cookie", "JSESSIONID=abc.node2"),
+                ("Expect", "100-continue"),
             ],
             "/app/x?y=1",
         );
@@ -494,6 +520,7 @@ mod tests {
             "transfer-encoding",
             "x-private",
             "content-length",
+            "expect",
         ] {
             assert!(h.get(gone).is_none(), "{gone} forwarded: {h:?}");
         }

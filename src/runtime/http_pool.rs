@@ -86,6 +86,12 @@ impl Body for UpstreamBody {
     }
 }
 
+/// How long a kept-alive connection may have been idle and still carry a request
+/// that must not be sent twice (a POST): far below any server's keep-alive timeout
+/// (Tomcat's is 20 s by default), so the member cannot be closing it just as the
+/// request goes out; an idempotent request resends instead (see `upstream::send`).
+pub const SAFE_IDLE: Duration = Duration::from_secs(2);
+
 /// An idle connection: its sending half, and when it was last used.
 struct Idle {
     sender: SendRequest<UpstreamBody>,
@@ -194,9 +200,13 @@ impl HttpPool {
         self.slots.available_permits() > 0
     }
 
-    /// A connection for one request: an idle one hyper still finds usable, else a new
-    /// one. Waits at most `connection_acquire_timeout` for a slot.
-    pub async fn acquire(self: &Arc<Self>) -> Result<HttpLease, AcquireError> {
+    /// A connection for one request: an idle one hyper still finds usable (and idle
+    /// for less than `max_idle` when given), else a new one. Waits at most
+    /// `connection_acquire_timeout` for a slot.
+    pub async fn acquire(
+        self: &Arc<Self>,
+        max_idle: Option<Duration>,
+    ) -> Result<HttpLease, AcquireError> {
         if self.port == 0 {
             return Err(AcquireError::Connect(ConnError::Unexpected(
                 "the worker has port 0 and is disabled",
@@ -212,6 +222,12 @@ impl HttpPool {
         loop {
             let candidate = self.idle.lock().pop();
             let Some(idle) = candidate else { break };
+            if idle.sender.is_ready() && max_idle.is_some_and(|m| idle.since.elapsed() >= m) {
+                // The most recently used is too old for this request, so are the
+                // others: kept for the next ones, and a new connection for this.
+                self.idle.lock().push(idle);
+                break;
+            }
             if idle.sender.is_ready() {
                 return Ok(HttpLease {
                     sender: idle.sender,
