@@ -343,3 +343,131 @@ fn a_direct_http_worker_mounted_with_jkmount() {
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// One request as the mock member saw it: which connection, its method and target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    connection: usize,
+    method: String,
+    target: String,
+}
+
+/// Reads one request (head, and a Content-Length body) from `s`; `None` at the end of
+/// the connection.
+fn read_request(s: &mut TcpStream) -> Option<(String, String)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).to_string();
+    let mut words = text.split(' ');
+    let method = words.next()?.to_string();
+    let target = words.next()?.to_string();
+    let length: usize = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).ok()?;
+    Some((method, target))
+}
+
+/// An HTTP/1.1 member that answers the first request of each connection and closes
+/// the connection, unanswered, when a second one arrives on it: what a server whose
+/// keep-alive timeout struck just as jkd reused the connection looks like (or one
+/// that died on the request; jkd cannot tell them apart).
+fn one_request_per_connection() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock member");
+    let port = listener.local_addr().expect("addr").port();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>> = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for (connection, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { return };
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(TIMEOUT));
+                let mut n = 0;
+                while let Some((method, target)) = read_request(&mut s) {
+                    n += 1;
+                    if let Ok(mut v) = record.lock() {
+                        v.push(Seen {
+                            connection,
+                            method,
+                            target,
+                        });
+                    }
+                    if n > 1 {
+                        return;
+                    }
+                    let body = format!("conn={connection}");
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn a_reused_connection_the_member_closed_resends_a_get_but_never_a_post() {
+    let (member, seen) = one_request_per_connection();
+    let dir = TempDir::new("stale");
+    // One connection slot: the second request must take the first one's connection.
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=w\nworker.w.type=http\nworker.w.host=127.0.0.1\nworker.w.port={member}\n\
+             worker.w.connection_pool_size=1\nworker.w.reply_timeout=10000\nworker.w.mount=/*\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let first = get(&jkd, "/a", &[]);
+    assert_eq!((first.status, first.text()), (200, "conn=0".to_string()));
+    // Sent on connection 0, which the member closes: sent again on a fresh one.
+    let second = get(&jkd, "/b", &[]);
+    assert_eq!(
+        (second.status, second.text()),
+        (200, "conn=1".to_string()),
+        "{:?}\n{}",
+        seen_now(),
+        jkd.log()
+    );
+    // The same for a POST would run it twice: the client gets an error instead.
+    let r = post(jkd.port, "/c", &[], b"x=1");
+    assert_eq!(r.status, 502, "{}\n{:?}", r.text(), seen_now());
+    let posts: Vec<Seen> = seen_now()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "the POST was resent: {posts:?}");
+    let gets: Vec<(usize, String)> = seen_now()
+        .into_iter()
+        .filter(|s| s.method == "GET")
+        .map(|s| (s.connection, s.target))
+        .collect();
+    assert_eq!(
+        gets,
+        [
+            (0, "/a".to_string()),
+            (0, "/b".to_string()),
+            (1, "/b".to_string())
+        ]
+    );
+}
