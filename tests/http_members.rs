@@ -50,7 +50,9 @@ fn mixed(dir: &TempDir, node1: &Tomcat, node2: &Tomcat) -> Jkd {
     let workers = dir.write(
         "workers.properties",
         &format!(
-            "worker.list=lb\n\
+            "worker.list=lb,jkstatus\n\
+             worker.jkstatus.type=status\n\
+             worker.jkstatus.mount=/jkstatus/*\n\
              worker.lb.type=lb\n\
              worker.lb.balance_workers=node1,node2\n\
              worker.lb.mount=/*\n\
@@ -173,6 +175,29 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
         (35..=65).contains(&n1) && (135..=165).contains(&n2),
         "expected about 50:150, got {by_node:?}"
     );
+
+    // The status manager shows the HTTP member like any other, with its type and its
+    // kept-alive connections.
+    let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
+    let line = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("Member: name={name} ")))
+            .unwrap_or_else(|| panic!("no member {name} in:\n{status}"))
+            .to_string()
+    };
+    assert!(line("node1").contains(" type=ajp13 "), "{}", line("node1"));
+    let node2_line = line("node2");
+    assert!(node2_line.contains(" type=http "), "{node2_line}");
+    assert!(
+        node2_line.contains(&format!(" port={} ", node2.http_port())),
+        "{node2_line}"
+    );
+    assert!(
+        node2_line.contains(&format!(" elected={n2} ")),
+        "{node2_line}"
+    );
+    assert!(!node2_line.contains(" max_connected=0 "), "{node2_line}");
 
     // The HTTP member's request came over HTTP, with who the client is.
     let e = echo(&jkd, "/echo/who", &[("Cookie", "JSESSIONID=x.node2")]);
