@@ -130,6 +130,8 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for tool in apache2 wrk haproxy nginx java javac curl python3 openssl; do
+    # A proxy that no wanted target runs need not be installed.
+    [[ ($tool == haproxy || $tool == nginx) && " $TARGETS " != *" $tool "* ]] && continue
     command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
         die "$tool is missing: apt-get install apache2 libapache2-mod-jk tomcat10 default-jdk-headless wrk haproxy nginx-light curl python3"
 done
@@ -267,7 +269,7 @@ build() {
     log "building the test webapp (tests/webapp) with javac"
     local app=$WORK/webapp
     mkdir -p "$app/webapp/WEB-INF/classes" "$app/launcher"
-    javac --release 17 -encoding UTF-8 -nowarn -classpath "$CATALINA_HOME/lib/servlet-api.jar" \
+    javac --release 17 -encoding UTF-8 -nowarn -classpath "$CATALINA_HOME/lib/servlet-api.jar:$CATALINA_HOME/lib/websocket-api.jar:$CATALINA_HOME/lib/websocket-client-api.jar" \
         -d "$app/webapp/WEB-INF/classes" $(find "$REPO/tests/webapp/src" -name '*.java')
     javac --release 17 -encoding UTF-8 -nowarn -classpath "$CATALINA_HOME/bin/bootstrap.jar" \
         -d "$app/launcher" $(find "$REPO/tests/webapp/launcher" -name '*.java')
@@ -831,7 +833,7 @@ log "results in $OUT"
     echo "tomcat: $(dpkg-query -W -f '${Version}' tomcat10 2>/dev/null || echo '?')"
     echo "java: $(java -version 2>&1 | head -1)"
     echo "haproxy: $(/usr/sbin/haproxy -v | head -1)"
-    echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
+    echo "nginx: $(/usr/sbin/nginx -v 2>&1 || echo "not installed")"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
     echo "openssl: $(openssl version)"
     echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP IDLE_HOLD=$IDLE_HOLD CONNS=$CONNS THREADS=$THREADS IDLE_CONNS=$IDLE_CONNS"
