@@ -302,6 +302,36 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
         "a cut body was sent to another member"
     );
 
+    // A WebSocket picked for the HTTP member goes to its own port (no http_port).
+    {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://127.0.0.1:{}/ws/echo", jkd.port)
+            .into_client_request()
+            .expect("a WebSocket request");
+        request.headers_mut().insert(
+            "cookie",
+            http::HeaderValue::from_static("JSESSIONID=x.node2"),
+        );
+        let stream = TcpStream::connect(("127.0.0.1", jkd.port)).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let (mut socket, response) = tungstenite::client(request, stream)
+            .unwrap_or_else(|e| panic!("WebSocket through jkd: {e}\n{}", jkd.log()));
+        assert_eq!(response.status(), 101);
+        socket
+            .send(tungstenite::Message::text("hi"))
+            .expect("send a frame");
+        let answer = loop {
+            match socket.read().expect("read a frame") {
+                tungstenite::Message::Text(t) => break t.to_string(),
+                tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert!(answer.starts_with("node=node2 "), "{answer}");
+        assert!(answer.ends_with("echo=hi"), "{answer}");
+        let _ = socket.close(None);
+    }
+
     // The HTTP member's Tomcat dies: GETs fail over to the AJP member, none is lost.
     let mut node2 = node2;
     node2.kill();

@@ -392,12 +392,24 @@ pub fn respond(
         let mut read: u64 = 0;
         let mut stage = Stage::Head;
         let result = loop {
-            let frame = match reply {
-                Some(t) => match tokio::time::timeout(t, incoming.frame()).await {
-                    Ok(f) => f,
-                    Err(_) => break Err(backend(ConnError::Timeout, stage)),
+            // A client that went away is noticed while the member is still working,
+            // not only at the next piece: the member's busy count and its
+            // connection are given back at once.
+            let next = async {
+                match reply {
+                    Some(t) => tokio::time::timeout(t, incoming.frame()).await.ok(),
+                    None => Some(incoming.frame().await),
+                }
+            };
+            let frame = tokio::select! {
+                f = next => match f {
+                    Some(f) => f,
+                    None => break Err(backend(ConnError::Timeout, stage)),
                 },
-                None => incoming.frame().await,
+                () = tx.closed() => break Err(Failure {
+                    kind: FailureKind::ClientGone,
+                    stage,
+                }),
             };
             match frame {
                 None => break Ok(()),

@@ -280,7 +280,12 @@ impl HttpPool {
         .map_err(AcquireError::Connect)?;
         let io = TokioIo::new(conn.into_stream());
         // The handshake itself sends nothing; bounded all the same.
-        let handshake = hyper::client::conn::http1::Builder::new().handshake(io);
+        // Read buffers bounded at 64 KiB (hyper lets them grow to ~400 KiB): a pool of
+        // hundreds of connections relaying large bodies would otherwise hold tens of
+        // MiB for nothing, the pieces being relayed at once anyway.
+        let handshake = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(64 * 1024)
+            .handshake(io);
         let (sender, connection) = match tokio::time::timeout(Duration::from_secs(10), handshake)
             .await
         {
