@@ -526,3 +526,74 @@ fn a_reused_connection_the_member_closed_resends_a_get_but_never_a_post() {
         ]
     );
 }
+
+/// An HTTP/1.1 member that reads requests and never answers; counts the connections
+/// that ended (closed by jkd).
+fn never_answers() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock member");
+    let port = listener.local_addr().expect("addr").port();
+    let ended: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+    let count = ended.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(120)));
+                while read_request(&mut s).is_some() {}
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+    (port, ended)
+}
+
+#[test]
+fn a_client_that_leaves_frees_the_http_member_at_once() {
+    let (member, ended) = never_answers();
+    let dir = TempDir::new("leaves");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=lb,jkstatus\nworker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=m\nworker.lb.mount=/*\n\
+             worker.m.type=http\nworker.m.host=127.0.0.1\nworker.m.port={member}\n\
+             worker.m.reply_timeout=120000\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    let busy = || {
+        let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
+        status
+            .lines()
+            .find(|l| l.starts_with("Member: name=m "))
+            .and_then(|l| l.split(" busy=").nth(1))
+            .and_then(|v| v.split(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let mut client = TcpStream::connect(("127.0.0.1", jkd.port)).expect("connect");
+    client
+        .write_all(b"GET /hang HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        poll(TIMEOUT, || busy().filter(|b| *b == 1)),
+        Some(1),
+        "the request never became busy on the member"
+    );
+    drop(client);
+    assert_eq!(
+        poll(TIMEOUT, || busy().filter(|b| *b == 0)),
+        Some(0),
+        "the member stayed busy after its client left:\n{}",
+        jkd.log()
+    );
+    // And the member's connection, which carried a request cut short, is closed.
+    assert!(
+        poll(TIMEOUT, || (ended
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0)
+        .then_some(()))
+        .is_some(),
+        "the member's connection stayed open"
+    );
+}
