@@ -597,3 +597,71 @@ fn a_client_that_leaves_frees_the_http_member_at_once() {
         "the member's connection stayed open"
     );
 }
+
+/// An HTTP/1.1 member answering every request with `status` and the body `name`,
+/// counting the requests it got.
+fn answers(
+    status: u16,
+    name: &'static str,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock member");
+    let port = listener.local_addr().expect("addr").port();
+    let served: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(TIMEOUT));
+                while read_request(&mut s).is_some() {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{name}",
+                        name.len()
+                    );
+                    if s.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, served)
+}
+
+#[test]
+fn fail_on_status_sends_the_request_to_the_next_http_member() {
+    let (bad, bad_count) = answers(503, "bad");
+    let (good, _) = answers(200, "good");
+    let dir = TempDir::new("fail-on-status");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=bad,good\n\
+             worker.lb.mount=/*\nworker.lb.sticky_session=false\n\
+             worker.bad.type=http\nworker.bad.host=127.0.0.1\nworker.bad.port={bad}\n\
+             worker.bad.lbfactor=100\nworker.bad.fail_on_status=-503\n\
+             worker.bad.reply_timeout=10000\n\
+             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n\
+             worker.good.reply_timeout=10000\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    for i in 0..5 {
+        let r = get(&jkd, &format!("/x?i={i}"), &[]);
+        assert_eq!(
+            (r.status, r.text()),
+            (200, "good".to_string()),
+            "{}",
+            jkd.log()
+        );
+    }
+    // A small POST is still held whole by jkd: it may go to the next member too.
+    let r = post(jkd.port, "/form", &[], b"a=1");
+    assert_eq!((r.status, r.text()), (200, "good".to_string()));
+    assert!(
+        bad_count.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the 503 member was never tried"
+    );
+}

@@ -157,6 +157,8 @@ pub struct Sent {
     response: Response<Incoming>,
     lease: HttpLease,
     feeder: Option<Feeder>,
+    /// The body of a request that has none to stream, kept for a retry.
+    kept: Option<RequestBody<IncomingSource>>,
 }
 
 /// A request that failed before its response head: how far it got, and the body
@@ -178,10 +180,11 @@ impl Sent {
             response,
             lease,
             feeder,
+            kept,
         } = self;
         drop(response);
         lease.close();
-        reclaim(feeder).await.0
+        reclaim(feeder).await.0.or(kept)
     }
 }
 
@@ -331,6 +334,7 @@ pub async fn send(
         response,
         lease,
         feeder,
+        kept,
     })
 }
 
@@ -381,6 +385,7 @@ pub fn respond(
         response,
         lease,
         feeder,
+        ..
     } = sent;
     let (parts, mut incoming) = response.into_parts();
     let (status, mut headers) = response_head(&parts);
