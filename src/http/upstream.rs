@@ -268,8 +268,9 @@ pub async fn send(
         let feeder: Feeder = tokio::spawn(feed(body, tx));
         (UpstreamBody::channel(rx, length), Some(feeder), None)
     };
-    // What a resend needs (only bodiless requests are rebuilt).
-    let again = (feeder.is_none() && idempotent)
+    // What a resend on a fresh connection needs: only a bodiless request on a reused
+    // connection is rebuilt (copied only then).
+    let again = (feeder.is_none() && idempotent && !lease.fresh)
         .then(|| (head.method.clone(), head.uri.clone(), head.headers.clone()));
     let mut request = Request::from_parts(head, upstream_body);
     let mut retried_stale = false;
@@ -291,27 +292,30 @@ pub async fn send(
             Err(e) => e,
         };
         let unsent = e.take_message();
+        let was_unsent = unsent.is_some();
         let error = e.into_error();
-        let stale = !lease.fresh
+        let resend = match unsent {
+            Some(r) => Some(r),
+            // Closed before any byte of an answer.
+            None if error.is_incomplete_message() || error.is_canceled() => {
+                again.as_ref().map(|(method, uri, headers)| {
+                    let mut r = Request::new(UpstreamBody::empty());
+                    *r.method_mut() = method.clone();
+                    *r.uri_mut() = uri.clone();
+                    *r.headers_mut() = headers.clone();
+                    r
+                })
+            }
+            None => None,
+        };
+        if !lease.fresh
             && !retried_stale
-            && (unsent.is_some()
-                || (again.is_some() && (error.is_incomplete_message() || error.is_canceled())));
-        if stale {
+            && let Some(resend) = resend
+        {
             retried_stale = true;
             match lease.reconnect().await {
                 Ok(()) => {
-                    request = match (unsent, &again) {
-                        (Some(r), _) => r,
-                        (None, Some((method, uri, headers))) => {
-                            let mut r = Request::new(UpstreamBody::empty());
-                            *r.method_mut() = method.clone();
-                            *r.uri_mut() = uri.clone();
-                            *r.headers_mut() = headers.clone();
-                            r
-                        }
-                        // `stale` needs one or the other.
-                        (None, None) => Request::new(UpstreamBody::empty()),
-                    };
+                    request = resend;
                     continue;
                 }
                 // The member refuses connections now: that is its failure (it goes
@@ -327,7 +331,7 @@ pub async fn send(
             }
         }
         lease.close();
-        let stage = unsent.is_some().then_some(Stage::NotSent);
+        let stage = was_unsent.then_some(Stage::NotSent);
         return Err(failed(conn_error(error), stage, feeder, kept.take()).await);
     };
     Ok(Sent {
