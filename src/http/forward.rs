@@ -1,4 +1,4 @@
-//! Forwarding one HTTP request: to an ajp13 worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
+//! Forwarding one HTTP request: to an ajp13 (or jkd's `type=http`) worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
 
 use std::io;
 use std::net::IpAddr;
@@ -1114,9 +1114,10 @@ async fn http_attempt(
     }
 }
 
-/// Forwards one request to `target` (an ajp13 worker or a balancer): the attempt
-/// loop. Each attempt takes a connection, sends the request and reads the response
-/// head; another attempt follows only while that cannot duplicate the request
+/// Forwards one request to `target` (an ajp13 or http worker, or a balancer): the
+/// attempt loop. Each attempt takes a connection, sends the request and reads the
+/// response head, over AJP or, for an HTTP member, over HTTP/1.1 (`http_attempt`);
+/// another attempt follows only while that cannot duplicate the request
 /// ([`may_retry`]).
 pub async fn forward(
     target: &Target,
