@@ -56,6 +56,14 @@ struct ConfigArgs {
     extend: Vec<PathBuf>,
 }
 
+/// Response compression (the same flag for `run`, `check` and `demo`).
+#[derive(Args, Clone, Debug, Default)]
+struct CompressArgs {
+    /// compress responses of this media type (gzip or brotli, as the client accepts; like httpd's AddOutputFilterByType DEFLATE); repeatable; replaces the Apache config's AddOutputFilterByType lines
+    #[arg(long = "compress", value_name = "MIME-TYPE", value_parser = parse_media_type)]
+    types: Vec<String>,
+}
+
 impl ConfigArgs {
     fn sources(&self) -> Sources {
         Sources {
@@ -64,14 +72,17 @@ impl ConfigArgs {
             mounts: self.mounts.clone(),
             apache_conf: self.apache_conf.clone(),
             extend: self.extend.clone(),
+            compress: Vec::new(),
             document_root: None,
         }
     }
 
-    /// The sources of `jkd run` and `jkd check`: these flags and `--document-root`.
+    /// The sources of `jkd run` and `jkd check`: these flags, `--document-root` and
+    /// `--compress`.
     fn sources_for_run(&self, run: &RunArgs) -> Sources {
         Sources {
             document_root: run.document_root.clone(),
+            compress: run.compress.types.clone(),
             ..self.sources()
         }
     }
@@ -218,6 +229,15 @@ fn parse_client_cert(word: &str) -> Result<config::tls::ClientCert, String> {
         .ok_or_else(|| "expected none, optional, optional_no_ca or require".to_string())
 }
 
+/// `--compress`: a `type/subtype`, kept in lower case as media types compare.
+fn parse_media_type(text: &str) -> Result<String, String> {
+    if config::compress::is_media_type(text) && !text.contains('*') {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err("expected a media type such as text/html (no parameters, no wildcards)".to_string())
+    }
+}
+
 /// `--trusted-proxy`, `--manager-allow`: an address or a CIDR range.
 fn parse_ip_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
@@ -237,6 +257,17 @@ impl TlsArgs {
                 );
             }
             return Ok(Vec::new());
+        }
+        if let Some(addr) = self
+            .tls_listen
+            .iter()
+            .find(|a| jkd::runtime::listen::unix_path(a).is_some())
+        {
+            return Err(format!(
+                "--tls-listen {addr}: TLS is served on TCP addresses only; a proxy on this \
+                 host that reaches jkd through a unix socket has terminated TLS already \
+                 (say so with X-Forwarded-Proto and --trusted-proxy 127.0.0.1)"
+            ));
         }
         if self.certs.is_empty() {
             return Err("--tls-listen needs a certificate: --cert FILE --key FILE".to_string());
@@ -285,9 +316,15 @@ impl TlsArgs {
 /// How `jkd run` serves (also taken by `jkd check`, which checks them).
 #[derive(Args, Clone, Debug)]
 struct RunArgs {
-    /// address to listen on, e.g. 127.0.0.1:8080; repeatable
+    /// address to listen on: 127.0.0.1:8080, :8080 (every address) or unix:/run/jkd/http.sock; repeatable
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
+    /// file mode of the --listen unix: sockets, octal (default: from the umask)
+    #[arg(long = "unix-socket-mode", value_name = "MODE", value_parser = jkd::runtime::listen::UnixPermissions::parse_mode)]
+    unix_socket_mode: Option<u32>,
+    /// owner of the --listen unix: sockets: USER[:GROUP] or :GROUP, names or ids (changing the user needs root)
+    #[arg(long = "unix-socket-owner", value_name = "USER[:GROUP]", value_parser = jkd::runtime::listen::UnixPermissions::parse_owner)]
+    unix_socket_owner: Option<(Option<u32>, Option<u32>)>,
     /// a proxy (address or CIDR range) in front of jkd whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Port and Forwarded are believed; repeatable
     #[arg(long = "trusted-proxy", value_name = "IP|CIDR", value_parser = parse_ip_range)]
     trusted_proxies: Vec<ipnet::IpNet>,
@@ -311,6 +348,8 @@ struct RunArgs {
     /// serve URIs that no mount rule maps (or that JkUnMount excludes) from this directory, as httpd's DocumentRoot; wins over the Apache config's
     #[arg(long = "document-root", value_name = "DIR")]
     document_root: Option<PathBuf>,
+    #[command(flatten)]
+    compress: CompressArgs,
     #[command(flatten)]
     edge: EdgeArgs,
     #[command(flatten)]
@@ -371,6 +410,8 @@ enum Command {
         edge: EdgeArgs,
         #[command(flatten)]
         logs: LogArgs,
+        #[command(flatten)]
+        compress: CompressArgs,
     },
 }
 
@@ -473,6 +514,8 @@ struct Serving {
     /// Where the configuration came from, read again on SIGHUP (`None`: built in).
     sources: Option<Sources>,
     listen: Vec<String>,
+    /// Mode and owner of unix socket listeners.
+    unix: jkd::runtime::listen::UnixPermissions,
     /// Listeners from the Apache config, used when no listen flag is given.
     conf_listeners: Vec<config::tls::Listener>,
     /// HTTPS listeners from the flags.
@@ -497,6 +540,11 @@ impl Serving {
             sources: Some(config.sources_for_run(&run)),
             conf_listeners: cfg.listeners.clone(),
             listen: run.listen,
+            unix: jkd::runtime::listen::UnixPermissions {
+                mode: run.unix_socket_mode,
+                user: run.unix_socket_owner.and_then(|o| o.0),
+                group: run.unix_socket_owner.and_then(|o| o.1),
+            },
             tls: run.tls,
             trusted_proxies: run.trusted_proxies,
             proxy_protocol: run.proxy_protocol,
@@ -603,6 +651,30 @@ fn log_manager_allow(cfg: &config::Config, serving: &Serving) {
     }
 }
 
+/// Says at startup which response types are compressed.
+fn log_compression(cfg: &config::Config) {
+    let types = &cfg.compression.types;
+    if types.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = types
+        .iter()
+        .map(|t| match (t.codings.br, t.codings.gzip) {
+            (true, true) => t.mime.clone(),
+            (true, false) => format!("{} (br only)", t.mime),
+            _ => format!("{} (gzip only)", t.mime),
+        })
+        .collect();
+    let source = match types.iter().find_map(|t| t.origin.as_ref()) {
+        Some(origin) => origin.file.to_string(),
+        None => "--compress".to_string(),
+    };
+    tracing::info!(
+        "compressing responses of type {} for clients that accept br or gzip ({source})",
+        shown.join(", ")
+    );
+}
+
 /// What `jkd run` would read besides the configuration: listen addresses, TLS files,
 /// the manager's user file. Each problem is printed; false when there was one.
 fn serving_is_sound(serving: &Serving) -> bool {
@@ -617,11 +689,21 @@ fn serving_is_sound(serving: &Serving) -> bool {
     let mut addresses: Vec<String> = specs.iter().map(|s| s.bind_addr()).collect();
     addresses.extend(serving.metrics_listen.clone());
     for addr in addresses {
+        if let Some(path) = jkd::runtime::listen::unix_path(&addr) {
+            if !path.parent().is_some_and(|d| d.is_dir()) {
+                eprintln!(
+                    "jkd: {addr}: no directory {} to put the socket in",
+                    path.parent().unwrap_or(path).display()
+                );
+                sound = false;
+            }
+            continue;
+        }
         if addr.parse::<std::net::SocketAddr>().is_err()
             && std::net::ToSocketAddrs::to_socket_addrs(addr.as_str()).is_err()
         {
             eprintln!(
-                "jkd: '{addr}' is not an address to listen on (HOST:PORT, IP:PORT or [IPv6]:PORT)"
+                "jkd: '{addr}' is not an address to listen on (HOST:PORT, IP:PORT, [IPv6]:PORT or unix:PATH)"
             );
             sound = false;
         }
@@ -870,6 +952,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     init_logging(serving.logs.log_format);
     log_manager_access(&cfg, &manager);
     log_manager_allow(&cfg, serving);
+    log_compression(&cfg);
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -898,12 +981,9 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         let mut listeners = Vec::new();
         for (spec, acceptor) in specs.iter().zip(acceptors) {
             let addr = spec.bind_addr();
-            match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
+            match jkd::runtime::listen::Bound::bind(addr.as_str(), serving.unix).await {
                 Ok(l) => {
-                    let shown = l
-                        .local_addr()
-                        .map(|x| x.to_string())
-                        .unwrap_or_else(|_| addr.clone());
+                    let shown = l.shown(&addr);
                     let scheme = if acceptor.is_some() { "https" } else { "http" };
                     tracing::info!("listening on {scheme}://{shown}");
                     if let Some(a) = &acceptor {
@@ -933,9 +1013,14 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             .as_ref()
             .map(|_| std::sync::Arc::new(jkd::metrics::Registry::new()));
         let mut rt = match &registry {
-            Some(r) => jkd::runtime::Runtime::with_latency(cfg, std::time::Instant::now(), |w| {
-                r.latency(w)
-            }),
+            Some(r) => {
+                let r = r.clone();
+                jkd::runtime::Runtime::with_latency(
+                    cfg,
+                    std::time::Instant::now(),
+                    jkd::runtime::Histograms::new(move |w, m| r.latency(w, m)),
+                )
+            }
             None => jkd::runtime::Runtime::new(cfg, std::time::Instant::now()),
         };
         let limits = serving.edge.limits(cfg_http);
@@ -996,7 +1081,7 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
 
 /// Starts three demo nodes on free local ports and serves the example configuration
 /// in front of them.
-fn demo(serving: Serving) -> ExitCode {
+fn demo(serving: Serving, compress: &CompressArgs) -> ExitCode {
     let nodes: Vec<std::net::TcpListener> = match (0..3)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect()
@@ -1017,10 +1102,11 @@ fn demo(serving: Serving) -> ExitCode {
         text.as_bytes(),
         &config::props::process_env,
     );
-    let Some(cfg) = loaded.config else {
+    let Some(mut cfg) = loaded.config else {
         print_diagnostics(&loaded.diagnostics);
         return ExitCode::from(1);
     };
+    cfg.compression = config::compress::Compression::from_flags(&compress.types);
     eprintln!(
         "jkd demo: three demo nodes on 127.0.0.1 ports {ports:?}; open http://{}/",
         serving
@@ -1074,19 +1160,24 @@ fn main() -> ExitCode {
             threads,
             edge,
             logs,
-        } => demo(Serving {
-            sources: None,
-            conf_listeners: Vec::new(),
-            listen,
-            tls,
-            trusted_proxies: Vec::new(),
-            proxy_protocol: false,
-            metrics_listen,
-            manager_users,
-            manager_allow,
-            threads,
-            edge,
-            logs,
-        }),
+            compress,
+        } => demo(
+            Serving {
+                sources: None,
+                conf_listeners: Vec::new(),
+                listen,
+                unix: Default::default(),
+                tls,
+                trusted_proxies: Vec::new(),
+                proxy_protocol: false,
+                metrics_listen,
+                manager_users,
+                manager_allow,
+                threads,
+                edge,
+                logs,
+            },
+            &compress,
+        ),
     }
 }

@@ -77,6 +77,16 @@ fn counters_match_the_requests_and_promtool_accepts_them() {
             "jkd_backend_received_bytes_total{worker=\"lb\",member=\"a\"}"
         ) > 0.0
     );
+    // Durations per member: each answer counts under the member that gave it.
+    let timed_a = value(
+        &text,
+        "jkd_member_request_duration_seconds_count{worker=\"lb\",member=\"a\"}",
+    );
+    let timed_b = value(
+        &text,
+        "jkd_member_request_duration_seconds_count{worker=\"lb\",member=\"b\"}",
+    );
+    assert_eq!((timed_a, timed_b), (a, b), "{text}");
     // Responses by status code, under the member that answered.
     let ok_a = value(
         &text,

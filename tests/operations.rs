@@ -465,6 +465,16 @@ fn jkd_check_reads_what_run_would_and_says_nothing_to_check_is_a_usage_error() {
     let (code, err) = check(&["--workers", good, "--listen", "nonsense"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("'nonsense' is not an address"), "{err}");
+    let nowhere = format!("unix:{}/no/such/dir/s.sock", dir.display());
+    let (code, err) = check(&["--workers", good, "--listen", &nowhere]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no directory"), "{err}");
+    let here = format!("unix:{}/s.sock", dir.display());
+    let (code, err) = check(&["--workers", good, "--listen", &here]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = check(&["--workers", good, "--unix-socket-owner", "no-such-user-jkd"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no user 'no-such-user-jkd'"), "{err}");
     let missing = dir.join("missing.pem");
     let missing = missing.to_str().unwrap();
     let (code, err) = check(&[
@@ -539,5 +549,71 @@ fn a_trusted_proxy_names_the_client_with_the_proxy_protocol() {
         || jkd.log().contains("not a PROXY header"),
         "the refusal in the log",
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One `Connection: close` GET over a unix socket; the whole answer.
+fn ask_unix(path: &std::path::Path, head: &str) -> String {
+    let mut stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(stream, "{head}Connection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn a_unix_socket_listener_serves_gets_its_mode_and_is_handed_over_and_removed() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_nodes, port1, port2) = demo_nodes();
+    let dir = std::env::temp_dir().join(format!("jkd-ops-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(&file, workers(port1, port2, "")).unwrap();
+    let socket = dir.join("http.sock");
+    let listen = format!("unix:{}", socket.display());
+    let flags = [
+        "--listen",
+        listen.as_str(),
+        "--unix-socket-mode",
+        "600",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ];
+    let mut old = start(&file, &flags);
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A client on this host is loopback; a trusted proxy there names the real client.
+    let page = ask_unix(&socket, "GET /echo/u HTTP/1.1\r\nHost: app.example\r\n");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("remote-addr: 127.0.0.1"), "{page}");
+    let page = ask_unix(
+        &socket,
+        "GET /echo/u HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-For: 192.0.2.9\r\n",
+    );
+    assert!(page.contains("remote-addr: 192.0.2.9"), "{page}");
+    // An upgrade: the new process takes the path over, the old one drains and leaves
+    // the new one's socket in place.
+    let mut new = start(&file, &flags);
+    old.signal("TERM");
+    assert!(
+        old.wait_exit(Duration::from_secs(20))
+            .expect("the old jkd did not exit")
+            .success()
+    );
+    for i in 0..10 {
+        let page = ask_unix(&socket, &format!("GET /echo/{i} HTTP/1.1\r\nHost: x\r\n"));
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    }
+    // The last one out removes its socket.
+    new.signal("TERM");
+    assert!(
+        new.wait_exit(Duration::from_secs(20))
+            .expect("jkd did not exit")
+            .success()
+    );
+    assert!(!socket.exists(), "the socket file stayed behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

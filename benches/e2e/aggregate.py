@@ -18,6 +18,9 @@ WORKLOAD_TEXT = {
     ("tomcat", "small"): "GET /echo/x?size=17 (17-byte body), 50 connections",
     ("tomcat", "64k"): "GET /echo/x?size=65536 (64 KiB body), 50 connections",
     ("tomcat", "upload"): "POST /echo/x with a 1 MiB body, 50 connections",
+    ("tomcat", "64k-text"): "GET /echo/x?size=65536 as text/plain, no Accept-Encoding (sent as it is), 50 connections",
+    ("tomcat", "64k-gzip"): "GET /echo/x?size=65536 as text/plain with Accept-Encoding: gzip (compressed by the proxy), 50 connections",
+    ("tomcat", "64k-br"): "GET /echo/x?size=65536 as text/plain with Accept-Encoding: br (compressed by the proxy), 50 connections",
     ("tomcat", "idle"): "10,000 idle keep-alive connections + the small GET on 50 more",
     ("demo", "small"): "GET /echo/x (demo node echo, ~300 bytes), 50 connections",
     ("demo", "upload"): "POST /echo/x with a 1 MiB body, 50 connections",
@@ -32,7 +35,7 @@ WORKLOAD_TEXT = {
 }
 KEY_TEXT = {"ecdsa": "ECDSA P-256", "rsa": "RSA 2048"}
 ORDER = ["jkd", "jkd-http", "modjk-event", "modjk-worker", "proxy-ajp", "haproxy", "nginx", "direct"]
-WORKLOADS = ["small", "64k", "upload", "idle", "tls-small", "tls-resume", "tls-handshake", "tls-idle"]
+WORKLOADS = ["small", "64k", "64k-text", "64k-gzip", "64k-br", "upload", "idle", "tls-small", "tls-resume", "tls-handshake", "tls-idle"]
 
 
 def split_backend(b):

@@ -27,6 +27,14 @@
 #            GET /echo/x on the demo nodes (a ~300-byte plain-text echo: DemoNode has no
 #            size control)
 #   64k      GET /echo/x?size=65536 (Tomcat only)
+#   64k-text, 64k-gzip, 64k-br   (Tomcat only; none by default) the same 64 KiB body as
+#            text/plain (&header=Content-Type:text/plain), sent without Accept-Encoding,
+#            with "Accept-Encoding: gzip" and with "Accept-Encoding: br": the cost of
+#            compressing it. When one of them is asked for, jkd runs with
+#            --compress text/plain and the httpd targets load mod_filter, mod_deflate and
+#            mod_brotli with "AddOutputFilterByType DEFLATE;BROTLI_COMPRESS text/plain"
+#            (their defaults: gzip level 6, brotli quality 5); HAProxy, nginx and Tomcat
+#            direct do not run them (they would send the body uncompressed)
 #   upload   POST /echo/x with a 1 MiB body (wrk lua script); the answer is the small
 #            echo description (Tomcat hashes the body, the demo node counts it)
 #   idle     IDLE_CONNS (10,000) keep-alive client connections, each served one small
@@ -83,7 +91,8 @@
 #                    hold (wrk run) and longest wait for the connections' answers
 #   ROUNDS=N DURATION=S WARMUP=S   override the round count and lengths
 #   BACKENDS="tomcat demo"         which backend sets
-#   WORKLOADS="small 64k upload idle"   plus any of tls-small tls-resume tls-handshake tls-idle
+#   WORKLOADS="small 64k upload idle"   plus any of 64k-text 64k-gzip 64k-br tls-small
+#                    tls-resume tls-handshake tls-idle
 #   TLS_KEYS="ecdsa rsa"           the TLS certificates' key types, run in this order
 #   HS_CLIENTS=8                   parallel s_time clients of tls-handshake
 #   IDLE_TLS_CONNS=IDLE_CONNS IDLE_TLS_RATE=1000 IDLE_TLS_SERVE_TIMEOUT=40   tls-idle's
@@ -130,7 +139,7 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for tool in apache2 wrk haproxy nginx java javac curl python3 openssl; do
-    # A proxy that no wanted target runs need not be installed.
+    # HAProxy and nginx only when they are among the targets.
     [[ ($tool == haproxy || $tool == nginx) && " $TARGETS " != *" $tool "* ]] && continue
     command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
         die "$tool is missing: apt-get install apache2 libapache2-mod-jk tomcat10 default-jdk-headless wrk haproxy nginx-light curl python3"
@@ -269,7 +278,9 @@ build() {
     log "building the test webapp (tests/webapp) with javac"
     local app=$WORK/webapp
     mkdir -p "$app/webapp/WEB-INF/classes" "$app/launcher"
-    javac --release 17 -encoding UTF-8 -nowarn -classpath "$CATALINA_HOME/lib/servlet-api.jar:$CATALINA_HOME/lib/websocket-api.jar:$CATALINA_HOME/lib/websocket-client-api.jar" \
+    # The WebSocket echo endpoint needs the WebSocket API too (as tests/support/tomcat.rs).
+    javac --release 17 -encoding UTF-8 -nowarn \
+        -classpath "$CATALINA_HOME/lib/servlet-api.jar:$CATALINA_HOME/lib/websocket-api.jar:$CATALINA_HOME/lib/websocket-client-api.jar" \
         -d "$app/webapp/WEB-INF/classes" $(find "$REPO/tests/webapp/src" -name '*.java')
     javac --release 17 -encoding UTF-8 -nowarn -classpath "$CATALINA_HOME/bin/bootstrap.jar" \
         -d "$app/launcher" $(find "$REPO/tests/webapp/launcher" -name '*.java')
@@ -449,6 +460,7 @@ KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 60
 DocumentRoot "$dir/htdocs"
+$COMPRESS_HTTPD
 $4
 $tls
 EOF
@@ -493,7 +505,7 @@ start_jkd() { # NAME PORT WORKERS [KEY]
         start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" \
             --tls-listen "127.0.0.1:$2" --cert "$WORK/tls/$4/cert.pem" --key "$WORK/tls/$4/key.pem"
     else
-        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" --listen "127.0.0.1:$2"
+        start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" "${edge[@]}" "${COMPRESS_JKD[@]}" --listen "127.0.0.1:$2"
     fi
 }
 
@@ -674,6 +686,7 @@ url_for() {
     small:tomcat | idle:tomcat | tls-*:tomcat) path="/echo/x?size=17" ;;
     small:demo | idle:demo | tls-*:demo | upload:*) path="/echo/x" ;;
     64k:*) path="/echo/x?size=65536" ;;
+    64k-*:*) path="/echo/x?size=65536&header=Content-Type:text/plain" ;;
     esac
     [[ $1 == tls-* ]] && scheme=https
     echo "$scheme://127.0.0.1:${PORT_OF[$2]}$path"
@@ -687,6 +700,8 @@ wrk_run() {
     local script=$WORK/report.lua extra=()
     [[ $1 == upload ]] && script=$WORK/upload.lua
     [[ $1 == tls-resume ]] && extra=(-H "Connection: close")
+    [[ $1 == 64k-gzip ]] && extra=(-H "Accept-Encoding: gzip")
+    [[ $1 == 64k-br ]] && extra=(-H "Accept-Encoding: br")
     if [[ $1 == tls-handshake ]]; then
         hs_run "$2" "$3" "$4"
         return
@@ -810,12 +825,21 @@ build
 PLAIN_WORKLOADS=() TLS_WORKLOADS=()
 for w in $WORKLOADS; do
     case $w in
-    small | 64k | upload | idle) PLAIN_WORKLOADS+=("$w") ;;
+    small | 64k | upload | idle | 64k-text | 64k-gzip | 64k-br) PLAIN_WORKLOADS+=("$w") ;;
     tls-small | tls-resume | tls-handshake | tls-idle) TLS_WORKLOADS+=("$w") ;;
     *) die "unknown workload $w" ;;
     esac
 done
 ((${#TLS_WORKLOADS[@]} == 0)) || make_certs
+# The compression workloads: jkd and the httpd targets compress text/plain (see above).
+COMPRESS_JKD=() COMPRESS_HTTPD=""
+if [[ " $WORKLOADS " == *" 64k-"* ]]; then
+    COMPRESS_JKD=(--compress text/plain)
+    COMPRESS_HTTPD="LoadModule filter_module $MODULES/mod_filter.so
+LoadModule deflate_module $MODULES/mod_deflate.so
+LoadModule brotli_module $MODULES/mod_brotli.so
+AddOutputFilterByType DEFLATE;BROTLI_COMPRESS text/plain"
+fi
 log "results in $OUT"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -901,7 +925,15 @@ run_workloads() {
     local w t idle_targets
     for w in "$@"; do
         case "$w:$BACKEND" in
-        64k:demo) log "demo/64k: skipped (the demo node has no size control)"; continue ;;
+        64k:demo | 64k-*:demo) log "demo/$w: skipped (the demo node has no size control)"; continue ;;
+        64k-*:*)
+            # Only the targets that compress (HAProxy, nginx and Tomcat would not).
+            local compressing=()
+            for t in "${active[@]}"; do
+                case $t in jkd | modjk-* | proxy-ajp) compressing+=("$t") ;; esac
+            done
+            run_workload "$w" "${compressing[@]}"
+            ;;
         idle:* | tls-idle:*)
             idle_targets=()
             for t in "${active[@]}"; do [[ $t != direct ]] && idle_targets+=("$t"); done

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod apache;
+pub mod compress;
 pub mod diag;
 pub mod dump;
 pub mod keys;
@@ -36,6 +37,9 @@ pub struct Sources {
     /// `--extend FILE`: property files read after the workers file, for keys only jkd
     /// knows (mod_jk refuses a workers file that has them).
     pub extend: Vec<PathBuf>,
+    /// `--compress TYPE`: the media types to compress; when given, they replace the
+    /// Apache config's `AddOutputFilterByType` lines.
+    pub compress: Vec<String>,
 }
 
 /// The validated configuration: what jkd runs with.
@@ -67,6 +71,9 @@ pub struct Config {
     /// `<Location>` sections that cover a status mount (`None`: everyone); jkd's
     /// `--manager-allow` wins over it. See [`access`].
     pub manager_allow: Option<access::ManagerAllow>,
+    /// The response types jkd compresses: `--compress`, else the Apache config's
+    /// `AddOutputFilterByType` lines; empty: none (see [`compress`]).
+    pub compression: compress::Compression,
     /// mod_jk's request log: `JkRequestLogFormat` written to `JkLogFile` (main
     /// server); jkd's `--access-log` wins over it.
     pub request_log: Option<RequestLog>,
@@ -176,6 +183,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         ssl_forwarding: tls::SslForwarding::default(),
         static_files: static_files::StaticFiles::default(),
         locations: Vec::new(),
+        compression: compress::Compression::default(),
         request_log: None,
     };
     if let Some(path) = &sources.apache_conf {
@@ -230,7 +238,30 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         config.static_files.document_root = Some((root.clone(), origin));
     }
     config.manager_allow = access::manager_allow(&inputs.locations, &config, diags);
+    config.compression = compression(&sources.compress, inputs.compression, diags);
     Some(config)
+}
+
+/// `--compress` wins over the Apache config's `AddOutputFilterByType` lines (as
+/// `--manager-allow` wins over its access rules): the flags are one place to say it
+/// for a jkd run, and adding up the two would make a type impossible to switch off
+/// without editing the file. Said with a warning when both are given.
+fn compression(
+    flags: &[String],
+    from_conf: compress::Compression,
+    diags: &mut Diagnostics,
+) -> compress::Compression {
+    if flags.is_empty() {
+        return from_conf;
+    }
+    if let Some(origin) = from_conf.types.iter().find_map(|t| t.origin.clone()) {
+        diags.warning(
+            origin,
+            "AddOutputFilterByType",
+            "the Apache config's compression lines are not used: --compress wins over them",
+        );
+    }
+    compress::Compression::from_flags(flags)
 }
 
 /// jkd's own keys (and `type=http`) outside an `--extend` file: jkd reads them, but
@@ -272,6 +303,8 @@ struct Inputs {
     static_files: static_files::StaticFiles,
     /// The Apache config's `<Location>` sections with access rules.
     locations: Vec<access::LocationAccess>,
+    /// The Apache config's `AddOutputFilterByType` lines.
+    compression: compress::Compression,
     request_log: Option<RequestLog>,
 }
 
@@ -324,6 +357,7 @@ impl Inputs {
             );
         }
         self.locations = conf.locations.clone();
+        self.compression = conf.compression.clone();
         if let Some(root) = &conf.server_root {
             self.props
                 .put("ServerRoot", root.clone(), Origin::new(file.clone(), 0));
@@ -521,6 +555,7 @@ pub fn build(
         ssl_forwarding: tls::SslForwarding::default(),
         static_files: static_files::StaticFiles::default(),
         manager_allow: None,
+        compression: compress::Compression::default(),
         request_log: None,
     })
 }

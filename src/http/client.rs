@@ -348,7 +348,7 @@ impl AsyncWrite for ClientIo {
 /// Whether the client starts with HTTP/2's connection preface ("PRI * HTTP/2.0"),
 /// looked at without consuming it. A start too short to tell also goes to the auto
 /// builder, which reads until it can.
-async fn starts_like_http2(stream: &tokio::net::TcpStream) -> bool {
+async fn starts_like_http2(stream: &ClientStream) -> bool {
     let mut first = [0u8; 4];
     match stream.peek(&mut first).await {
         Ok(n) if n > 0 => first.get(..n).is_some_and(|got| b"PRI ".starts_with(got)),
@@ -368,8 +368,8 @@ pub async fn serve(live: Arc<Live>, stream: ClientStream, info: ConnInfo) {
     // Over TLS, ALPN has said which protocol the client speaks.
     let draining = rt.draining.clone();
     let h2 = match &stream {
-        ClientStream::Plain(tcp) => tokio::select! {
-            h2 = tokio::time::timeout(limits.timeout, starts_like_http2(tcp)) => h2,
+        ClientStream::Plain(_) | ClientStream::Unix(_) => tokio::select! {
+            h2 = tokio::time::timeout(limits.timeout, starts_like_http2(&stream)) => h2,
             // Stopping: a connection that has not sent a byte yet is closed.
             () = draining.wait() => return,
         },

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod compress;
 pub mod error;
 pub mod forward;
 pub mod proxy_protocol;
@@ -20,10 +21,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::runtime::listen::accept_with_backoff;
+use crate::runtime::listen::Accepted;
 use crate::runtime::{ConnInfo, Live, ProxyBody, Runtime, Target};
 use body::IncomingSource;
 use error::{ProxyError, status_of};
@@ -70,6 +70,7 @@ pub async fn handle(
             parts.headers.insert("x-request-id", v);
         }
     }
+    compress::revalidate_unsuffixed(&rt.config.compression, &mut parts.headers);
     let started = Instant::now();
     // Built only when the access log is on: without it a request allocates nothing
     // more than before.
@@ -105,6 +106,9 @@ pub async fn handle(
             .unanswered
             .count(dispatch.worker.unwrap_or(""), resp.status().as_u16()),
     }
+    // In one place for every answer (proxied, the status manager's pages, jkd's own
+    // errors), before the access log wraps the body so that it counts what is sent.
+    let resp = compress::apply(&rt.config.compression, &parts, resp);
     match logging {
         None => resp,
         Some((log, mut record)) => {
@@ -273,7 +277,9 @@ async fn route<'r>(
     let rule = match rt.config.mounts.map_raw(parts.uri.path()) {
         Err(e) => return Err(ProxyError::BadUri(e)),
         Ok(None) => {
-            return static_files::serve(site, parts)
+            // Boxed, as the other rarer branches below: every request's future is as
+            // large as its largest branch, and it lives as long as the request.
+            return Box::pin(static_files::serve(site, parts))
                 .await
                 .ok_or(ProxyError::NotMapped);
         }
@@ -303,7 +309,8 @@ async fn route<'r>(
         names,
     );
     if websocket::is_upgrade(parts) {
-        return websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone()).await;
+        let upgrade = websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone());
+        return Box::pin(upgrade).await;
     }
     let body =
         IncomingSource::new(incoming, rt.limits.timeout).counting(dispatch.body_bytes.clone());
@@ -316,18 +323,33 @@ async fn route<'r>(
         Target::Status => return Err(ProxyError::Unsupported("status worker")),
         Target::Unsupported(why) => return Err(ProxyError::Unsupported(why)),
     };
+    let elapsed = started.elapsed().as_secs_f64();
     if let Some(h) = rt.latency.get(&rule.worker) {
-        h.record(started.elapsed().as_secs_f64());
+        h.record(elapsed);
+    }
+    let by_member = rt.member_latency.get(&rule.worker);
+    if let Some(h) = dispatch
+        .member
+        .as_ref()
+        .and_then(|m| by_member.and_then(|h| h.get(&m.name)))
+    {
+        h.record(elapsed);
     }
     match forwarded {
-        Ok(resp) => Ok(server_errors::apply(rule.extensions.use_server_errors, resp).await),
+        Ok(resp) => {
+            let threshold = rule.extensions.use_server_errors;
+            if threshold <= 0 || i32::from(resp.status().as_u16()) < threshold {
+                return Ok(resp);
+            }
+            Ok(Box::pin(server_errors::apply(threshold, resp)).await)
+        }
         Err(e) => Err(e),
     }
 }
 
 /// A bound listening socket and, for HTTPS, its TLS configuration.
 pub struct Listening {
-    pub listener: TcpListener,
+    pub listener: crate::runtime::listen::Bound,
     pub tls: Option<Arc<crate::tls::Acceptor>>,
 }
 
@@ -363,8 +385,8 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
         let accepted = async {
             // Past --max-connections, wait for a connection to end before accepting.
             let permit = slots.clone().acquire_owned().await.ok()?;
-            let (stream, peer) = accept_with_backoff(&listening.listener, &mut failures).await;
-            Some((permit, stream, peer))
+            let accepted = listening.listener.accept(&mut failures).await;
+            Some((permit, accepted))
         };
         // A graceful stop closes the listener: new connections go to whoever else
         // listens on the address (a new jkd), or are refused.
@@ -372,23 +394,37 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
             accepted = accepted => accepted,
             () = draining.wait() => None,
         };
-        let Some((permit, stream, peer)) = next else {
+        let Some((permit, accepted)) = next else {
             return;
         };
-        let local = stream
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let _ = stream.set_nodelay(true);
+        let (stream, peer, local) = match accepted {
+            Accepted::Tcp(stream, peer) => {
+                let local = stream
+                    .local_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                let _ = stream.set_nodelay(true);
+                (stream::ClientStream::Plain(stream), peer, local)
+            }
+            // A client on this host, through a proxy that knows the port it was
+            // asked on only by the Host header: seen as loopback to port 80.
+            Accepted::Unix(stream) => (
+                stream::ClientStream::Unix(stream),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                SocketAddr::from(([127, 0, 0, 1], 80)),
+            ),
+        };
         let live = live.clone();
         let tls = listening.tls.clone();
-        tokio::spawn(async move {
-            let Some((stream, info)) = open_connection(&live, stream, peer, local, tls).await
-            else {
-                return;
-            };
-            client::serve(live, stream, info).await;
+        let task = async move {
+            // Boxed: a TLS handshake's state is large and lives only until it ends; inline,
+            // it would size every connection's task for its whole life, parked or not.
+            let opened = Box::pin(open_connection(&live, stream, peer, local, tls)).await;
+            if let Some((stream, info)) = opened {
+                client::serve(live, stream, info).await;
+            }
             drop(permit);
-        });
+        };
+        tokio::spawn(task);
     }
 }
 
@@ -397,7 +433,7 @@ async fn accept_loop(live: Arc<Live>, listening: Listening, slots: Arc<Semaphore
 /// connection was closed (a missing PROXY header, a failed handshake; counted).
 async fn open_connection(
     live: &Live,
-    mut stream: tokio::net::TcpStream,
+    mut stream: stream::ClientStream,
     peer: SocketAddr,
     local: SocketAddr,
     tls: Option<Arc<crate::tls::Acceptor>>,
@@ -417,7 +453,11 @@ async fn open_connection(
         }
     }
     let Some(acceptor) = tls else {
-        return Some((stream::ClientStream::Plain(stream), info));
+        return Some((stream, info));
+    };
+    let stream::ClientStream::Plain(stream) = stream else {
+        // Never built: TLS listeners are TCP (main refuses `--tls-listen unix:`).
+        return None;
     };
     match acceptor
         .accept(stream, rt.limits.timeout, &rt.tls.handshake_errors)

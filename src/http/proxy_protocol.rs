@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::stream::ClientStream;
 use ppp::{HeaderResult, PartialResult};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 /// Enough for a v1 line (at most 107 bytes) and a v2 header with the usual TLVs (the
 /// size HAProxy's documentation recommends reading at once).
@@ -16,7 +16,7 @@ const MAX_HEADER: usize = 536;
 /// proxy speaks for itself (`LOCAL`, `UNKNOWN`, a unix socket); `Err`: no valid header
 /// within `timeout`.
 pub async fn read_client(
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     timeout: Duration,
 ) -> Result<Option<SocketAddr>, String> {
     let read = async {
@@ -83,6 +83,7 @@ fn v2_client(addresses: &ppp::v2::Addresses) -> Option<SocketAddr> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
 
     async fn through(bytes: &[u8]) -> (Result<Option<SocketAddr>, String>, Vec<u8>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,7 +94,8 @@ mod tests {
             s.write_all(&bytes).await.unwrap();
             s.shutdown().await.unwrap();
         });
-        let (mut stream, _) = listener.accept().await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut stream = ClientStream::Plain(stream);
         let result = read_client(&mut stream, Duration::from_secs(5)).await;
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest).await;

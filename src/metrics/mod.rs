@@ -41,6 +41,7 @@ pub mod names {
     pub const MEMBER_LBFACTOR: &str = "jkd_member_lbfactor";
     pub const CLIENT_CONNECTIONS: &str = "jkd_client_connections";
     pub const REQUEST_DURATION_SECONDS: &str = "jkd_request_duration_seconds";
+    pub const MEMBER_REQUEST_DURATION_SECONDS: &str = "jkd_member_request_duration_seconds";
     pub const TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS: &str =
         "jkd_tls_certificate_expiry_timestamp_seconds";
     pub const TLS_HANDSHAKE_ERRORS_TOTAL: &str = "jkd_tls_handshake_errors_total";
@@ -244,14 +245,24 @@ impl Registry {
             Some(Unit::Seconds),
             "Time from request to response head, by worker".into(),
         );
+        r.describe_histogram(
+            names::MEMBER_REQUEST_DURATION_SECONDS.into(),
+            Some(Unit::Seconds),
+            "Time from request to response head, by worker and the member that answered".into(),
+        );
     }
 
-    /// A latency histogram for requests mapped to `worker`.
-    pub fn latency(&self, worker: &str) -> Histogram {
-        self.recorder.register_histogram(
-            &key(names::REQUEST_DURATION_SECONDS, &[("worker", worker)]),
-            &META,
-        )
+    /// A latency histogram for requests mapped to `worker`, or with `member`, for
+    /// those that member answered.
+    pub fn latency(&self, worker: &str, member: Option<&str>) -> Histogram {
+        let key = match member {
+            None => key(names::REQUEST_DURATION_SECONDS, &[("worker", worker)]),
+            Some(m) => key(
+                names::MEMBER_REQUEST_DURATION_SECONDS,
+                &[("worker", worker), ("member", m)],
+            ),
+        };
+        self.recorder.register_histogram(&key, &META)
     }
 
     fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {

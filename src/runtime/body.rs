@@ -1,4 +1,4 @@
-//! The response bodies jkd sends: known in full when the head is built, relayed from the backend through a channel, or read from a static file, and counted for the access log when it is on.
+//! The response bodies jkd sends: known in full when the head is built, relayed from the backend through a channel, or read from a static file, compressed when the client accepts it, and counted for the access log when it is on.
 
 use std::io;
 use std::pin::Pin;
@@ -64,6 +64,9 @@ pub enum ProxyBody {
     /// Another body whose end (or abandonment) writes an access log line; only
     /// built when the access log is on, so a jkd without one pays nothing.
     Logged(Box<LoggedBody>),
+    /// Another body compressed on the way out (see [`crate::http::compress`]); the
+    /// access log wraps this one, so it counts the compressed bytes sent.
+    Compressed(Box<crate::http::compress::CompressedBody>),
 }
 
 /// A response body that counts what it hands to the connection and submits its
@@ -214,6 +217,7 @@ impl Body for ProxyBody {
             ProxyBody::Streamed(channel) => Pin::new(channel).poll_frame(cx),
             ProxyBody::File(file) => file.as_mut().poll_frame(cx),
             ProxyBody::Logged(logged) => Pin::new(logged.as_mut()).poll_frame(cx),
+            ProxyBody::Compressed(body) => Pin::new(body.as_mut()).poll_frame(cx),
         }
     }
 
@@ -225,6 +229,7 @@ impl Body for ProxyBody {
             // for HEAD, whose body is empty): no hint here may contradict it.
             ProxyBody::File(_) => false,
             ProxyBody::Logged(logged) => logged.is_end_stream(),
+            ProxyBody::Compressed(body) => body.is_end_stream(),
         }
     }
 
@@ -233,6 +238,7 @@ impl Body for ProxyBody {
             ProxyBody::Buffered { left, .. } => SizeHint::with_exact(*left),
             ProxyBody::Streamed(_) | ProxyBody::File(_) => SizeHint::default(),
             ProxyBody::Logged(logged) => logged.size_hint(),
+            ProxyBody::Compressed(body) => body.size_hint(),
         }
     }
 }

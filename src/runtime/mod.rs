@@ -198,6 +198,11 @@ pub struct Runtime {
     /// Latency histogram per worker name (kept by the metrics registry when there is
     /// one, see [`Runtime::with_latency`]).
     pub latency: HashMap<String, ::metrics::Histogram>,
+    /// Latency histogram per worker and the member that answered (a direct worker is
+    /// its own member).
+    pub member_latency: HashMap<String, HashMap<String, ::metrics::Histogram>>,
+    /// Where histograms come from, so that a reload can give new workers theirs.
+    pub histograms: Histograms,
     /// Client connections open and parked (shared by every snapshot).
     pub clients: Arc<ClientCounters>,
     /// Timeouts and limits of client connections.
@@ -266,30 +271,89 @@ impl Reloads {
     }
 }
 
+/// Makes the latency histogram of a worker (`member` `None`) or of one of its members
+/// (the metrics registry's, or ones that record nowhere).
+#[derive(Clone)]
+pub struct Histograms(Arc<HistogramFactory>);
+
+type HistogramFactory = dyn Fn(&str, Option<&str>) -> ::metrics::Histogram + Send + Sync;
+
+impl Histograms {
+    pub fn new(
+        make: impl Fn(&str, Option<&str>) -> ::metrics::Histogram + Send + Sync + 'static,
+    ) -> Histograms {
+        Histograms(Arc::new(make))
+    }
+
+    /// Histograms that record nowhere.
+    pub fn none() -> Histograms {
+        Histograms::new(|_, _| ::metrics::Histogram::noop())
+    }
+
+    /// The histograms of `targets`, reusing those `old` already has.
+    fn for_targets(
+        &self,
+        targets: &HashMap<String, Target>,
+        old: Option<&Runtime>,
+    ) -> (
+        HashMap<String, ::metrics::Histogram>,
+        HashMap<String, HashMap<String, ::metrics::Histogram>>,
+    ) {
+        let mut by_worker = HashMap::new();
+        let mut by_member = HashMap::new();
+        for (name, target) in targets {
+            let kept = old.and_then(|o| o.latency.get(name)).cloned();
+            by_worker.insert(name.clone(), kept.unwrap_or_else(|| (self.0)(name, None)));
+            let members: Vec<&str> = match target {
+                Target::Ajp(w) => vec![w.name.as_str()],
+                Target::Lb(lb) => lb.members.iter().map(|m| m.name.as_str()).collect(),
+                Target::Status | Target::Unsupported(_) => Vec::new(),
+            };
+            let old_members = old.and_then(|o| o.member_latency.get(name));
+            let histograms: HashMap<String, ::metrics::Histogram> = members
+                .into_iter()
+                .map(|m| {
+                    let kept = old_members.and_then(|h| h.get(m)).cloned();
+                    let h = kept.unwrap_or_else(|| (self.0)(name, Some(m)));
+                    (m.to_string(), h)
+                })
+                .collect();
+            if !histograms.is_empty() {
+                by_member.insert(name.clone(), histograms);
+            }
+        }
+        (by_worker, by_member)
+    }
+}
+
+impl std::fmt::Debug for Histograms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Histograms")
+    }
+}
+
 impl Runtime {
     /// A runtime whose latency histograms go nowhere (tests, `jkd run` without
     /// `--metrics-listen`).
     pub fn new(config: Config, now: Instant) -> Arc<Runtime> {
-        Self::with_latency(config, now, |_| ::metrics::Histogram::noop())
+        Self::with_latency(config, now, Histograms::none())
     }
 
-    /// A runtime whose latency histogram for each worker comes from `histogram`
-    /// (the metrics registry's).
-    pub fn with_latency(
-        config: Config,
-        now: Instant,
-        histogram: impl Fn(&str) -> ::metrics::Histogram,
-    ) -> Arc<Runtime> {
+    /// A runtime whose latency histograms come from `histograms` (the metrics
+    /// registry's).
+    pub fn with_latency(config: Config, now: Instant, histograms: Histograms) -> Arc<Runtime> {
         let mut targets = HashMap::new();
         for w in &config.workers {
             targets.insert(w.name.clone(), target_of(w, config.maintain, now));
         }
-        let latency = targets.keys().map(|n| (n.clone(), histogram(n))).collect();
+        let (latency, member_latency) = histograms.for_targets(&targets, None);
         Arc::new(Runtime {
             config,
             targets,
             trusted_proxies: Vec::new(),
             latency,
+            member_latency,
+            histograms,
             clients: Default::default(),
             limits: Default::default(),
             status: None,
@@ -351,22 +415,15 @@ impl Runtime {
             let target = kept.unwrap_or_else(|| target_of(w, config.maintain, now));
             targets.insert(w.name.clone(), target);
         }
-        let latency = targets
-            .keys()
-            .map(|n| {
-                let h = self
-                    .latency
-                    .get(n)
-                    .cloned()
-                    .unwrap_or_else(::metrics::Histogram::noop);
-                (n.clone(), h)
-            })
-            .collect();
+        // New workers and members get their histograms; the others keep theirs.
+        let (latency, member_latency) = self.histograms.for_targets(&targets, Some(self));
         Runtime {
             config,
             targets,
             trusted_proxies: self.trusted_proxies.clone(),
             latency,
+            member_latency,
+            histograms: self.histograms.clone(),
             clients: self.clients.clone(),
             limits: self.limits,
             status: self.status.clone(),

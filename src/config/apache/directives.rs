@@ -253,6 +253,9 @@ impl Reader<'_> {
                 self.access_directive(name, rest, origin)
             }
             "listen" => self.listen(rest, origin),
+            _ if super::filters::is_filter_directive(name) => {
+                self.filter_directive(name, &args(), origin)
+            }
             _ if super::ssl::is_ssl_directive(name) => self.ssl_directive(name, rest, origin),
             _ if super::static_directives::is_static_directive(name) => {
                 self.static_directive(name, rest, origin)

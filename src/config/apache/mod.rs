@@ -9,9 +9,11 @@
 //! the session, stapling and compression settings are checked and accepted), from
 //! which the listeners and their TLS settings are built, the access rules of
 //! `<Location>` sections (`Require`, `Order`/`Allow`/`Deny`, see [`access`]), from
-//! which the status manager's allow-list is built, and what httpd itself served in
+//! which the status manager's allow-list is built, what httpd itself served in
 //! front of mod_jk: `DocumentRoot`, `Alias`, `DirectoryIndex`, `Redirect` and
-//! `RedirectMatch` (`static_directives`). mod_jk and mod_ssl count as
+//! `RedirectMatch` (`static_directives`), and the compressed response types of
+//! mod_filter's `AddOutputFilterByType` with mod_deflate's `DEFLATE` and
+//! mod_brotli's `BROTLI_COMPRESS` (see [`filters`]). mod_jk and mod_ssl count as
 //! loaded for `<IfModule>`; the other TLS modules (mod_gnutls, mod_nss) do not, since
 //! jkd's TLS stands in for mod_ssl's. Everything else httpd reads is passed over, but
 //! lines httpd, mod_ssl or mod_jk would refuse are reported.
@@ -35,6 +37,7 @@ mod access;
 #[cfg(test)]
 mod access_tests;
 mod directives;
+mod filters;
 mod lexer;
 mod listeners;
 mod mount_directives;
@@ -161,6 +164,9 @@ pub struct ApacheJk {
     /// `<Location>` / `<LocationMatch>` sections (of any server) with access rules
     /// jkd honours, in file order (see [`crate::config::access`]).
     pub locations: Vec<crate::config::access::LocationAccess>,
+    /// `AddOutputFilterByType DEFLATE|BROTLI_COMPRESS` types (of any server or
+    /// section: jkd compresses alike everywhere; see [`filters`]).
+    pub compression: crate::config::compress::Compression,
     /// The main server's `JkLogFile`, resolved against the `ServerRoot`.
     pub log_file: Option<(String, Origin)>,
     /// The main server's `JkRequestLogFormat`.
