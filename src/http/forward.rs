@@ -1140,7 +1140,9 @@ pub async fn forward(
         dispatch.member = Some(member.clone());
         dispatch.sticky = plan.sticky(&chosen);
         if let Some(pool) = member.http.clone() {
-            match http_attempt(
+            // Boxed: the HTTP attempt's state (hyper's request future among it) would
+            // otherwise make every request's future larger, AJP ones included.
+            let attempt = Box::pin(http_attempt(
                 &mut plan,
                 chosen,
                 &pool,
@@ -1151,9 +1153,8 @@ pub async fn forward(
                 started,
                 dispatch,
                 &mut last_error,
-            )
-            .await
-            {
+            ));
+            match attempt.await {
                 HttpAttempt::Answered(resp) => return Ok(resp),
                 HttpAttempt::Again(b) => {
                     body = b;
