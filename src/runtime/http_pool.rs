@@ -109,6 +109,8 @@ pub struct HttpPool {
     keepalive: bool,
     socket_buffer: Option<u32>,
     pub timeouts: Timeouts,
+    /// `connection_pool_size`: requests at once, and idle connections kept at most.
+    size: usize,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Idle>>,
     /// Open connections (counted down by each connection's task when it ends).
@@ -147,7 +149,14 @@ impl HttpLease {
                 Ok(Ok(()))
             );
         if ready {
-            self.pool.idle.lock().push(Idle {
+            let mut idle = self.pool.idle.lock();
+            // Never more idle connections than slots: the oldest goes (a POST that
+            // passed the older ones by would otherwise let them pile up).
+            if idle.len() >= self.pool.size {
+                let oldest = idle.remove(0);
+                oldest.driver.abort();
+            }
+            idle.push(Idle {
                 sender: self.sender,
                 since: Instant::now(),
                 driver: self.driver,
@@ -189,6 +198,7 @@ impl HttpPool {
             keepalive: s.socket_keepalive,
             socket_buffer: u32::try_from(s.socket_buffer).ok().filter(|&b| b > 0),
             timeouts: Timeouts::of(s),
+            size,
             slots: Arc::new(Semaphore::new(size)),
             idle: Mutex::new(Vec::new()),
             counters: Arc::default(),
