@@ -51,7 +51,7 @@ struct ConfigArgs {
     /// an Apache config file whose Jk* lines are read (JkMount, JkUnMount, JkWorkersFile, JkMountFile, JkWorkerProperty)
     #[arg(long, value_name = "FILE")]
     apache_conf: Option<PathBuf>,
-    /// properties read after the workers file, for keys only jkd knows (worker.NAME.http_port, http_host), so the workers file stays usable by mod_jk; repeatable
+    /// properties read after the workers file, for what only jkd knows (worker.NAME.type=http and its port, http_port, http_host); its keys replace the workers file's, so that file stays usable by mod_jk; repeatable
     #[arg(long = "extend", value_name = "FILE")]
     extend: Vec<PathBuf>,
 }

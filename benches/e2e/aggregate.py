@@ -34,7 +34,7 @@ WORKLOAD_TEXT = {
     ("*", "tls-idle"): "idle HTTPS keep-alive connections (a full handshake each) + the small HTTPS GET on 50 more",
 }
 KEY_TEXT = {"ecdsa": "ECDSA P-256", "rsa": "RSA 2048"}
-ORDER = ["jkd", "modjk-event", "modjk-worker", "proxy-ajp", "haproxy", "nginx", "direct"]
+ORDER = ["jkd", "jkd-http", "modjk-event", "modjk-worker", "proxy-ajp", "haproxy", "nginx", "direct"]
 WORKLOADS = ["small", "64k", "64k-text", "64k-gzip", "64k-br", "upload", "idle", "tls-small", "tls-resume", "tls-handshake", "tls-idle"]
 
 
@@ -220,6 +220,9 @@ def main():
         target_row("throughput ≥ 2× mod_jk (event MPM)", ratio(b, "small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
         target_row("throughput ≥ 1.5× mod_jk (worker MPM)", ratio(b, "small", "rps", "jkd", "modjk-worker"), lambda v: v >= 1.5)
         target_row("throughput ≥ 1.0× HAProxy", ratio(b, "small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+        if b == "tomcat":
+            target_row("HTTP members (jkd-http): throughput ≥ 1.0× HAProxy, same HTTP connectors", ratio(b, "small", "rps", "jkd-http", "haproxy"), lambda v: v >= 1.0)
+            target_row("HTTP members (jkd-http): proxy CPU per request ≤ HAProxy's", ratio(b, "small", "cpu_per_10k", "jkd-http", "haproxy"), lambda v: v <= 1.0)
         target_row("proxy CPU per request ≤ 0.25× httpd's (mod_jk event)", ratio(b, "small", "cpu_per_10k", "jkd", "modjk-event"), lambda v: v <= 0.25)
         target_row("proxy CPU per request ≤ HAProxy's", ratio(b, "small", "cpu_per_10k", "jkd", "haproxy"), lambda v: v <= 1.0)
         target_row("p99 latency ≤ mod_jk's (event MPM)", ratio(b, "small", "p99_ms", "jkd", "modjk-event"), lambda v: v <= 1.0)

@@ -15,6 +15,9 @@
 #       proxy-ajp      Apache httpd (event) + mod_proxy_ajp + mod_proxy_balancer
 #   and, for the Tomcat backends only, in front of the HTTP connectors (keep-alive to
 #   the servers):
+#       jkd-http       jkd run on the same workers.properties with an --extend overlay
+#                      that makes node1 and node2 HTTP members (type=http) on the
+#                      Tomcats' HTTP connectors: jkd and HAProxy on the identical backend
 #       haproxy        HAProxy in HTTP mode, nbthread 2, http-reuse always
 #       nginx          nginx, 2 workers, upstream keepalive
 #       direct         Tomcat node1's HTTP connector itself (reference, no proxy)
@@ -115,7 +118,7 @@ else
 fi
 BACKENDS=${BACKENDS:-"tomcat demo"}
 WORKLOADS=${WORKLOADS:-"small 64k upload idle"}
-TARGETS=${TARGETS:-"jkd modjk-event modjk-worker proxy-ajp haproxy nginx direct"}
+TARGETS=${TARGETS:-"jkd jkd-http modjk-event modjk-worker proxy-ajp haproxy nginx direct"}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 IDLE_CONNS=${IDLE_CONNS:-10000}
@@ -506,6 +509,22 @@ start_jkd() { # NAME PORT WORKERS [KEY]
     fi
 }
 
+start_jkd_http() { # NAME PORT WORKERS HTTP1 HTTP2
+    # The same workers file; the overlay turns both members into HTTP members.
+    local dir=$WORK/$1
+    mkdir -p "$dir"
+    cat >"$dir/jkd-http.properties" <<EOF
+# Written by benches/e2e/compare.sh: jkd's overlay (--extend) on the workers file.
+worker.node1.type=http
+worker.node1.port=$4
+worker.node2.type=http
+worker.node2.port=$5
+EOF
+    local edge=(--keepalive-timeout 60 --max-connections $(((IDLE_CONNS > IDLE_TLS_CONNS ? IDLE_CONNS : IDLE_TLS_CONNS) + 1000)))
+    start "$1" env JKD_LOG=warn NO_COLOR=1 "$JKD_BIN" run --workers "$3" --extend "$dir/jkd-http.properties" \
+        "${edge[@]}" --listen "127.0.0.1:$2"
+}
+
 start_haproxy() { # NAME PORT HTTP1 HTTP2 [KEY]
     local dir=$WORK/$1 ssl=""
     # TLS: HAProxy's defaults otherwise (tickets and a 20,000-session cache).
@@ -838,7 +857,7 @@ log "results in $OUT"
     echo "tomcat: $(dpkg-query -W -f '${Version}' tomcat10 2>/dev/null || echo '?')"
     echo "java: $(java -version 2>&1 | head -1)"
     echo "haproxy: $(/usr/sbin/haproxy -v | head -1)"
-    echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
+    echo "nginx: $([[ -x /usr/sbin/nginx ]] && /usr/sbin/nginx -v 2>&1 || echo "not installed")"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
     echo "openssl: $(openssl version)"
     echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP IDLE_HOLD=$IDLE_HOLD CONNS=$CONNS THREADS=$THREADS IDLE_CONNS=$IDLE_CONNS"
@@ -851,14 +870,15 @@ cat "$OUT/machine.txt" >&2
 # start_fronts KEY TARGET...: starts the front ends among TARGET that TARGETS wants (KEY:
 # TLS on that key type's certificate, else plain HTTP) on fresh ports; sets active.
 start_fronts() {
-    local key=$1 t nodes P_JKD P_EV P_WK P_PA P_HA P_NG
+    local key=$1 t nodes P_JKD P_JH P_EV P_WK P_PA P_HA P_NG
     shift
-    read -r P_JKD P_EV P_WK P_PA P_HA P_NG < <(free_ports 6)
+    read -r P_JKD P_JH P_EV P_WK P_PA P_HA P_NG < <(free_ports 7)
     active=()
     for t in "$@"; do wanted "$t" && active+=("$t"); done
     for t in "${active[@]}"; do
         case $t in
         jkd) start_jkd jkd "$P_JKD" "$workers" "$key" && PORT_OF[jkd]=$P_JKD ;;
+        jkd-http) start_jkd_http jkd-http "$P_JH" "$workers" "$HTTP1" "$HTTP2" && PORT_OF[$t]=$P_JH ;;
         modjk-event) start_modjk modjk-event "$P_EV" event "$workers" "$key" && PORT_OF[$t]=$P_EV ;;
         modjk-worker) start_modjk modjk-worker "$P_WK" worker "$workers" && PORT_OF[$t]=$P_WK ;;
         proxy-ajp) start_proxy_ajp proxy-ajp "$P_PA" "$AJP1" "$AJP2" && PORT_OF[$t]=$P_PA ;;
@@ -936,7 +956,7 @@ for BACKEND in $BACKENDS; do
         started+=(tomcat-node1 tomcat-node2)
         wait_http tomcat-node1 "http://127.0.0.1:$HTTP1/echo/ready" 90
         wait_http tomcat-node2 "http://127.0.0.1:$HTTP2/echo/ready" 90
-        targets=(jkd modjk-event modjk-worker proxy-ajp haproxy nginx direct)
+        targets=(jkd jkd-http modjk-event modjk-worker proxy-ajp haproxy nginx direct)
         tls_targets=(jkd modjk-event haproxy)
         ;;
     demo)

@@ -137,6 +137,12 @@ impl Connection {
         )
     }
 
+    /// The socket alone, for a protocol other than AJP on it (an HTTP member's
+    /// connection, opened with the same settings).
+    pub(crate) fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub fn max_packet_size(&self) -> usize {
         self.max_packet_size
     }

@@ -165,6 +165,42 @@ impl<B: BodySource> RequestBody<B> {
         Ok(())
     }
 
+    /// Starts an attempt on a backend that takes the body as one stream (an HTTP
+    /// member): the prefetched piece is handed out again first.
+    pub fn rewind(&mut self) {
+        self.sent = 0;
+        self.first_left = self.first.clone().unwrap_or_default();
+    }
+
+    /// The next piece of a streamed attempt (see [`RequestBody::rewind`]): what is
+    /// left of the prefetched piece, then the client's body; `Ok(None)` at its end. A
+    /// piece read from the client makes the body unreplayable, as a GET_BODY_CHUNK
+    /// answered from the client does.
+    pub async fn next_streamed(&mut self, max: usize) -> io::Result<Option<Bytes>> {
+        let piece = if !self.first_left.is_empty() {
+            let n = self.first_left.len().min(max);
+            Some(self.first_left.split_to(n))
+        } else if self.ended {
+            None
+        } else {
+            let read = self.read_source(max).await?;
+            if read.is_some() {
+                self.streamed = true;
+            }
+            read
+        };
+        if let Some(p) = &piece {
+            self.sent += p.len() as u64;
+        }
+        Ok(piece)
+    }
+
+    /// Whether the client's body was all read by the prefetch (a retry resends it
+    /// whole from memory, nothing more is read).
+    pub fn held_whole(&self) -> bool {
+        self.fully_read() && !self.streamed
+    }
+
     /// Reads and discards what the backend did not read of the body, up to `limit`
     /// bytes, as mod_jk does after the response: the client connection can then carry
     /// its next request. Returns false when more than `limit` was left or reading failed.

@@ -224,6 +224,19 @@ pub fn deprecated(key: &str) -> Option<(&'static str, &'static str)> {
 /// the workers file usable by mod_jk.
 pub const JKD_ONLY: &[&str] = &["http_port", "http_host"];
 
+/// Worker types only jkd knows (mod_jk refuses to start on an unknown type): `http`,
+/// a backend reached over HTTP/1.1.
+pub const JKD_ONLY_TYPES: &[&str] = &["http"];
+
+/// Whether the line `key=value` is jkd's own: a jkd-only attribute, or a `type` with
+/// a jkd-only value.
+pub fn is_jkd_only_line(key: &str, value: &str) -> bool {
+    is_jkd_only(key)
+        || (key.starts_with("worker.")
+            && has_suffix(key, "type", ".")
+            && JKD_ONLY_TYPES.contains(&value.trim()))
+}
+
 /// mod_jk's validity rule: keys outside `worker.` are variables and always valid;
 /// `worker.` keys must end in a supported attribute (or one of jkd's own).
 pub fn is_valid(key: &str) -> bool {
@@ -297,6 +310,15 @@ mod tests {
         assert!(is_valid("myvar"));
         assert!(!is_valid("worker.node1.prot"));
         assert!(!is_valid("worker.node1.max_reuse_connections"));
+    }
+
+    #[test]
+    fn a_type_http_line_is_jkd_only_and_ajp13_is_not() {
+        assert!(is_jkd_only_line("worker.n.type", "http"));
+        assert!(is_jkd_only_line("worker.n.http_port", "8080"));
+        assert!(!is_jkd_only_line("worker.n.type", "ajp13"));
+        assert!(!is_jkd_only_line("worker.n.host", "http"));
+        assert!(!is_jkd_only_line("myvar.type", "http"));
     }
 
     #[test]

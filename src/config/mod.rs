@@ -204,7 +204,7 @@ fn load_inner(sources: &Sources, env: Env<'_>, diags: &mut Diagnostics) -> Optio
         let bytes = read_file(path, "--extend file", diags)?;
         if !inputs
             .props
-            .read_bytes(&file, &bytes, Treatment::Duplicates, env, diags)
+            .read_bytes(&file, &bytes, Treatment::Overlay, env, diags)
         {
             return None;
         }
@@ -264,17 +264,25 @@ fn compression(
     compress::Compression::from_flags(flags)
 }
 
-/// jkd's own keys outside an `--extend` file: jkd reads them, but mod_jk would refuse
-/// the file, so it could no longer go back to httpd.
+/// jkd's own keys (and `type=http`) outside an `--extend` file: jkd reads them, but
+/// mod_jk would refuse the file, so it could no longer go back to httpd.
 fn warn_jkd_only_keys(props: &PropMap, extend: &[PathBuf], diags: &mut Diagnostics) {
     let extend: Vec<String> = extend.iter().map(|p| display_name(p).to_string()).collect();
     for e in props.entries() {
-        if keys::is_jkd_only(&e.key) && !extend.iter().any(|f| **f == *e.origin.file) {
+        if keys::is_jkd_only_line(&e.key, &e.value) && !extend.iter().any(|f| **f == *e.origin.file)
+        {
+            let what = if keys::is_jkd_only(&e.key) {
+                "a jkd-only key"
+            } else {
+                "type=http is jkd's own"
+            };
             diags.warning(
                 e.origin.clone(),
                 e.key.clone(),
-                "a jkd-only key: mod_jk 1.2.48 refuses to start on it; put it in a file given \
-                 with --extend to keep this one usable by mod_jk",
+                format!(
+                    "{what}: mod_jk 1.2.48 refuses to start on it; put it in a file given \
+                     with --extend to keep this one usable by mod_jk"
+                ),
             );
         }
     }
@@ -557,12 +565,12 @@ pub fn build(
 /// its older spellings `connect_timeout`, `prepost_timeout`, `connection_ping_interval`).
 /// mod_jk's defaults have none of them.
 fn detects_a_hung_backend(a: &workers::AjpSettings) -> bool {
-    a.reply_timeout > 0
-        || a.socket_timeout > 0
-        || a.ping_mode.0 != 0
-        || a.connect_timeout > 0
-        || a.prepost_timeout > 0
-        || a.connection_ping_interval > 0
+    let cping = !a.protocol.is_http()
+        && (a.ping_mode.0 != 0
+            || a.connect_timeout > 0
+            || a.prepost_timeout > 0
+            || a.connection_ping_interval > 0);
+    a.reply_timeout > 0 || a.socket_timeout > 0 || cping
 }
 
 fn has_properties(props: &PropMap, name: &str) -> bool {
@@ -630,6 +638,10 @@ fn build_worker(
             );
             WorkerKind::Ajp(r.ajp(name, AjpProtocol::Ajp14))
         }
+        "http" => {
+            warn_ajp_only_settings(r, name);
+            WorkerKind::Ajp(r.ajp(name, AjpProtocol::Http))
+        }
         "lb" => WorkerKind::Lb(build_lb(r, name, &origin, instantiated)?),
         "status" => WorkerKind::Status(r.status(name)),
         "ajp12" => {
@@ -648,7 +660,7 @@ fn build_worker(
                 "type",
                 format!(
                     "unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and \
-                     status; type names are case-sensitive)"
+                     status, jkd also http; type names are case-sensitive)"
                 ),
             );
             return None;
@@ -744,7 +756,22 @@ fn build_member(
     if ajp.secret.is_none() {
         ajp.secret = lb_secret.clone();
     }
-    if !detects_a_hung_backend(&ajp) {
+    if ajp.protocol.is_http() {
+        warn_ajp_only_settings(r, m);
+    }
+    if !detects_a_hung_backend(&ajp) && ajp.protocol.is_http() {
+        let origin = worker_origin(r.props, m, members_origin);
+        r.diags.warning(
+            origin,
+            format!("worker.{m}.reply_timeout"),
+            format!(
+                "member '{m}' of load balancer '{lb}' has no reply_timeout: if its backend \
+                 hangs every request sent to it waits until the client gives up, and the \
+                 balancer never learns of it; set worker.{m}.reply_timeout (ms; longer than \
+                 the slowest page)"
+            ),
+        );
+    } else if !detects_a_hung_backend(&ajp) {
         let origin = worker_origin(r.props, m, members_origin);
         r.diags.warning(
             origin,
@@ -814,19 +841,22 @@ fn build_member(
     })
 }
 
-/// The protocol of member `m` of `lb`: only AJP workers can be balanced.
+/// The protocol of member `m` of `lb`: only AJP workers (and jkd's HTTP ones) can be
+/// balanced.
 fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol> {
     let type_name = r.string(m, "type").unwrap_or_else(|| "ajp13".into());
     match type_name.as_str() {
         "ajp13" => Some(AjpProtocol::Ajp13),
         "ajp14" => Some(AjpProtocol::Ajp14),
+        "http" => Some(AjpProtocol::Http),
         "lb" | "status" | "ajp12" => {
             r.error(
                 m,
                 "type",
                 format!(
                     "member '{m}' of load balancer '{lb}' has type {type_name}; jkd balances \
-                     only ajp13 members (mod_jk would build it, but it cannot work as intended)"
+                     only ajp13 (and its own http) members (mod_jk would build it, but it \
+                     cannot work as intended)"
                 ),
             );
             None
@@ -835,9 +865,40 @@ fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol>
             r.error(
                 m,
                 "type",
-                format!("unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and status)"),
+                format!(
+                    "unknown worker type '{other}' (mod_jk knows ajp13, ajp14, ajp12, lb and \
+                     status, jkd also http)"
+                ),
             );
             None
+        }
+    }
+}
+
+/// Settings of the AJP protocol itself that a `type=http` worker has no use for: said
+/// once, so that nobody believes a CPing or a secret protects an HTTP member.
+fn warn_ajp_only_settings(r: &mut Reader<'_>, name: &str) {
+    const AJP_ONLY: &[&str] = &[
+        "ping_mode",
+        "ping_timeout",
+        "connect_timeout",
+        "prepost_timeout",
+        "connection_ping_interval",
+        "secret",
+        "max_packet_size",
+        "http_port",
+        "http_host",
+    ];
+    for attr in AJP_ONLY {
+        if r.entry(name, attr).is_some() {
+            r.warn(
+                name,
+                attr,
+                format!(
+                    "worker '{name}' has type=http: {attr} belongs to AJP (or to an AJP \
+                     worker's HTTP connector) and is not used"
+                ),
+            );
         }
     }
 }
@@ -1034,6 +1095,102 @@ mod tests {
             .collect();
         assert_eq!(addrs, [("80", false), ("443", true)]);
         assert!(!config.ssl_forwarding.extract);
+    }
+
+    /// Loads `workers` (and `extend`, as an `--extend` file) from a temp dir.
+    fn load_pair(tag: &str, workers: &str, extend: Option<&str>) -> Loaded {
+        let dir = std::env::temp_dir().join(format!("jkd-config-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = dir.join("workers.properties");
+        std::fs::write(&w, workers).unwrap();
+        let mut sources = Sources {
+            workers: Some(w),
+            ..Sources::default()
+        };
+        if let Some(text) = extend {
+            let x = dir.join("jkd.properties");
+            std::fs::write(&x, text).unwrap();
+            sources.extend.push(x);
+        }
+        let loaded = load(&sources, &|_| None);
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    fn member<'a>(config: &'a Config, lb: &str, name: &str) -> &'a workers::AjpSettings {
+        let Some(WorkerKind::Lb(l)) = config
+            .workers
+            .iter()
+            .find(|w| w.name == lb)
+            .map(|w| &w.kind)
+        else {
+            panic!("no balancer {lb}");
+        };
+        match l.members.iter().find(|m| m.name == name) {
+            Some(m) => &m.ajp,
+            None => panic!("no member {name}"),
+        }
+    }
+
+    const MIXED: &str = "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1,node2\n\
+                         worker.node1.port=8009\nworker.node1.reply_timeout=5000\n\
+                         worker.node2.port=8010\nworker.node2.reply_timeout=5000\n";
+
+    #[test]
+    fn an_extend_file_turns_an_ajp_member_into_an_http_one_quietly() {
+        let loaded = load_pair(
+            "http-overlay",
+            MIXED,
+            Some("worker.node2.type=http\nworker.node2.port=8080\n"),
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let config = loaded.config.unwrap();
+        let node2 = member(&config, "lb", "node2");
+        assert_eq!(node2.protocol, AjpProtocol::Http);
+        assert_eq!(node2.http_endpoint(), Some(("localhost", 8080)));
+        assert_eq!(member(&config, "lb", "node1").protocol, AjpProtocol::Ajp13);
+    }
+
+    #[test]
+    fn type_http_in_the_workers_file_works_but_is_said_to_break_mod_jk() {
+        let text = format!("{MIXED}worker.node2.type=http\nworker.node2.ping_mode=A\n");
+        let loaded = load_pair("http-main", &text, None);
+        let said = |what: &str| {
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == diag::Severity::Warning && d.message.contains(what))
+        };
+        assert!(said("type=http is jkd's own"), "{:?}", loaded.diagnostics);
+        assert!(said("ping_mode belongs to AJP"), "{:?}", loaded.diagnostics);
+        let config = loaded.config.unwrap();
+        assert_eq!(member(&config, "lb", "node2").protocol, AjpProtocol::Http);
+        // Without a port, Tomcat's HTTP connector's default.
+        let direct = load_pair(
+            "http-direct",
+            "worker.list=w\nworker.w.type=http\nworker.w.reply_timeout=1000\n",
+            None,
+        );
+        let config = direct.config.unwrap();
+        let Some(WorkerKind::Ajp(w)) = config.workers.first().map(|w| &w.kind) else {
+            panic!("not a direct worker");
+        };
+        assert_eq!(w.http_endpoint(), Some(("localhost", 8080)));
+    }
+
+    #[test]
+    fn an_extend_file_still_joins_lists_and_refuses_unknown_keys() {
+        let loaded = load_pair(
+            "http-lists",
+            MIXED,
+            Some(
+                "worker.lb.balance_workers=node3\nworker.node3.type=http\nworker.node3.reply_timeout=1\n",
+            ),
+        );
+        let config = loaded.config.unwrap();
+        assert_eq!(member(&config, "lb", "node3").protocol, AjpProtocol::Http);
+        let bad = load_pair("http-bad", MIXED, Some("worker.node2.typo=1\n"));
+        assert!(bad.config.is_none());
     }
 }
 

@@ -26,6 +26,11 @@ pub enum Treatment {
     Duplicates,
     /// uriworkermap.properties: every repeated key is replaced (with a warning).
     Normal,
+    /// An `--extend` file (jkd's overlay on the workers file): read as a workers file,
+    /// but a key it sets again replaces the earlier value without a warning (lists
+    /// still join): changing a member for jkd alone, e.g. `type=http` with its HTTP
+    /// port, is what the file is for.
+    Overlay,
 }
 
 /// One key of the map, with the line that last set it.
@@ -197,7 +202,7 @@ impl PropMap {
             return true;
         }
         let value = text(value);
-        if treatment == Treatment::Duplicates {
+        if treatment != Treatment::Normal {
             if !keys::is_valid(&key) {
                 let attr = key.rsplit('.').next().unwrap_or("");
                 let hint = match keys::closest(attr) {
@@ -238,7 +243,13 @@ impl PropMap {
         let value = match self.get(&key) {
             None => value,
             Some(old) => {
-                if treatment == Treatment::Duplicates && !keys::is_unique(&key) {
+                let replaced_on_purpose = treatment == Treatment::Overlay
+                    && !keys::is_list(&key)
+                    && !keys::is_path(&key)
+                    && !keys::is_cmd_line(&key);
+                if replaced_on_purpose {
+                    value
+                } else if treatment != Treatment::Normal && !keys::is_unique(&key) {
                     let sep = if keys::is_path(&key) {
                         ':'
                     } else if keys::is_cmd_line(&key) {

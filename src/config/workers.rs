@@ -15,11 +15,18 @@ pub const DEFAULT_RETRIES: i32 = 2;
 pub const DEFAULT_RETRY_INTERVAL: i32 = 100;
 pub const DEFAULT_RECOVER_TIME: i32 = 60;
 pub const DEFAULT_MAINTAIN: i32 = 60;
+/// The port of a jkd-only `type=http` worker when none is given: Tomcat's HTTP
+/// connector's default.
+pub const DEFAULT_HTTP_PORT: i32 = 8080;
 
+/// How jkd talks to a backend. `Http` is jkd's own (`type=http`): the same worker with
+/// the same balancing settings, reached over HTTP/1.1 instead of AJP, so that an
+/// application without an AJP connector can be a member of the same balancer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AjpProtocol {
     Ajp13,
     Ajp14,
+    Http,
 }
 
 /// Connection settings of one AJP backend (a direct worker or a balancer member).
@@ -73,8 +80,15 @@ pub struct AjpSettings {
 }
 
 impl AjpSettings {
-    /// Where the worker's HTTP connector listens, when `http_port` says.
+    /// Where the worker's HTTP connector listens: `host` and `port` of a `type=http`
+    /// worker, else where `http_port` says.
     pub fn http_endpoint(&self) -> Option<(&str, u16)> {
+        if self.protocol.is_http() {
+            return u16::try_from(self.port)
+                .ok()
+                .filter(|p| *p > 0)
+                .map(|p| (self.host.as_str(), p));
+        }
         let port = self.http_port?;
         Some((self.http_host.as_deref().unwrap_or(&self.host), port))
     }
@@ -163,7 +177,13 @@ impl AjpProtocol {
         match self {
             AjpProtocol::Ajp13 => "ajp13",
             AjpProtocol::Ajp14 => "ajp14",
+            AjpProtocol::Http => "http",
         }
+    }
+
+    /// Whether the worker is reached over HTTP rather than AJP.
+    pub fn is_http(self) -> bool {
+        self == AjpProtocol::Http
     }
 }
 
@@ -249,7 +269,7 @@ impl Reader<'_> {
         true
     }
 
-    /// An ajp13 / ajp14 worker's settings; read in a fixed order, which is the order
+    /// An ajp13 / ajp14 (or jkd's `http`) worker's settings; read in a fixed order, which is the order
     /// of their diagnostics.
     pub fn ajp(&mut self, name: &str, protocol: AjpProtocol) -> AjpSettings {
         let (host, port) = self.host_and_port(name, protocol);
@@ -374,6 +394,7 @@ impl Reader<'_> {
         let default_port = match protocol {
             AjpProtocol::Ajp13 => DEFAULT_PORT,
             AjpProtocol::Ajp14 => 8011,
+            AjpProtocol::Http => DEFAULT_HTTP_PORT,
         };
         let port = self.int(name, "port", default_port);
         let host = self

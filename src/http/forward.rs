@@ -1,4 +1,4 @@
-//! Forwarding one HTTP request: to an ajp13 worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
+//! Forwarding one HTTP request: to an ajp13 (or jkd's `type=http`) worker directly or through a balancer, with mod_jk's request shaping and jkd's safe-retry rule.
 
 use std::io;
 use std::net::IpAddr;
@@ -147,10 +147,15 @@ pub struct Outbound<'a> {
     /// The raw path as received (session path parameters are read from it).
     pub raw_path: &'a str,
     cookies: Vec<&'a str>,
+    /// The request as received, for an HTTP member (which gets it as HTTP).
+    parts: &'a http::request::Parts,
+    /// The TCP peer and whether the client came over TLS (its own or a trusted
+    /// proxy's), for an HTTP member's `X-Forwarded-*`.
+    forwarded: super::upstream::Forwarded,
 }
 
 /// Headers that belong to one connection and are not forwarded.
-fn hop_by_hop(name: &HeaderName) -> bool {
+pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "upgrade"
@@ -286,6 +291,11 @@ impl<'a> Outbound<'a> {
             server_name,
             server_port,
             is_ssl: is_ssl && ssl_forwarding.extract,
+            forwarded: super::upstream::Forwarded {
+                peer: conn.peer.ip(),
+                secure: is_ssl,
+            },
+            parts,
             tls: conn.tls.clone().filter(|_| ssl_forwarding.extract),
             ssl_forwarding,
             headers,
@@ -358,6 +368,18 @@ impl<'a> Outbound<'a> {
     /// Whether the client reached jkd (or the trusted proxy before it) over TLS.
     pub(super) fn is_ssl(&self) -> bool {
         self.is_ssl
+    }
+
+    /// The request an HTTP member gets, without its body.
+    fn upstream_request(&self) -> http::request::Parts {
+        let mut head = http::Request::new(());
+        *head.method_mut() = self.method.clone();
+        let target = self.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        *head.uri_mut() =
+            http::Uri::try_from(target).unwrap_or_else(|_| http::Uri::from_static("/"));
+        *head.headers_mut() =
+            super::upstream::upstream_headers(self.parts, self.forwarded, self.length);
+        head.into_parts().0
     }
 
     fn idempotent(&self) -> bool {
@@ -776,7 +798,7 @@ impl Plan {
                     activation: activation_overrides(lb, rule),
                 };
                 let attempts = lb.balancer.start(session, options, |i| {
-                    below_busy_limit(lb, i) && lb.members.get(i).is_some_and(|m| m.pool.has_room())
+                    below_busy_limit(lb, i) && lb.members.get(i).is_some_and(|m| m.has_room())
                 });
                 Some(Plan::Balancer {
                     lb: lb.clone(),
@@ -965,9 +987,137 @@ fn below_busy_limit(lb: &LbWorker, i: usize) -> bool {
     limit <= 0 || busy < limit as u64
 }
 
-/// Forwards one request to `target` (an ajp13 worker or a balancer): the attempt
-/// loop. Each attempt takes a connection, sends the request and reads the response
-/// head; another attempt follows only while that cannot duplicate the request
+/// What ends an attempt whose response head reached the client, once its body has
+/// been relayed (or broke off): the traffic counters and the member's outcome.
+fn finisher(
+    plan: &Plan,
+    chosen: &Chosen,
+    attempt: Attempt,
+) -> impl FnOnce(Result<(), Failure>, Traffic) + Send + 'static {
+    let counters = match plan {
+        Plan::Balancer { lb, .. } => chosen
+            .choice
+            .as_ref()
+            .and_then(|c| lb.balancer.counters.get(c.member).cloned()),
+        Plan::Direct { worker, .. } => Some(worker.counters.clone()),
+    };
+    let name = chosen.member.name.clone();
+    let lb_name = plan.balancer_name().to_string();
+    move |result: Result<(), Failure>, traffic: Traffic| {
+        if let Some(c) = counters {
+            count_traffic(&c, traffic);
+        }
+        let outcome = match &result {
+            Ok(()) => Outcome::Success,
+            Err(f) => {
+                tracing::warn!(lb = lb_name, member = %name, "response aborted: {f}");
+                outcome_of(f)
+            }
+        };
+        attempt.finish(outcome, traffic.sent + traffic.read);
+    }
+}
+
+/// What became of an attempt on an HTTP member.
+enum HttpAttempt {
+    /// The response, for the client.
+    Answered(Response<ProxyBody>),
+    /// Try the next member with the body given back.
+    Again(RequestBody<IncomingSource>),
+    /// No further attempt.
+    Stop,
+}
+
+/// One attempt on an HTTP member (`type=http`): the same steps as an AJP attempt
+/// (connection, busy count, reply timeout, `fail_on_status`, safe-retry rule), over
+/// HTTP/1.1.
+#[allow(clippy::too_many_arguments)]
+async fn http_attempt(
+    plan: &mut Plan,
+    chosen: Chosen,
+    pool: &Arc<crate::runtime::http_pool::HttpPool>,
+    rule: &MountRule,
+    out: &Outbound<'_>,
+    body: RequestBody<IncomingSource>,
+    client_timeout: Duration,
+    started: Instant,
+    dispatch: &mut Dispatch<'_>,
+    last_error: &mut Option<ProxyError>,
+) -> HttpAttempt {
+    let member = chosen.member.clone();
+    // A request that must not be sent twice goes on a connection that cannot have
+    // timed out at the member meanwhile.
+    let max_idle = (!out.idempotent()).then_some(crate::runtime::http_pool::SAFE_IDLE);
+    let lease = match pool.acquire(max_idle).await {
+        Ok(l) => l,
+        Err(e) => {
+            plan.not_connected(&chosen, &e);
+            *last_error = Some(ProxyError::Unavailable);
+            return HttpAttempt::Again(body);
+        }
+    };
+    let mut head = out.upstream_request();
+    if !head.headers.contains_key(http::header::HOST)
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{}:{}",
+            member.settings.host, member.settings.port
+        ))
+    {
+        // An HTTP/1.0 client may name no host; HTTP/1.1 requires one.
+        head.headers.insert(http::header::HOST, v);
+    }
+    // Busy on the member from here; the guard reports a client that went away.
+    let attempt = plan.begin(&chosen);
+    let reply = reply_timeout(rule, &pool.timeouts);
+    match super::upstream::send(lease, head, out.length, body, reply, out.idempotent()).await {
+        Ok(sent) => {
+            dispatch.backend = Some(started.elapsed());
+            if let Some(outcome) = fail_on_status(&member.settings, rule, sent.status()) {
+                let back = sent.abandon().await;
+                let again = back.is_some();
+                plan.failed(attempt, outcome, again);
+                *last_error = Some(ProxyError::Unavailable);
+                return back.map_or(HttpAttempt::Stop, HttpAttempt::Again);
+            }
+            let finish = finisher(plan, &chosen, attempt);
+            let Chosen { choice, cookie, .. } = chosen;
+            dispatch.route = choice.map(|c| c.route);
+            HttpAttempt::Answered(super::upstream::respond(
+                sent,
+                reply,
+                client_timeout,
+                cookie,
+                finish,
+            ))
+        }
+        Err(failed) => {
+            let f = failed.failure;
+            let outcome = outcome_of(&f);
+            let again = outcome != Outcome::ClientError
+                && failed.body.as_ref().is_some_and(|b| {
+                    may_retry(
+                        f.stage,
+                        out.idempotent(),
+                        out.method,
+                        member.settings.recovery_options,
+                        b.replayable(),
+                    )
+                });
+            tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = again, "request failed: {f}");
+            plan.failed(attempt, outcome, again);
+            *last_error = Some(ProxyError::Backend(f));
+            match failed.body {
+                Some(b) if again => HttpAttempt::Again(b),
+                _ => HttpAttempt::Stop,
+            }
+        }
+    }
+}
+
+/// Forwards one request to `target` (an ajp13 or http worker, or a balancer): the
+/// attempt loop. Each attempt takes a connection, sends the request and reads the
+/// response head, over AJP or, for an HTTP member, over HTTP/1.1 (`http_attempt`);
+/// another attempt follows only while that cannot duplicate the request
 /// ([`may_retry`]).
 pub async fn forward(
     target: &Target,
@@ -989,6 +1139,30 @@ pub async fn forward(
         dispatch.attempts += 1;
         dispatch.member = Some(member.clone());
         dispatch.sticky = plan.sticky(&chosen);
+        if let Some(pool) = member.http.clone() {
+            // Boxed: the HTTP attempt's state (hyper's request future among it) would
+            // otherwise make every request's future larger, AJP ones included.
+            let attempt = Box::pin(http_attempt(
+                &mut plan,
+                chosen,
+                &pool,
+                rule,
+                &out,
+                body,
+                client_timeout,
+                started,
+                dispatch,
+                &mut last_error,
+            ));
+            match attempt.await {
+                HttpAttempt::Answered(resp) => return Ok(resp),
+                HttpAttempt::Again(b) => {
+                    body = b;
+                    continue;
+                }
+                HttpAttempt::Stop => break,
+            }
+        }
         let mut lease = match member.pool.acquire_checked(chosen.probe()).await {
             Ok(l) => l,
             Err(e) => {
@@ -1028,28 +1202,7 @@ pub async fn forward(
                     }
                     continue;
                 }
-                let counters = match &plan {
-                    Plan::Balancer { lb, .. } => chosen
-                        .choice
-                        .as_ref()
-                        .and_then(|c| lb.balancer.counters.get(c.member).cloned()),
-                    Plan::Direct { worker, .. } => Some(worker.counters.clone()),
-                };
-                let name = member.name.clone();
-                let lb_name = plan.balancer_name().to_string();
-                let finish = move |result: Result<(), Failure>, traffic: Traffic| {
-                    if let Some(c) = counters {
-                        count_traffic(&c, traffic);
-                    }
-                    let outcome = match &result {
-                        Ok(()) => Outcome::Success,
-                        Err(f) => {
-                            tracing::warn!(lb = lb_name, member = %name, "response aborted: {f}");
-                            outcome_of(f)
-                        }
-                    };
-                    attempt.finish(outcome, traffic.sent + traffic.read);
-                };
+                let finish = finisher(&plan, &chosen, attempt);
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
                 let Chosen { choice, cookie, .. } = chosen;
                 dispatch.route = choice.map(|c| c.route);

@@ -9,6 +9,7 @@ pub mod proxy_protocol;
 pub mod server_errors;
 pub mod static_files;
 pub mod stream;
+pub mod upstream;
 pub mod websocket;
 
 use std::net::SocketAddr;

@@ -449,7 +449,7 @@ impl Registry {
 
     fn publish_pool(&self, w: &crate::runtime::AjpWorker, labels: &[(&'static str, &str)]) {
         self.publish_responses(w, labels);
-        let p = &w.pool.counters;
+        let p = w.connections();
         self.gauge(names::CONNECTIONS, labels)
             .set(p.connected.load(Ordering::Relaxed) as f64);
         self.gauge(names::MAX_CONNECTIONS, labels)

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod http_pool;
 pub mod listen;
 pub mod responses;
 
@@ -42,6 +43,9 @@ pub struct AjpWorker {
     pub name: String,
     pub settings: AjpSettings,
     pub pool: Arc<Pool>,
+    /// The pool of a `type=http` worker, which talks HTTP/1.1 instead of AJP (its
+    /// AJP `pool` then stays empty).
+    pub http: Option<Arc<http_pool::HttpPool>>,
     /// Requests Tomcat refused for a missing or wrong `secret`.
     pub secret_refusals: AtomicU64,
     /// Counters of this worker used directly (members are counted by their balancer).
@@ -62,11 +66,39 @@ impl AjpWorker {
             name: name.to_string(),
             settings: settings.clone(),
             pool: Pool::new(name, settings),
+            http: settings
+                .protocol
+                .is_http()
+                .then(|| http_pool::HttpPool::new(name, settings)),
             secret_refusals: AtomicU64::new(0),
             counters: Arc::default(),
             last_reset: AtomicI64::new(NEVER_RESET),
             responses: Default::default(),
         })
+    }
+
+    /// The counters of the connections it holds (AJP or HTTP).
+    pub fn connections(&self) -> &crate::ajp::pool::PoolCounters {
+        match &self.http {
+            Some(h) => &h.counters,
+            None => &self.pool.counters,
+        }
+    }
+
+    /// Whether a connection slot is free right now.
+    pub fn has_room(&self) -> bool {
+        match &self.http {
+            Some(h) => h.has_room(),
+            None => self.pool.has_room(),
+        }
+    }
+
+    /// Maintenance of its idle connections.
+    pub fn close_idle(&self) {
+        match &self.http {
+            Some(h) => h.close_idle(),
+            None => self.pool.close_idle(),
+        }
     }
 
     /// Tomcat answers a request without the right secret with 403 and closes the
@@ -430,10 +462,10 @@ impl Runtime {
                 Target::Lb(lb) => {
                     lb.balancer.maintain(now);
                     for m in &lb.members {
-                        m.pool.close_idle();
+                        m.close_idle();
                     }
                 }
-                Target::Ajp(a) => a.pool.close_idle(),
+                Target::Ajp(a) => a.close_idle(),
                 _ => {}
             }
         }

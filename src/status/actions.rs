@@ -516,8 +516,7 @@ pub fn update(rt: &Runtime, params: &Params, actor: &Actor<'_>) -> Result<(), St
 
 fn reset_connections_peak(worker: &AjpWorker) {
     worker
-        .pool
-        .counters
+        .connections()
         .max_connected
         .store(0, Ordering::Relaxed);
 }

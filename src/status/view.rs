@@ -731,7 +731,7 @@ impl Gather<'_> {
                     rs_max = rs_min.saturating_add(interval);
                     rs_min = rs_min.max(ms_min);
                 }
-                let pool = &worker.pool.counters;
+                let pool = &worker.connections();
                 members.push(MemberView {
                     index,
                     name: m.name.clone(),
@@ -802,7 +802,7 @@ impl Gather<'_> {
     /// but in its logs, so those counters stay 0; connections are counted.
     pub fn ajp(&self, name: &str, worker: &Arc<AjpWorker>) -> AjpView {
         let last_reset = plain_last_reset(worker);
-        let pool = &worker.pool.counters;
+        let pool = &worker.connections();
         AjpView {
             name: name.to_string(),
             conf: AjpConf::of(&worker.settings, self.addresses),
