@@ -687,7 +687,14 @@ fn serving_is_sound(serving: &Serving) -> bool {
         }
     };
     let mut addresses: Vec<String> = specs.iter().map(|s| s.bind_addr()).collect();
-    addresses.extend(serving.metrics_listen.clone());
+    if let Some(metrics) = &serving.metrics_listen {
+        if jkd::runtime::listen::unix_path(metrics).is_some() {
+            eprintln!("jkd: --metrics-listen {metrics}: metrics are served on TCP addresses only");
+            sound = false;
+        } else {
+            addresses.push(metrics.clone());
+        }
+    }
     for addr in addresses {
         if let Some(path) = jkd::runtime::listen::unix_path(&addr) {
             if !path.parent().is_some_and(|d| d.is_dir()) {
@@ -1042,6 +1049,10 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
             tokio::spawn(reopen_on_usr1(log));
         }
         if let Some(addr) = &serving.metrics_listen {
+            if jkd::runtime::listen::unix_path(addr).is_some() {
+                eprintln!("jkd: --metrics-listen {addr}: metrics are served on TCP addresses only");
+                return ExitCode::from(1);
+            }
             match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
                 Ok(l) => {
                     let shown = l

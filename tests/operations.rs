@@ -472,6 +472,9 @@ fn jkd_check_reads_what_run_would_and_says_nothing_to_check_is_a_usage_error() {
     let here = format!("unix:{}/s.sock", dir.display());
     let (code, err) = check(&["--workers", good, "--listen", &here]);
     assert_eq!(code, Some(0), "{err}");
+    let (code, err) = check(&["--workers", good, "--metrics-listen", &here]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("TCP addresses only"), "{err}");
     let (code, err) = check(&["--workers", good, "--unix-socket-owner", "no-such-user-jkd"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no user 'no-such-user-jkd'"), "{err}");
