@@ -174,10 +174,7 @@ impl Lease {
 
 impl Pool {
     pub fn new(name: &str, s: &AjpSettings) -> Arc<Pool> {
-        let size = match s.pool_size {
-            Some(n) if n > 0 => n as usize,
-            _ => DEFAULT_POOL_SIZE,
-        };
+        let size = pool_size(s);
         Arc::new(Pool {
             name: name.to_string(),
             host: s.host.clone(),
@@ -202,12 +199,7 @@ impl Pool {
     }
 
     async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, AcquireError> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| AcquireError::Resolve(format!("{host}: {e}")))?
-            .collect();
-        pick_address(&addrs, self.prefer_ipv6)
-            .ok_or_else(|| AcquireError::Resolve(format!("{host}: no address")))
+        resolve(host, port, self.prefer_ipv6).await
     }
 
     /// A connection for one request: a live idle one (checked, CPinged in prepost
@@ -405,6 +397,25 @@ fn shrink(idle: &mut Vec<Connection>, now: Instant, limit: Duration, keep: usize
 /// picks it: the first IPv6 one with `prefer_ipv6`, else the first IPv4 one, else
 /// the first IPv6 one. The resolver's own order is not followed: "localhost" often
 /// lists ::1 first, while Tomcat's AJP connector listens on 127.0.0.1 by default.
+/// `connection_pool_size`, or [`DEFAULT_POOL_SIZE`] when unset (also for jkd's HTTP
+/// members' pools).
+pub fn pool_size(s: &AjpSettings) -> usize {
+    match s.pool_size {
+        Some(n) if n > 0 => n as usize,
+        _ => DEFAULT_POOL_SIZE,
+    }
+}
+
+/// The address of `host:port` a connection goes to (see [`pick_address`]).
+pub async fn resolve(host: &str, port: u16, prefer_ipv6: bool) -> Result<SocketAddr, AcquireError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| AcquireError::Resolve(format!("{host}: {e}")))?
+        .collect();
+    pick_address(&addrs, prefer_ipv6)
+        .ok_or_else(|| AcquireError::Resolve(format!("{host}: no address")))
+}
+
 pub fn pick_address(addrs: &[SocketAddr], prefer_ipv6: bool) -> Option<SocketAddr> {
     let v4 = addrs.iter().find(|a| a.is_ipv4());
     let v6 = addrs.iter().find(|a| a.is_ipv6());

@@ -338,7 +338,7 @@ async fn route<'r>(
     match forwarded {
         Ok(resp) => {
             let threshold = rule.extensions.use_server_errors;
-            if threshold <= 0 || i32::from(resp.status().as_u16()) < threshold {
+            if !server_errors::applies(threshold, resp.status()) {
                 return Ok(resp);
             }
             Ok(Box::pin(server_errors::apply(threshold, resp)).await)

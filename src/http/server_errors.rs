@@ -5,6 +5,11 @@ use http_body_util::BodyExt;
 
 use crate::runtime::ProxyBody;
 
+/// Whether `use_server_errors` = `threshold` replaces an answer with `status`.
+pub fn applies(threshold: i32, status: StatusCode) -> bool {
+    threshold > 0 && i32::from(status.as_u16()) >= threshold
+}
+
 /// Replaces `resp` by jkd's error page for its status when `threshold` (the rule's
 /// `use_server_errors`, 0 = off) says so. As with mod_jk, only `WWW-Authenticate`
 /// of a 401 survives, so that the client can still authenticate. The backend's body
@@ -13,7 +18,7 @@ use crate::runtime::ProxyBody;
 /// cut mid-body.
 pub async fn apply(threshold: i32, resp: Response<ProxyBody>) -> Response<ProxyBody> {
     let status = resp.status();
-    if threshold <= 0 || i32::from(status.as_u16()) < threshold {
+    if !applies(threshold, status) {
         return resp;
     }
     let (parts, body) = resp.into_parts();

@@ -21,7 +21,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::ajp::conn::{ConnError, Connection};
-use crate::ajp::pool::{AcquireError, DEFAULT_POOL_SIZE, PoolCounters, Timeouts, pick_address};
+use crate::ajp::pool::{AcquireError, PoolCounters, Timeouts, pool_size, resolve};
 use crate::config::workers::AjpSettings;
 
 /// The request body as hyper sends it to an HTTP member: pieces fed by the task that
@@ -185,10 +185,7 @@ impl HttpLease {
 
 impl HttpPool {
     pub fn new(name: &str, s: &AjpSettings) -> Arc<HttpPool> {
-        let size = match s.pool_size {
-            Some(n) if n > 0 => n as usize,
-            _ => DEFAULT_POOL_SIZE,
-        };
+        let size = pool_size(s);
         Arc::new(HttpPool {
             name: name.to_string(),
             host: s.host.clone(),
@@ -262,12 +259,7 @@ impl HttpPool {
     }
 
     async fn resolve(&self, host: &str, port: u16) -> Result<std::net::SocketAddr, AcquireError> {
-        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| AcquireError::Resolve(format!("{host}: {e}")))?
-            .collect();
-        pick_address(&addrs, self.prefer_ipv6)
-            .ok_or_else(|| AcquireError::Resolve(format!("{host}: no address")))
+        resolve(host, port, self.prefer_ipv6).await
     }
 
     /// Opens a connection and starts the task that drives it.
