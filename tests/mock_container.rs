@@ -311,6 +311,37 @@ fn a_wrong_content_length_never_desynchronises_the_client_connection() {
     }
 }
 
+/// A response whose length the backend announced, and whose END_RESPONSE comes 600 ms
+/// after its last body byte: the client gets that last byte only after the
+/// END_RESPONSE, that is after jkd counted the request finished. A client that sends
+/// its next request as soon as it holds a whole response must find this one ended
+/// (busy counts, a probed member's state), as behind httpd + mod_jk. Before, the
+/// client held the whole body at once, 600 ms before jkd counted it done.
+#[test]
+fn the_last_byte_of_an_announced_length_follows_the_end_of_the_response() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let text = "the whole body";
+    let mut head_and_body = headers(200, Some(text.len()));
+    head_and_body.extend(body(text.as_bytes()));
+    let (port, _) = start_mock(
+        &rt,
+        vec![
+            Act::Send(head_and_body),
+            Act::Sleep(600),
+            Act::Send(end(true)),
+        ],
+    );
+    let j = jkd_for(port, "");
+    let started = Instant::now();
+    let r = get(&j).unwrap_or_else(|e| panic!("request: {e}\n{}", j.log()));
+    assert_eq!((r.status, r.text().as_str()), (200, text));
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "the whole body arrived {:?} after the request, before the backend ended the response",
+        started.elapsed()
+    );
+}
+
 /// `use_server_errors=500` on a mount rule: Tomcat's 500 page (here three body
 /// packets, so relayed rather than read whole) never reaches the client, jkd's own
 /// short page does; the backend connection is still reused. Without the extension

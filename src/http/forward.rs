@@ -560,9 +560,17 @@ pub struct ExchangeLimits {
 
 /// Relays the rest of the response in the background and then tells `done` how it
 /// ended.
+/// Relays the rest of a response from the backend to the client's body channel, then
+/// tells `done`. When the backend announced a Content-Length, the chunk that completes
+/// it is held until the backend's END_RESPONSE was read and `done` was told: a client
+/// holds the whole response as soon as that chunk arrives and may send its next request
+/// at once, which must then see this one finished (the member's busy count, a probed
+/// member's state), as behind httpd, which writes mod_jk's last bytes after it returned.
+#[allow(clippy::too_many_arguments)]
 fn spawn_relay(
     worker: Arc<AjpWorker>,
     status: u16,
+    announced: Option<u64>,
     mut lease: Lease,
     mut body: RequestBody<IncomingSource>,
     limits: ExchangeLimits,
@@ -572,6 +580,7 @@ fn spawn_relay(
     tokio::spawn(async move {
         let sender = tx.clone();
         let mut relayed: u64 = 0;
+        let mut last: Option<Bytes> = None;
         let result = exchange::relay_body(
             lease.conn(),
             &mut body,
@@ -579,8 +588,15 @@ fn spawn_relay(
             limits.socket,
             |chunk| {
                 relayed += chunk.len() as u64;
+                let to_send = if announced == Some(relayed) {
+                    last = Some(chunk);
+                    None
+                } else {
+                    Some(chunk)
+                };
                 let sender = sender.clone();
                 async move {
+                    let Some(chunk) = to_send else { return true };
                     // A client that takes nothing for `client` is treated as gone: the
                     // backend connection is closed, not held for it.
                     matches!(
@@ -602,16 +618,29 @@ fn spawn_relay(
                 // Before the response ends, so that hyper can keep the client
                 // connection for the next request.
                 body.discard_rest(DISCARD_LIMIT).await;
-                drop(tx);
                 done(Ok(()), traffic);
+                if let Some(chunk) = last {
+                    let _ = tokio::time::timeout(limits.client, tx.send(Ok(chunk))).await;
+                }
             }
             Err(f) => {
+                if let Some(chunk) = last {
+                    let _ = tx.try_send(Ok(chunk));
+                }
                 let _ = tx.try_send(Err(io::Error::other(f.to_string())));
                 drop(lease);
                 done(Err(f), traffic);
             }
         }
     });
+}
+
+/// The Content-Length of the backend's response head, when it is one number.
+fn announced_length(head: &Head) -> Option<u64> {
+    head.headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))
+        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.trim().parse().ok())
 }
 
 /// How the rest of a response reaches the client.
@@ -668,7 +697,17 @@ fn response_body(
         }
         Rest::Relay(lease) => {
             let (tx, rx) = mpsc::channel(4);
-            spawn_relay(worker.clone(), head.status, lease, body, limits, tx, done);
+            let announced = announced_length(head);
+            spawn_relay(
+                worker.clone(),
+                head.status,
+                announced,
+                lease,
+                body,
+                limits,
+                tx,
+                done,
+            );
             ProxyBody::Streamed(ChannelBody::new(rx))
         }
     }
