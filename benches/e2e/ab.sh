@@ -13,6 +13,7 @@
 #
 # Usage: benches/e2e/ab.sh JKD_A JKD_B [DEMO_NODE_BIN]
 #   ROUNDS=5 DURATION=5 CONNS=50 THREADS=2 HEADERS=browser|none
+#   ACCESS_LOG=none|combined|json (both jkds write an access log in that format)
 # Needs: wrk, python3. Everything binds 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 HEADERS=${HEADERS:-browser}
+ACCESS_LOG=${ACCESS_LOG:-none}
 
 command -v wrk >/dev/null || { echo "ab.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -56,9 +58,14 @@ worker.node2.host=127.0.0.1
 worker.node2.port=$n2
 worker.node2.ping_mode=A
 EOF
-"$A" run --workers "$work/workers.properties" --listen "127.0.0.1:$pa" 2>"$work/a.log" &
+log_args() { # a|b
+    [[ $ACCESS_LOG == none ]] || echo "--access-log $work/$1-access.log --access-log-format $ACCESS_LOG"
+}
+# shellcheck disable=SC2046 # the flags are words on purpose
+"$A" run --workers "$work/workers.properties" --listen "127.0.0.1:$pa" $(log_args a) 2>"$work/a.log" &
 pid_a=$!; pids+=($pid_a)
-"$B" run --workers "$work/workers.properties" --listen "127.0.0.1:$pb" 2>"$work/b.log" &
+# shellcheck disable=SC2046
+"$B" run --workers "$work/workers.properties" --listen "127.0.0.1:$pb" $(log_args b) 2>"$work/b.log" &
 pid_b=$!; pids+=($pid_b)
 for port in $pa $pb; do
     for _ in $(seq 100); do
@@ -122,3 +129,6 @@ cpu = sorted(float(y[3]) / float(x[3]) for x, y in zip(a, b))
 print(f"B/A throughput round by round: median {statistics.median(thr):.3f} (min {thr[0]:.3f}, max {thr[-1]:.3f})")
 print(f"B/A CPU per request round by round: median {statistics.median(cpu):.3f} (min {cpu[0]:.3f}, max {cpu[-1]:.3f})")
 EOF
+if [[ $ACCESS_LOG != none ]]; then
+    echo "access log lines: A $(wc -l <"$work/a-access.log"), B $(wc -l <"$work/b-access.log")"
+fi

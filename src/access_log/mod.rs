@@ -1,4 +1,10 @@
 //! The access log: one record per request, handed off the request path to a writer thread that formats and writes it (`--access-log`, `--access-log-format`).
+//!
+//! A request only pushes its record onto a locked list; it never wakes the writer. The
+//! writer takes the whole list every [`TICK`], formats it and writes it with one
+//! system call. Waking the writer per line (a channel) cost a futex wake, a context
+//! switch and a `write` per request: about half of jkd's CPU per small GET on this
+//! 2-core machine (docs/benchmarks.md, "The access log's cost").
 
 pub mod format;
 
@@ -7,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
@@ -17,8 +23,9 @@ pub use format::LineFormat;
 /// Records waiting for the writer; past this, new ones are dropped and counted
 /// rather than making a request wait for the disk.
 const QUEUE: usize = 16 * 1024;
-/// The writer flushes at least this often while lines keep coming.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the writer takes the waiting records and writes them out: a line is in
+/// the file at most this long after its request ended.
+const TICK: Duration = Duration::from_millis(50);
 /// Dropped lines are reported at warn at most this often.
 const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
 
@@ -131,18 +138,26 @@ fn open_append(path: &Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
-enum Message {
-    Line(Box<Record>),
+/// What the request side tells the writer besides records (rare: never per request).
+enum Control {
     /// Wakes the writer to look at [`AccessLog::reopen_requested`].
     Wake,
-    /// Write out everything before this, then answer.
+    /// Write out every record submitted before this, then answer.
     Flush(mpsc::Sender<()>),
 }
+
+/// The records submitted and not yet taken by the writer. They stay in the boxes
+/// the response bodies carried them in: unboxing would copy each record and free its
+/// box on the request path instead of the writer's.
+#[allow(clippy::vec_box)]
+type Pending = Arc<parking_lot::Mutex<Vec<Box<Record>>>>;
 
 /// The request side of the access log: shared by every runtime snapshot.
 #[derive(Debug)]
 pub struct AccessLog {
-    queue: SyncSender<Message>,
+    pending: Pending,
+    /// Dropping the last [`AccessLog`] closes it, and the writer writes out and ends.
+    control: Sender<Control>,
     format: Arc<LineFormat>,
     /// Lines dropped because the writer fell behind.
     dropped: Arc<AtomicU64>,
@@ -153,14 +168,17 @@ impl AccessLog {
     /// Opens the destination (an error names the path) and starts the writer thread.
     pub fn start(destination: Destination, format: LineFormat) -> Result<AccessLog, String> {
         let sink = Sink::open(&destination)?;
-        let (queue, lines) = mpsc::sync_channel(QUEUE);
+        let (control, requests) = mpsc::channel();
         let log = AccessLog {
-            queue,
+            pending: Pending::default(),
+            control,
             format: Arc::new(format),
             dropped: Arc::default(),
             reopen_requested: Arc::default(),
         };
         let mut writer = Writer {
+            pending: log.pending.clone(),
+            taken: Vec::with_capacity(1024),
             destination,
             sink,
             format: log.format.clone(),
@@ -172,7 +190,7 @@ impl AccessLog {
         };
         std::thread::Builder::new()
             .name("jkd-access-log".into())
-            .spawn(move || writer.run(lines))
+            .spawn(move || writer.run(requests))
             .map_err(|e| format!("cannot start the access log writer: {e}"))?;
         Ok(log)
     }
@@ -187,42 +205,31 @@ impl AccessLog {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Hands a record to the writer; never waits: when the queue is full the line is
-    /// dropped and counted.
+    /// Hands a record to the writer; never waits for it: when [`QUEUE`] records are
+    /// already waiting the line is dropped and counted.
     pub fn submit(&self, record: Box<Record>) {
-        match self.queue.try_send(Message::Line(record)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut pending = self.pending.lock();
+        if pending.len() < QUEUE {
+            pending.push(record);
+        } else {
+            drop(pending);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Reopens the file at the next chance (SIGUSR1, after logrotate renamed it).
     pub fn reopen(&self) {
         self.reopen_requested.store(true, Ordering::Release);
-        // A full queue means the writer is busy and looks at the flag between lines.
-        let _ = self.queue.try_send(Message::Wake);
+        let _ = self.control.send(Control::Wake);
     }
 
     /// Waits (at most `within`) until the lines queued so far are written out: jkd
     /// calls it as it exits, so that the last requests' lines are not lost.
     pub fn flush(&self, within: Duration) {
         let (done, finished) = mpsc::channel();
-        let deadline = Instant::now() + within;
-        let mut message = Message::Flush(done);
-        // The queue may be full: retry until the writer makes room or time runs out.
-        loop {
-            match self.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                    message = m;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return,
-            }
+        if self.control.send(Control::Flush(done)).is_ok() {
+            let _ = finished.recv_timeout(within);
         }
-        let _ = finished.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     }
 
     /// Values of the headers named by `names`, in order.
@@ -259,6 +266,11 @@ impl Sink {
 
 /// The writer thread's state.
 struct Writer {
+    pending: Pending,
+    /// The records being written; swapped with the pending list, so that both keep
+    /// their capacity.
+    #[allow(clippy::vec_box)]
+    taken: Vec<Box<Record>>,
     destination: Destination,
     sink: Sink,
     format: Arc<LineFormat>,
@@ -270,53 +282,38 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(&mut self, lines: Receiver<Message>) {
-        let mut last_flush = Instant::now();
-        let mut unflushed = false;
+    fn run(&mut self, requests: Receiver<Control>) {
         loop {
-            let next = if unflushed {
-                // Lines are waiting in the buffer: write them out when the queue is idle,
-                // or after a second at most.
-                match lines.try_recv() {
-                    Ok(m) => Ok(m),
-                    Err(mpsc::TryRecvError::Empty) => {
-                        self.flush();
-                        unflushed = false;
-                        last_flush = Instant::now();
-                        lines.recv_timeout(FLUSH_EVERY)
-                    }
-                    Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
-                }
-            } else {
-                lines.recv_timeout(FLUSH_EVERY)
-            };
-            match next {
-                Ok(Message::Line(record)) => {
-                    self.write(&record);
-                    unflushed = true;
-                }
-                Ok(Message::Flush(done)) => {
-                    self.flush();
-                    unflushed = false;
-                    last_flush = Instant::now();
+            let request = requests.recv_timeout(TICK);
+            if self.reopen_requested.swap(false, Ordering::Acquire) {
+                // Lines of requests that ended before the rotation go to the old file.
+                self.write_pending();
+                self.reopen();
+            }
+            self.write_pending();
+            match request {
+                Ok(Control::Flush(done)) => {
                     let _ = done.send(());
                 }
-                Ok(Message::Wake) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.flush();
-                    return;
-                }
-            }
-            if unflushed && last_flush.elapsed() >= FLUSH_EVERY {
-                self.flush();
-                unflushed = false;
-                last_flush = Instant::now();
-            }
-            if self.reopen_requested.swap(false, Ordering::Acquire) {
-                self.reopen();
+                Ok(Control::Wake) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
             }
             self.warn_about_drops();
         }
+    }
+
+    /// Formats and writes out every record submitted so far.
+    fn write_pending(&mut self) {
+        std::mem::swap(&mut *self.pending.lock(), &mut self.taken);
+        if self.taken.is_empty() {
+            return;
+        }
+        let mut taken = std::mem::take(&mut self.taken);
+        for record in taken.drain(..) {
+            self.write(&record);
+        }
+        self.taken = taken;
+        self.flush();
     }
 
     fn write(&mut self, record: &Record) {
