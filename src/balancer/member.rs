@@ -1,9 +1,30 @@
-//! One balancer member's state ([`MemberState`]), lock-free counters ([`MemberCounters`]) and runtime view ([`MemberRuntime`]).
+//! One balancer member: its definition, counters and endpoint ([`Member`]), and the live state the balancer's lock guards for it ([`MemberRuntime`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::config::values::Activation;
+use crate::config::workers;
+
+/// One member of a balancer: what the configuration says of it, its counters, and
+/// the endpoint requests go to (for jkd, the worker with its connection pool; the
+/// balancer itself never touches it, so it stays free of I/O).
+#[derive(Debug)]
+pub struct Member<E> {
+    /// The member as configured in workers.properties; the values the manager may
+    /// change are copied into its [`MemberRuntime`] and read from there.
+    pub definition: workers::Member,
+    /// Shared with the balancer that follows a reload when the member is unchanged.
+    pub counters: Arc<MemberCounters>,
+    pub endpoint: E,
+}
+
+impl<E> Member<E> {
+    pub fn name(&self) -> &str {
+        &self.definition.name
+    }
+}
 
 /// A member's state, as mod_jk's `JK_LB_STATE_*`; the order matters: everything up to
 /// `Force` may be chosen.
@@ -98,7 +119,9 @@ impl MemberCounters {
 }
 
 /// The runtime view of a member: configuration that the manager may change, plus state.
-
+///
+/// Selection reads these of every member at once, so they live in the balancer's lock
+/// table ([`super::Balancer`]'s `Inner::live`), not in [`Member`].
 #[derive(Clone, Debug)]
 pub struct MemberRuntime {
     pub name: String,
@@ -117,4 +140,26 @@ pub struct MemberRuntime {
     pub last_reset: Instant,
     /// `counters.elected` at the last maintenance: unchanged since means idle.
     pub(super) elected_snapshot: u64,
+}
+
+impl MemberRuntime {
+    /// A member as configured, idle, its statistics starting at `now`.
+    pub(super) fn configured(definition: &workers::Member, now: Instant) -> MemberRuntime {
+        MemberRuntime {
+            name: definition.name.clone(),
+            route: definition.route.clone(),
+            domain: definition.domain.clone(),
+            redirect: definition.redirect.clone(),
+            activation: definition.activation,
+            lbfactor: definition.lbfactor,
+            lb_mult: definition.lb_mult,
+            distance: definition.distance,
+            lb_value: 0,
+            state: MemberState::Idle,
+            first_error: None,
+            last_error: None,
+            last_reset: now,
+            elected_snapshot: 0,
+        }
+    }
 }
