@@ -105,7 +105,9 @@ impl Inner {
 pub struct Balancer<E> {
     pub name: String,
     /// The settings as configured; the ones the manager may change are read from
-    /// [`Balancer::tunables`].
+    /// [`Balancer::tunables`]. Its `members` are the definitions as read, kept whole
+    /// so that a reload can compare; each is also its [`Member::definition`], which
+    /// is where code reads a member.
     pub settings: LbSettings,
     /// `worker.maintain`, in seconds; 0 turns maintenance off.
     pub maintain_interval: u64,
