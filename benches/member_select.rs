@@ -31,7 +31,7 @@ fn workers_properties(n: usize) -> String {
     text
 }
 
-fn balancer(n: usize) -> Balancer {
+fn balancer(n: usize) -> Balancer<()> {
     let text = workers_properties(n);
     let loaded =
         jkd::config::from_workers_bytes("workers.properties", text.as_bytes(), &|_: &str| None);
@@ -46,11 +46,11 @@ fn balancer(n: usize) -> Balancer {
         panic!("lb is a load balancer");
     };
     assert_eq!(settings.members.len(), n);
-    Balancer::new("lb", settings.clone(), 60, Instant::now())
+    Balancer::new("lb", settings.clone(), 60, Instant::now(), |_| ())
 }
 
 /// One request through the balancer; returns the member it went to.
-fn one_request(b: &Balancer, session: Option<&str>, now: Instant) -> usize {
+fn one_request(b: &Balancer<()>, session: Option<&str>, now: Instant) -> usize {
     let mut req = b.start(
         session.map(str::to_string),
         RequestOptions::default(),

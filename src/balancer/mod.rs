@@ -5,7 +5,15 @@
 //! with [`Balancer::start`], then asks [`Balancer::next_step`] what to do and tells
 //! [`Balancer::report`] how each attempt ended. Selection only ranks and filters by
 //! the states it is given; only `report` and `maintain` change health.
+//!
+//! A balancer is generic over its members' endpoints (`E`: jkd's workers with their
+//! connection pools), which it carries in each [`Member`] but never uses: no I/O here.
+//! Each [`Member`] holds its definition, its lock-free counters and its endpoint; the
+//! live state that selection reads across all members at once ([`MemberRuntime`]) is
+//! kept in one table behind the balancer's lock, in member order (see `Inner::live`
+//! for why it is not inside each member).
 
+pub mod member;
 pub mod session;
 
 use std::sync::Arc;
@@ -15,119 +23,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::config::values::{Activation, Lock, Method};
-use crate::config::workers::{LbSettings, lb_mults};
+use crate::config::workers::{self, LbSettings, lb_mults};
 
-/// A member's state, as mod_jk's `JK_LB_STATE_*`; the order matters: everything up to
-/// `Force` may be chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum MemberState {
-    Idle = 0,
-    Ok = 1,
-    Recover = 2,
-    Force = 3,
-    Busy = 4,
-    Error = 5,
-    Probe = 6,
-}
-
-impl MemberState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemberState::Idle => "OK/IDLE",
-            MemberState::Ok => "OK",
-            MemberState::Recover => "ERR/REC",
-            MemberState::Force => "ERR/FRC",
-            MemberState::Busy => "OK/BUSY",
-            MemberState::Error => "ERR",
-            MemberState::Probe => "ERR/PRB",
-        }
-    }
-
-    /// May take new (non-sticky) requests.
-    pub fn usable(self, activation: Activation) -> bool {
-        self <= MemberState::Force && activation == Activation::Active
-    }
-
-    /// May take requests that stick to it (disabled members still do).
-    pub fn sticky_usable(self, activation: Activation) -> bool {
-        self <= MemberState::Force && activation != Activation::Stopped
-    }
-}
-
-/// Counters of one member that the status page and metrics read; updated lock-free.
-#[derive(Debug, Default)]
-pub struct MemberCounters {
-    pub elected: AtomicU64,
-    pub sessions: AtomicU64,
-    pub errors: AtomicU64,
-    pub client_errors: AtomicU64,
-    pub reply_timeouts: AtomicU64,
-    pub busy: AtomicU64,
-    pub max_busy: AtomicU64,
-    pub transferred: AtomicU64,
-    pub read: AtomicU64,
-    /// What the manager's resets took away from the counters above, so that totals
-    /// exported to monitoring never go down (Prometheus counters must not).
-    pub before_resets: ResetCarry,
-}
-
-/// The counted values the manager's resets set back to 0.
-#[derive(Debug, Default)]
-pub struct ResetCarry {
-    pub elected: AtomicU64,
-    pub sessions: AtomicU64,
-    pub errors: AtomicU64,
-    pub client_errors: AtomicU64,
-    pub transferred: AtomicU64,
-    pub read: AtomicU64,
-}
-
-impl MemberCounters {
-    /// The manager's reset: the statistics start again from 0, their totals (see
-    /// [`MemberCounters::total`]) go on.
-    pub fn reset_statistics(&self) {
-        let carry = &self.before_resets;
-        for (counter, carried) in [
-            (&self.elected, &carry.elected),
-            (&self.sessions, &carry.sessions),
-            (&self.errors, &carry.errors),
-            (&self.client_errors, &carry.client_errors),
-            (&self.transferred, &carry.transferred),
-            (&self.read, &carry.read),
-        ] {
-            carried.fetch_add(counter.swap(0, Ordering::Relaxed), Ordering::Relaxed);
-        }
-        self.reply_timeouts.store(0, Ordering::Relaxed);
-        self.max_busy.store(0, Ordering::Relaxed);
-    }
-
-    /// A counter's value since start, resets included.
-    pub fn total(counter: &AtomicU64, carried: &AtomicU64) -> u64 {
-        counter
-            .load(Ordering::Relaxed)
-            .saturating_add(carried.load(Ordering::Relaxed))
-    }
-}
-
-/// The runtime view of a member: configuration that the manager may change, plus state.
-#[derive(Clone, Debug)]
-pub struct MemberRuntime {
-    pub name: String,
-    pub route: String,
-    pub domain: String,
-    pub redirect: String,
-    pub activation: Activation,
-    pub lbfactor: i32,
-    pub lb_mult: u64,
-    pub distance: i32,
-    pub lb_value: u64,
-    pub state: MemberState,
-    pub first_error: Option<Instant>,
-    pub last_error: Option<Instant>,
-    /// When the member's statistics were last reset (startup or the manager's reset).
-    pub last_reset: Instant,
-    elected_snapshot: u64,
-}
+pub use member::{Member, MemberCounters, MemberRuntime, MemberState, ResetCarry};
 
 /// The load balancer settings the status manager may change while jkd runs
 /// (mod_jk's `commit_worker`); everything else in [`LbSettings`] stays as configured.
@@ -163,9 +61,16 @@ impl LbTunables {
     }
 }
 
+/// What the balancer's lock guards: every member's live state, and the balancer's.
 #[derive(Debug)]
 struct Inner {
-    members: Vec<MemberRuntime>,
+    /// The lock table: the live state of [`Balancer::members`]`[i]` at position `i`.
+    /// Selection compares every member's state, load value and activation, and a
+    /// report changes them, so all of them sit behind this one lock: a selection never
+    /// sees one member before a report and the next one after it, and costs one lock,
+    /// not one per member. Built with the member list and never resized; only
+    /// [`Inner::each`] and [`Inner::one`] pair the two by position.
+    live: Vec<MemberRuntime>,
     /// Where the next round-robin scan starts (ties between equal load values).
     next_offset: usize,
     last_maintain: Instant,
@@ -175,17 +80,42 @@ struct Inner {
     last_reset: Instant,
 }
 
-/// One load balancer worker at run time.
+impl Inner {
+    /// Each member with its live state.
+    fn each<'a, E>(
+        &'a mut self,
+        members: &'a [Member<E>],
+    ) -> impl Iterator<Item = (&'a Member<E>, &'a mut MemberRuntime)> {
+        members.iter().zip(self.live.iter_mut())
+    }
+
+    /// Member `index` with its live state.
+    fn one<'a, E>(
+        &'a mut self,
+        members: &'a [Member<E>],
+        index: usize,
+    ) -> Option<(&'a Member<E>, &'a mut MemberRuntime)> {
+        Some((members.get(index)?, self.live.get_mut(index)?))
+    }
+}
+
+/// One load balancer worker at run time, over members whose endpoints are `E` (jkd's
+/// workers with their connection pools; `()` in the state machine's tests).
 #[derive(Debug)]
-pub struct Balancer {
+pub struct Balancer<E> {
     pub name: String,
     /// The settings as configured; the ones the manager may change are read from
-    /// [`Balancer::tunables`].
+    /// [`Balancer::tunables`]. Its `members` are the definitions as read, kept whole
+    /// so that a reload can compare; each is also its [`Member::definition`], which
+    /// is where code reads a member.
     pub settings: LbSettings,
     /// `worker.maintain`, in seconds; 0 turns maintenance off.
     pub maintain_interval: u64,
+    /// The members in configuration order; a member's position is its index in
+    /// [`Choice::member`] and in the manager's commands. The member carries its
+    /// definition, counters and endpoint; its live state is in the lock table.
+    pub members: Vec<Member<E>>,
     inner: Mutex<Inner>,
-    pub counters: Vec<Arc<MemberCounters>>,
     pub busy: AtomicU64,
     pub max_busy: AtomicU64,
     /// Requests with a session id that reached / did not reach the session's member.
@@ -199,7 +129,7 @@ pub struct Balancer {
     /// WebSocket) follows it to see the member's current activation and state. Held
     /// strongly, so that the chain stays whole while something old still looks; it
     /// ends with the last holder of the oldest balancer.
-    replaced_by: std::sync::OnceLock<Arc<Balancer>>,
+    replaced_by: std::sync::OnceLock<Arc<Balancer<E>>>,
 }
 
 /// How one attempt on a member ended, as the AJP layer classifies it.
@@ -282,13 +212,13 @@ pub struct RequestOptions {
 /// One attempt under way on a member, begun with [`Balancer::begin_owned`].
 #[derive(Debug)]
 #[must_use = "dropping an InFlight reports the attempt as cancelled"]
-pub struct InFlight {
-    balancer: Arc<Balancer>,
+pub struct InFlight<E> {
+    balancer: Arc<Balancer<E>>,
     attempts: Attempts,
     finished: bool,
 }
 
-impl InFlight {
+impl<E> InFlight<E> {
     /// The request's retry state.
     pub fn attempts(&self) -> &Attempts {
         &self.attempts
@@ -303,7 +233,7 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlight {
+impl<E> Drop for InFlight<E> {
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -343,46 +273,171 @@ impl Attempts {
     }
 }
 
+/// Whether a member is defined the same before and after a reload, so that it keeps
+/// its live state and counters. lb_mult follows from every member's lbfactor, so it is
+/// left out and computed again.
+fn unchanged(a: &workers::Member, b: &workers::Member) -> bool {
+    a.name == b.name
+        && a.ajp == b.ajp
+        && a.lbfactor == b.lbfactor
+        && a.distance == b.distance
+        && a.route == b.route
+        && a.domain == b.domain
+        && a.redirect == b.redirect
+        && a.activation == b.activation
+}
+
+/// How one attempt's outcome changes its member, with what [`Balancer::report`] knows
+/// around it.
+struct Judge<'a> {
+    tunables: &'a LbTunables,
+    /// Requests still in flight on the member, besides the one reported.
+    busy_now: u64,
+    now: Instant,
+}
+
+impl Judge<'_> {
+    /// Applies `outcome` to member `m` (its counters `c`) and to `seen`, the member's
+    /// state as the request sees it; returns whether the outcome ends the request
+    /// whatever the AJP layer said (success, or the client's fault).
+    fn apply(
+        &self,
+        outcome: Outcome,
+        m: &mut MemberRuntime,
+        c: &MemberCounters,
+        seen: &mut MemberState,
+    ) -> bool {
+        let mark_error = |m: &mut MemberRuntime| {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+            m.state = MemberState::Error;
+            m.first_error = Some(self.now);
+            m.last_error = Some(self.now);
+        };
+        let mut final_outcome = false;
+        match outcome {
+            Outcome::Success => {
+                m.state = MemberState::Ok;
+                *seen = MemberState::Ok;
+                m.first_error = None;
+                m.last_error = None;
+                final_outcome = true;
+            }
+            Outcome::ClientError => {
+                c.client_errors.fetch_add(1, Ordering::Relaxed);
+                m.state = MemberState::Ok;
+                *seen = MemberState::Error;
+                m.first_error = None;
+                m.last_error = None;
+                final_outcome = true;
+            }
+            Outcome::ServerError | Outcome::ProtocolError => {
+                *seen = MemberState::Error;
+            }
+            Outcome::StatusError => {
+                m.state = MemberState::Ok;
+                *seen = MemberState::Error;
+                m.first_error = None;
+                m.last_error = None;
+            }
+            Outcome::Busy | Outcome::NoConnection => {
+                if m.state != MemberState::Error {
+                    m.state = MemberState::Busy;
+                }
+                *seen = MemberState::Busy;
+            }
+            Outcome::StatusFatal => {
+                mark_error(m);
+                *seen = MemberState::Error;
+            }
+            Outcome::ReplyTimeout => {
+                // Counted here, in the same report that judges it, so no caller can
+                // forget it or count it twice.
+                let timeouts = c.reply_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+                if timeouts > self.tunables.max_reply_timeouts.max(0) as u64 {
+                    mark_error(m);
+                }
+                *seen = MemberState::Error;
+            }
+            Outcome::ConnectFailed => {
+                // A refused or failed connect proves the member is down now: jkd stops
+                // choosing it at once instead of keeping it in "local error" (mod_jk
+                // does that while other requests are in flight on it).
+                mark_error(m);
+                *seen = MemberState::Error;
+            }
+            Outcome::Failed => {
+                c.errors.fetch_add(1, Ordering::Relaxed);
+                let escalation = self.tunables.error_escalation_time;
+                let lingering = m
+                    .first_error
+                    .is_some_and(|f| elapsed_secs(self.now, f) >= i64::from(escalation));
+                if self.busy_now == 0 || escalation == 0 || lingering {
+                    m.state = MemberState::Error;
+                }
+                *seen = MemberState::Error;
+                if m.first_error.is_none() {
+                    m.first_error = Some(self.now);
+                }
+                m.last_error = Some(self.now);
+            }
+        }
+        final_outcome
+    }
+}
+
 fn elapsed_secs(now: Instant, since: Instant) -> i64 {
     now.saturating_duration_since(since).as_secs() as i64
 }
 
-impl Balancer {
-    pub fn new(name: &str, settings: LbSettings, maintain_interval: u64, now: Instant) -> Self {
-        let members: Vec<MemberRuntime> = settings
+impl<E> Balancer<E> {
+    /// A balancer as `settings` configure it, every member's endpoint made by
+    /// `endpoint`.
+    pub fn new(
+        name: &str,
+        settings: LbSettings,
+        maintain_interval: u64,
+        now: Instant,
+        mut endpoint: impl FnMut(&workers::Member) -> E,
+    ) -> Self {
+        let members = settings
             .members
             .iter()
-            .map(|m| MemberRuntime {
-                name: m.name.clone(),
-                route: m.route.clone(),
-                domain: m.domain.clone(),
-                redirect: m.redirect.clone(),
-                activation: m.activation,
-                lbfactor: m.lbfactor,
-                lb_mult: m.lb_mult,
-                distance: m.distance,
-                lb_value: 0,
-                state: MemberState::Idle,
-                first_error: None,
-                last_error: None,
-                last_reset: now,
-                elected_snapshot: 0,
+            .map(|definition| Member {
+                definition: definition.clone(),
+                counters: Arc::default(),
+                endpoint: endpoint(definition),
             })
             .collect();
-        let counters = members.iter().map(|_| Arc::default()).collect();
+        let live = settings
+            .members
+            .iter()
+            .map(|definition| MemberRuntime::configured(definition, now))
+            .collect();
+        Self::assemble(name, settings, maintain_interval, now, members, live)
+    }
+
+    /// The balancer of `members` and their `live` states (one each, in the same order).
+    fn assemble(
+        name: &str,
+        settings: LbSettings,
+        maintain_interval: u64,
+        now: Instant,
+        members: Vec<Member<E>>,
+        live: Vec<MemberRuntime>,
+    ) -> Self {
         let tunables = LbTunables::of(&settings);
         Balancer {
             name: name.to_string(),
             settings,
             maintain_interval,
+            members,
             inner: Mutex::new(Inner {
-                members,
+                live,
                 next_offset: 0,
                 last_maintain: now,
                 tunables,
                 last_reset: now,
             }),
-            counters,
             busy: AtomicU64::new(0),
             max_busy: AtomicU64::new(0),
             sticky_hits: AtomicU64::new(0),
@@ -394,12 +449,12 @@ impl Balancer {
     }
 
     /// Records that a reload put `next` in this balancer's place.
-    pub fn replaced(&self, next: &Arc<Balancer>) {
+    pub fn replaced(&self, next: &Arc<Balancer<E>>) {
         let _ = self.replaced_by.set(next.clone());
     }
 
     /// The balancer in service now: this one, or the last that replaced it.
-    pub fn current(self: &Arc<Self>) -> Arc<Balancer> {
+    pub fn current(self: &Arc<Self>) -> Arc<Balancer<E>> {
         let mut now = self.clone();
         while let Some(next) = now.replaced_by.get().cloned() {
             now = next;
@@ -410,62 +465,85 @@ impl Balancer {
     /// The balancer for `settings` that follows this one on a reload. A member whose
     /// name and settings are unchanged keeps its state, load value, counters and what
     /// the manager changed on it; the balancer keeps the manager's changes to its own
-    /// settings unless the file changed them. Everything else starts as configured.
-    /// Requests under way finish on this balancer.
+    /// settings unless the file changed them. A member whose name and connection
+    /// settings are unchanged keeps its endpoint (and so its open connections) even
+    /// when its other settings changed; `endpoint` makes the others. Everything else
+    /// starts as configured. Requests under way finish on this balancer.
     pub fn successor(
         &self,
         settings: LbSettings,
         maintain_interval: u64,
         now: Instant,
-    ) -> Balancer {
-        let next = Balancer::new(&self.name, settings, maintain_interval, now);
-        let mut counters = next.counters.clone();
-        {
-            let old = self.inner.lock();
-            let mut inner = next.inner.lock();
-            if LbTunables::of(&self.settings) == LbTunables::of(&next.settings) {
-                inner.tunables = old.tunables;
-            }
-            // lb_mult follows from every member's lbfactor, so it is left out of the
-            // comparison and computed again below.
-            let same = |a: &crate::config::workers::Member, b: &crate::config::workers::Member| {
-                a.name == b.name
-                    && a.ajp == b.ajp
-                    && a.lbfactor == b.lbfactor
-                    && a.distance == b.distance
-                    && a.route == b.route
-                    && a.domain == b.domain
-                    && a.redirect == b.redirect
-                    && a.activation == b.activation
-            };
-            for (i, member) in next.settings.members.iter().enumerate() {
-                let Some(j) = self.settings.members.iter().position(|m| same(m, member)) else {
-                    continue;
+        mut endpoint: impl FnMut(&workers::Member) -> E,
+    ) -> Balancer<E>
+    where
+        E: Clone,
+    {
+        let endpoints: Vec<E> = settings
+            .members
+            .iter()
+            .map(|definition| {
+                let same_connection = |m: &&Member<E>| {
+                    m.definition.name == definition.name && m.definition.ajp == definition.ajp
                 };
-                if let (Some(slot), Some(prev)) = (inner.members.get_mut(i), old.members.get(j)) {
-                    *slot = prev.clone();
+                match self.members.iter().find(same_connection) {
+                    Some(m) => m.endpoint.clone(),
+                    None => endpoint(definition),
                 }
-                if let (Some(slot), Some(prev)) = (counters.get_mut(i), self.counters.get(j)) {
-                    *slot = prev.clone();
-                }
-            }
-            let factors: Vec<i32> = inner.members.iter().map(|m| m.lbfactor).collect();
-            for (m, mult) in inner.members.iter_mut().zip(lb_mults(&factors)) {
-                m.lb_mult = mult;
-            }
+            })
+            .collect();
+        let mut old = self.inner.lock();
+        let old_tunables = old.tunables;
+        let mut members = Vec::with_capacity(endpoints.len());
+        let mut live = Vec::with_capacity(endpoints.len());
+        for (definition, endpoint) in settings.members.iter().zip(endpoints) {
+            let kept = old
+                .each(&self.members)
+                .find(|(m, _)| unchanged(&m.definition, definition));
+            let (counters, state) = match kept {
+                Some((m, state)) => (m.counters.clone(), state.clone()),
+                None => (Arc::default(), MemberRuntime::configured(definition, now)),
+            };
+            members.push(Member {
+                definition: definition.clone(),
+                counters,
+                endpoint,
+            });
+            live.push(state);
         }
-        Balancer { counters, ..next }
+        // A kept member may carry an lbfactor the manager changed, so every lb_mult
+        // is computed again.
+        let factors: Vec<i32> = live.iter().map(|m| m.lbfactor).collect();
+        for (m, mult) in live.iter_mut().zip(lb_mults(&factors)) {
+            m.lb_mult = mult;
+        }
+        let keep_tunables = LbTunables::of(&self.settings) == LbTunables::of(&settings);
+        let mut next = Self::assemble(&self.name, settings, maintain_interval, now, members, live);
+        if keep_tunables {
+            next.inner.get_mut().tunables = old_tunables;
+        }
+        next
     }
 
-    /// A consistent copy of every member's runtime view.
-    pub fn members(&self) -> Vec<MemberRuntime> {
-        self.inner.lock().members.clone()
+    /// A consistent copy of every member's live state, in member order.
+    pub fn snapshot(&self) -> Vec<MemberRuntime> {
+        self.inner.lock().live.clone()
+    }
+
+    /// A copy of member `index`'s live state.
+    pub fn snapshot_of(&self, index: usize) -> Option<MemberRuntime> {
+        self.inner.lock().live.get(index).cloned()
+    }
+
+    /// Each member with a copy of its live state, all copied under one lock.
+    pub fn members_with_state(&self) -> impl Iterator<Item = (&Member<E>, MemberRuntime)> {
+        self.members.iter().zip(self.snapshot())
     }
 
     /// Applies `f` to the runtime view of member `index` (the manager's updates).
     pub fn update_member(&self, index: usize, f: impl FnOnce(&mut MemberRuntime)) {
         let mut inner = self.inner.lock();
-        if let Some(m) = inner.members.get_mut(index) {
+        if let Some(m) = inner.live.get_mut(index) {
             f(m);
         }
     }
@@ -476,15 +554,15 @@ impl Balancer {
         &self,
         session: Option<String>,
         options: RequestOptions,
-        has_room: impl Fn(usize) -> bool,
+        has_room: impl Fn(&Member<E>) -> bool,
     ) -> Attempts {
         let mut inner = self.inner.lock();
-        for (i, m) in inner.members.iter_mut().enumerate() {
-            if m.state == MemberState::Busy && has_room(i) {
+        for (member, m) in inner.each(&self.members) {
+            if m.state == MemberState::Busy && has_room(member) {
                 m.state = MemberState::Ok;
             }
         }
-        let states = inner.members.iter().map(|m| m.state).collect();
+        let states = inner.live.iter().map(|m| m.state).collect();
         let session = if inner.tunables.sticky_session && !options.sticky_ignore {
             session
         } else {
@@ -510,7 +588,7 @@ impl Balancer {
             .activation
             .as_ref()
             .and_then(|a| a.get(i).copied().flatten())
-            .unwrap_or(inner.members[i].activation)
+            .unwrap_or(inner.live[i].activation)
     }
 
     /// The next thing to do for this request.
@@ -518,14 +596,14 @@ impl Balancer {
         if req.finished {
             return Step::Done;
         }
-        let n = self.settings.members.len();
+        let n = self.members.len();
         let lb_retries = self.settings.lb_retries.max(1) as usize;
         let tunables = self.tunables();
         loop {
             if req.waiting {
                 req.waiting = false;
                 let inner = self.inner.lock();
-                req.states = inner.members.iter().map(|m| m.state).collect();
+                req.states = inner.live.iter().map(|m| m.state).collect();
                 req.attempt = 0;
             } else if req.attempt >= n || req.attempt >= lb_retries {
                 req.retry += 1;
@@ -543,14 +621,14 @@ impl Balancer {
                     let activation = Self::activation_of(&inner, req, member);
                     let route = req
                         .route
-                        .get_or_insert_with(|| inner.members[member].route.clone())
+                        .get_or_insert_with(|| inner.live[member].route.clone())
                         .clone();
                     let probe = matches!(
-                        inner.members[member].state,
+                        inner.live[member].state,
                         MemberState::Recover | MemberState::Force
                     );
-                    if inner.members[member].state == MemberState::Recover {
-                        inner.members[member].state = MemberState::Probe;
+                    if inner.live[member].state == MemberState::Recover {
+                        inner.live[member].state = MemberState::Probe;
                         req.states[member] = MemberState::Probe;
                     }
                     let choice = Choice {
@@ -566,7 +644,7 @@ impl Balancer {
                 None => {
                     if !req.was_forced {
                         req.was_forced = true;
-                        if Self::force_recovery(&mut inner, &self.counters, Some(&mut req.states))
+                        if Self::force_recovery(&mut inner, &self.members, Some(&mut req.states))
                             > 0
                         {
                             continue;
@@ -580,7 +658,7 @@ impl Balancer {
 
     /// mod_jk's `get_most_suitable_worker`: `(member, sticky)`.
     fn select(&self, inner: &mut Inner, req: &mut Attempts) -> Option<(usize, bool)> {
-        let n = inner.members.len();
+        let n = inner.live.len();
         if n == 1 {
             let act = Self::activation_of(inner, req, 0);
             if req.states[0].sticky_usable(act) {
@@ -606,7 +684,7 @@ impl Balancer {
         }
         // All members unusable: the first member with a redirect names a hot standby.
         let redirect = inner
-            .members
+            .live
             .iter()
             .find(|m| !m.redirect.is_empty())
             .map(|m| m.redirect.clone())?;
@@ -619,7 +697,7 @@ impl Balancer {
             .split_once('.')
             .map_or(route_or_domain, |(d, _)| d);
         let mut best: Option<usize> = None;
-        for (i, m) in inner.members.iter().enumerate() {
+        for (i, m) in inner.live.iter().enumerate() {
             if m.domain.is_empty() || m.domain != domain {
                 continue;
             }
@@ -629,7 +707,7 @@ impl Balancer {
             let better = match best {
                 None => true,
                 Some(b) => {
-                    let bm = &inner.members[b];
+                    let bm = &inner.live[b];
                     m.distance < bm.distance
                         || (m.lb_value < bm.lb_value && m.distance == bm.distance)
                 }
@@ -642,7 +720,7 @@ impl Balancer {
     }
 
     fn by_route(inner: &Inner, route: &str) -> Option<usize> {
-        inner.members.iter().position(|m| m.route == route)
+        inner.live.iter().position(|m| m.route == route)
     }
 
     /// mod_jk's `find_bysession_route`.
@@ -659,11 +737,11 @@ impl Balancer {
         let mut sticky = !uses_domain;
         let i = candidate?;
         if uses_domain {
-            req.route = Some(inner.members[i].domain.clone());
+            req.route = Some(inner.live[i].domain.clone());
         }
         if !req.states[i].sticky_usable(Self::activation_of(inner, req, i)) {
             sticky = false;
-            let m = &inner.members[i];
+            let m = &inner.live[i];
             if inner.tunables.sticky_session_force {
                 candidate = None;
             } else if !m.redirect.is_empty() {
@@ -687,7 +765,7 @@ impl Balancer {
     /// mod_jk's `find_best_byvalue`: the usable member of the lowest distance with the
     /// lowest load value, scanning from a rotating offset so ties alternate.
     fn best_by_value(&self, inner: &mut Inner, req: &Attempts) -> Option<usize> {
-        let n = inner.members.len();
+        let n = inner.live.len();
         let mut best: Option<usize> = None;
         let offset = inner.next_offset;
         let mut next_offset = offset;
@@ -696,11 +774,11 @@ impl Balancer {
             if !req.states[i].usable(Self::activation_of(inner, req, i)) {
                 continue;
             }
-            let m = &inner.members[i];
+            let m = &inner.live[i];
             let better = match best {
                 None => true,
                 Some(b) => {
-                    let bm = &inner.members[b];
+                    let bm = &inner.live[b];
                     m.distance < bm.distance
                         || (!req.options.stateless
                             && m.lb_value < bm.lb_value
@@ -738,14 +816,16 @@ impl Balancer {
             Method::Sessions | Method::Next => new_session,
             Method::Traffic => false,
         };
-        let c = &self.counters[choice.member];
+        let Some((member, m)) = inner.one(&self.members, choice.member) else {
+            return;
+        };
+        let c = &member.counters;
         c.elected.fetch_add(1, Ordering::Relaxed);
         let member_busy = c.busy.fetch_add(1, Ordering::Relaxed) + 1;
         c.max_busy.fetch_max(member_busy, Ordering::Relaxed);
         if new_session {
             c.sessions.fetch_add(1, Ordering::Relaxed);
         }
-        let m = &mut inner.members[choice.member];
         if counts {
             m.lb_value = m.lb_value.saturating_add(m.lb_mult);
         }
@@ -756,7 +836,7 @@ impl Balancer {
     /// is dropped on the way (the client went away while jkd waited for the backend),
     /// reports it as a client error from its `Drop`. Busy counts and the Busyness
     /// load value cannot leak.
-    pub fn begin_owned(self: &Arc<Self>, attempts: Attempts, choice: &Choice) -> InFlight {
+    pub fn begin_owned(self: &Arc<Self>, attempts: Attempts, choice: &Choice) -> InFlight<E> {
         self.begin(&attempts, choice);
         InFlight {
             balancer: self.clone(),
@@ -775,14 +855,16 @@ impl Balancer {
         let i = choice.member;
         req.last_outcome = Some(report.outcome);
         let mut inner = self.inner.lock();
-        let c = &self.counters[i];
+        let tunables = inner.tunables;
+        let Some((member, m)) = inner.one(&self.members, i) else {
+            return;
+        };
+        let c = &member.counters;
         if began {
             c.busy.fetch_sub(1, Ordering::Relaxed);
         }
         // Requests still in flight on this member, besides this one.
         let busy_now = c.busy.load(Ordering::Relaxed);
-        let tunables = inner.tunables;
-        let m = &mut inner.members[i];
         if began {
             match tunables.method {
                 Method::Traffic => {
@@ -799,95 +881,29 @@ impl Balancer {
             }
             self.busy.fetch_sub(1, Ordering::Relaxed);
         }
-        let mark_error = |m: &mut MemberRuntime| {
-            c.errors.fetch_add(1, Ordering::Relaxed);
-            m.state = MemberState::Error;
-            m.first_error = Some(now);
-            m.last_error = Some(now);
+        let judge = Judge {
+            tunables: &tunables,
+            busy_now,
+            now,
         };
-        let mut recoverable = report.recoverable;
-        match report.outcome {
-            Outcome::Success => {
-                m.state = MemberState::Ok;
-                req.states[i] = MemberState::Ok;
-                m.first_error = None;
-                m.last_error = None;
-                recoverable = false;
-            }
-            Outcome::ClientError => {
-                c.client_errors.fetch_add(1, Ordering::Relaxed);
-                m.state = MemberState::Ok;
-                req.states[i] = MemberState::Error;
-                m.first_error = None;
-                m.last_error = None;
-                recoverable = false;
-            }
-            Outcome::ServerError | Outcome::ProtocolError => {
-                req.states[i] = MemberState::Error;
-            }
-            Outcome::StatusError => {
-                m.state = MemberState::Ok;
-                req.states[i] = MemberState::Error;
-                m.first_error = None;
-                m.last_error = None;
-            }
-            Outcome::Busy | Outcome::NoConnection => {
-                if m.state != MemberState::Error {
-                    m.state = MemberState::Busy;
-                }
-                req.states[i] = MemberState::Busy;
-            }
-            Outcome::StatusFatal => {
-                mark_error(m);
-                req.states[i] = MemberState::Error;
-            }
-            Outcome::ReplyTimeout => {
-                // Counted here, in the same report that judges it, so no caller can
-                // forget it or count it twice.
-                let timeouts = c.reply_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
-                if timeouts > tunables.max_reply_timeouts.max(0) as u64 {
-                    mark_error(m);
-                }
-                req.states[i] = MemberState::Error;
-            }
-            Outcome::ConnectFailed => {
-                // A refused or failed connect proves the member is down now: jkd stops
-                // choosing it at once instead of keeping it in "local error" (mod_jk
-                // does that while other requests are in flight on it).
-                mark_error(m);
-                req.states[i] = MemberState::Error;
-            }
-            Outcome::Failed => {
-                c.errors.fetch_add(1, Ordering::Relaxed);
-                let escalation = tunables.error_escalation_time;
-                let lingering = m
-                    .first_error
-                    .is_some_and(|f| elapsed_secs(now, f) >= i64::from(escalation));
-                if busy_now == 0 || escalation == 0 || lingering {
-                    m.state = MemberState::Error;
-                }
-                req.states[i] = MemberState::Error;
-                if m.first_error.is_none() {
-                    m.first_error = Some(now);
-                }
-                m.last_error = Some(now);
-            }
-        }
-        if !recoverable {
+        let final_outcome = judge.apply(report.outcome, m, c, &mut req.states[i]);
+        if final_outcome || !report.recoverable {
             req.finished = true;
         }
         req.attempt += 1;
     }
 
+    /// Marks every member in error for a forced recovery attempt (in `states` too, the
+    /// request's view, when given); returns how many.
     fn force_recovery(
         inner: &mut Inner,
-        counters: &[Arc<MemberCounters>],
+        members: &[Member<E>],
         mut states: Option<&mut Vec<MemberState>>,
     ) -> usize {
         let mut forced = 0;
-        for (i, m) in inner.members.iter_mut().enumerate() {
+        for (i, (member, m)) in inner.each(members).enumerate() {
             if m.state == MemberState::Error {
-                counters[i].reply_timeouts.store(0, Ordering::Relaxed);
+                member.counters.reply_timeouts.store(0, Ordering::Relaxed);
                 m.state = MemberState::Force;
                 if let Some(s) = states.as_deref_mut() {
                     s[i] = MemberState::Force;
@@ -920,25 +936,25 @@ impl Balancer {
         let tunables = inner.tunables;
         let method = tunables.method;
         let mut curmax = 0;
-        for (i, m) in inner.members.iter_mut().enumerate() {
+        for (member, m) in inner.each(&self.members) {
             if method != Method::Busyness {
                 if method != Method::Next {
                     m.lb_value >>= exponent;
                 }
                 curmax = curmax.max(m.lb_value);
             }
-            let rt = &self.counters[i].reply_timeouts;
+            let rt = &member.counters.reply_timeouts;
             rt.store(rt.load(Ordering::Relaxed) >> exponent, Ordering::Relaxed);
         }
         if method == Method::Next {
             let min = inner
-                .members
+                .live
                 .iter()
                 .filter(|m| m.state.usable(m.activation))
                 .map(|m| m.lb_value)
                 .min()
                 .unwrap_or(0);
-            for m in &mut inner.members {
+            for m in &mut inner.live {
                 m.lb_value = m.lb_value.saturating_sub(min);
             }
         }
@@ -947,8 +963,8 @@ impl Balancer {
         let recover = Duration::from_secs(tunables.recover_time.max(0) as u64);
         let escalation = i64::from(tunables.error_escalation_time);
         let mut non_error = 0;
-        for (i, m) in inner.members.iter_mut().enumerate() {
-            let used = self.counters[i].elected.load(Ordering::Relaxed);
+        for (member, m) in inner.each(&self.members) {
+            let used = member.counters.elected.load(Ordering::Relaxed);
             if m.state == MemberState::Error {
                 let since = m
                     .last_error
@@ -957,7 +973,7 @@ impl Balancer {
                     if method != Method::Busyness {
                         m.lb_value = curmax;
                     }
-                    self.counters[i].reply_timeouts.store(0, Ordering::Relaxed);
+                    member.counters.reply_timeouts.store(0, Ordering::Relaxed);
                     m.state = MemberState::Recover;
                     non_error += 1;
                 }
@@ -976,7 +992,7 @@ impl Balancer {
             m.elected_snapshot = used;
         }
         if non_error == 0 {
-            Self::force_recovery(&mut inner, &self.counters, None);
+            Self::force_recovery(&mut inner, &self.members, None);
         }
         true
     }
@@ -987,9 +1003,9 @@ impl Balancer {
         let curmax = if inner.tunables.method == Method::Busyness {
             None
         } else {
-            inner.members.iter().map(|m| m.lb_value).max()
+            inner.live.iter().map(|m| m.lb_value).max()
         };
-        let Some(m) = inner.members.get_mut(index) else {
+        let Some((member, m)) = inner.one(&self.members, index) else {
             return false;
         };
         if m.state != MemberState::Error {
@@ -998,9 +1014,7 @@ impl Balancer {
         if let Some(v) = curmax {
             m.lb_value = v;
         }
-        self.counters[index]
-            .reply_timeouts
-            .store(0, Ordering::Relaxed);
+        member.counters.reply_timeouts.store(0, Ordering::Relaxed);
         m.state = MemberState::Recover;
         true
     }
@@ -1030,12 +1044,12 @@ impl Balancer {
     /// as mod_jk's `update_mult`. Returns false for an unknown member.
     pub fn set_lbfactor(&self, index: usize, lbfactor: i32) -> bool {
         let mut inner = self.inner.lock();
-        let Some(m) = inner.members.get_mut(index) else {
+        let Some(m) = inner.live.get_mut(index) else {
             return false;
         };
         m.lbfactor = lbfactor.max(1);
-        let factors: Vec<i32> = inner.members.iter().map(|m| m.lbfactor).collect();
-        for (m, mult) in inner.members.iter_mut().zip(lb_mults(&factors)) {
+        let factors: Vec<i32> = inner.live.iter().map(|m| m.lbfactor).collect();
+        for (m, mult) in inner.live.iter_mut().zip(lb_mults(&factors)) {
             m.lb_mult = mult;
         }
         true
@@ -1046,7 +1060,7 @@ impl Balancer {
     pub fn reset_lb_values(&self) {
         let mut inner = self.inner.lock();
         if inner.tunables.method != Method::Busyness {
-            for m in &mut inner.members {
+            for m in &mut inner.live {
                 m.lb_value = 0;
             }
         }
@@ -1056,7 +1070,7 @@ impl Balancer {
     /// and statistics counters 0 (`busy` stays: those requests are still running).
     pub fn reset_member(&self, index: usize, now: Instant) -> bool {
         let mut inner = self.inner.lock();
-        let Some(m) = inner.members.get_mut(index) else {
+        let Some((member, m)) = inner.one(&self.members, index) else {
             return false;
         };
         m.state = MemberState::Idle;
@@ -1065,9 +1079,7 @@ impl Balancer {
         m.last_error = None;
         m.lb_value = 0;
         m.last_reset = now;
-        if let Some(c) = self.counters.get(index) {
-            c.reset_statistics();
-        }
+        member.counters.reset_statistics();
         true
     }
 
@@ -1079,7 +1091,7 @@ impl Balancer {
             inner.last_reset = now;
         }
         self.max_busy.store(0, Ordering::Relaxed);
-        for i in 0..self.counters.len() {
+        for i in 0..self.members.len() {
             self.reset_member(i, now);
         }
     }

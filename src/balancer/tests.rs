@@ -11,7 +11,7 @@ fn no_env(_: &str) -> Option<String> {
 }
 
 /// A balancer `lb` built from workers.properties text (members listed in `members`).
-fn lb(extra: &str, members: &str) -> (Balancer, Instant) {
+fn lb(extra: &str, members: &str) -> (Balancer<()>, Instant) {
     let text =
         format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers={members}\n{extra}");
     let loaded = config::from_workers_bytes("t", text.as_bytes(), &no_env);
@@ -22,7 +22,10 @@ fn lb(extra: &str, members: &str) -> (Balancer, Instant) {
         panic!("no lb");
     };
     let t0 = Instant::now();
-    (Balancer::new("lb", settings, cfg.maintain as u64, t0), t0)
+    (
+        Balancer::new("lb", settings, cfg.maintain as u64, t0, |_| ()),
+        t0,
+    )
 }
 
 fn ok() -> Report {
@@ -43,7 +46,12 @@ fn fail(outcome: Outcome) -> Report {
 
 /// Runs one request to completion where members in `down` fail with `Failed`;
 /// returns the members tried, in order, and whether it succeeded.
-fn run(b: &Balancer, session: Option<&str>, down: &[usize], now: Instant) -> (Vec<usize>, bool) {
+fn run(
+    b: &Balancer<()>,
+    session: Option<&str>,
+    down: &[usize],
+    now: Instant,
+) -> (Vec<usize>, bool) {
     let mut req = b.start(
         session.map(str::to_string),
         RequestOptions::default(),
@@ -69,8 +77,8 @@ fn run(b: &Balancer, session: Option<&str>, down: &[usize], now: Instant) -> (Ve
     }
 }
 
-fn state(b: &Balancer, i: usize) -> MemberState {
-    b.members()[i].state
+fn state(b: &Balancer<()>, i: usize) -> MemberState {
+    b.snapshot()[i].state
 }
 
 #[test]
@@ -175,7 +183,7 @@ fn distance_is_active_passive_with_fail_back() {
     b.update_member(0, |m| m.state = MemberState::Error);
     b.update_member(1, |m| m.state = MemberState::Error);
     let later = t + Duration::from_secs(1);
-    let m = b.members();
+    let m = b.snapshot();
     assert!(m[0].state == MemberState::Error);
     // Force recovery would kick in only when nothing is usable; c is usable.
     assert_eq!(run(&b, None, &[], later).0, vec![2]);
@@ -219,13 +227,13 @@ fn maintenance_runs_at_most_once_per_interval_and_halves_load() {
     for _ in 0..8 {
         run(&b, None, &[], t0);
     }
-    assert_eq!(b.members()[0].lb_value, 4);
+    assert_eq!(b.snapshot()[0].lb_value, 4);
     assert!(!b.maintain(t0 + Duration::from_secs(9)));
     assert!(b.maintain(t0 + Duration::from_secs(10)));
-    assert_eq!(b.members()[0].lb_value, 2);
+    assert_eq!(b.snapshot()[0].lb_value, 2);
     // Two intervals elapsed: shift by two.
     assert!(b.maintain(t0 + Duration::from_secs(30)));
-    assert_eq!(b.members()[0].lb_value, 0);
+    assert_eq!(b.snapshot()[0].lb_value, 0);
 }
 
 #[test]
@@ -342,9 +350,9 @@ fn session_method_counts_only_new_sessions() {
     for _ in 0..3 {
         run(&b, Some("x.a"), &[], t);
     }
-    assert_eq!(b.members()[0].lb_value, 0);
+    assert_eq!(b.snapshot()[0].lb_value, 0);
     run(&b, None, &[], t);
-    assert_eq!(b.members().iter().map(|m| m.lb_value).sum::<u64>(), 1);
+    assert_eq!(b.snapshot().iter().map(|m| m.lb_value).sum::<u64>(), 1);
 }
 
 #[test]
@@ -362,7 +370,7 @@ fn busyness_counts_requests_in_flight() {
     };
     assert_ne!(c1.member, c2.member);
     b.report(&mut r1, ok(), true, t);
-    assert_eq!(b.members()[c1.member].lb_value, 0);
+    assert_eq!(b.snapshot()[c1.member].lb_value, 0);
 }
 
 #[test]
@@ -372,7 +380,7 @@ fn next_method_subtracts_the_minimum() {
         run(&b, None, &[], t0);
     }
     b.maintain(t0 + Duration::from_secs(1));
-    let v: Vec<u64> = b.members().iter().map(|m| m.lb_value).collect();
+    let v: Vec<u64> = b.snapshot().iter().map(|m| m.lb_value).collect();
     assert_eq!(v.iter().min(), Some(&0));
     assert_eq!(v.iter().max(), Some(&1));
 }
@@ -433,12 +441,12 @@ fn changed_tunables_take_effect_on_the_next_request() {
 #[test]
 fn a_new_lbfactor_recomputes_every_multiplier() {
     let (b, _) = lb("worker.a.lbfactor=2\n", "a,b,c");
-    let mults = |b: &Balancer| b.members().iter().map(|m| m.lb_mult).collect::<Vec<_>>();
+    let mults = |b: &Balancer<()>| b.snapshot().iter().map(|m| m.lb_mult).collect::<Vec<_>>();
     assert_eq!(mults(&b), vec![1, 2, 2]);
     assert!(b.set_lbfactor(1, 3));
     assert_eq!(mults(&b), vec![3, 2, 6]);
     assert!(b.set_lbfactor(2, 0), "factors below 1 are raised to 1");
-    assert_eq!(b.members()[2].lbfactor, 1);
+    assert_eq!(b.snapshot()[2].lbfactor, 1);
     assert!(!b.set_lbfactor(7, 1));
 }
 
@@ -447,17 +455,17 @@ fn resetting_clears_statistics_and_errors() {
     let (b, t) = lb("", "a,b");
     run(&b, None, &[0], t);
     assert_eq!(state(&b, 0), MemberState::Error);
-    assert!(b.counters[0].errors.load(Ordering::Relaxed) > 0);
+    assert!(b.members[0].counters.errors.load(Ordering::Relaxed) > 0);
     let later = t + Duration::from_secs(5);
     assert!(b.reset_member(0, later));
-    let m = &b.members()[0];
+    let m = &b.snapshot()[0];
     assert_eq!(m.state, MemberState::Idle);
     assert_eq!((m.lb_value, m.first_error, m.last_reset), (0, None, later));
-    assert_eq!(b.counters[0].errors.load(Ordering::Relaxed), 0);
-    assert_eq!(b.counters[0].elected.load(Ordering::Relaxed), 0);
-    assert!(b.members()[1].lb_value > 0);
+    assert_eq!(b.members[0].counters.errors.load(Ordering::Relaxed), 0);
+    assert_eq!(b.members[0].counters.elected.load(Ordering::Relaxed), 0);
+    assert!(b.snapshot()[1].lb_value > 0);
     b.reset(later);
-    assert_eq!(b.members()[1].lb_value, 0);
+    assert_eq!(b.snapshot()[1].lb_value, 0);
     assert_eq!(b.last_reset(), later);
     assert_eq!(b.max_busy.load(Ordering::Relaxed), 0);
 }
@@ -467,7 +475,7 @@ fn load_values_reset_except_for_busyness() {
     let (b, t) = lb("", "a,b");
     run(&b, None, &[], t);
     b.reset_lb_values();
-    assert!(b.members().iter().all(|m| m.lb_value == 0));
+    assert!(b.snapshot().iter().all(|m| m.lb_value == 0));
     let (busy, _) = lb("worker.lb.method=B\n", "a,b");
     let mut req = busy.start(None, RequestOptions::default(), |_| true);
     let Step::Try(c) = busy.next_step(&mut req) else {
@@ -475,7 +483,11 @@ fn load_values_reset_except_for_busyness() {
     };
     busy.begin(&req, &c);
     busy.reset_lb_values();
-    assert_eq!(busy.members()[c.member].lb_value, 1, "in-flight count kept");
+    assert_eq!(
+        busy.snapshot()[c.member].lb_value,
+        1,
+        "in-flight count kept"
+    );
 }
 
 #[test]
@@ -494,7 +506,7 @@ fn a_busy_member_is_skipped_until_it_has_room() {
     };
     assert_eq!(c.member, 1);
     // A later request clears BUSY only when a has room again.
-    let _ = b.start(None, RequestOptions::default(), |i| i != 0);
+    let _ = b.start(None, RequestOptions::default(), |m| m.name() != "a");
     assert_eq!(state(&b, 0), MemberState::Busy);
     let _ = b.start(None, RequestOptions::default(), |_| true);
     assert_eq!(state(&b, 0), MemberState::Ok);
@@ -536,16 +548,19 @@ fn a_dropped_attempt_gives_back_its_busy_count_and_load() {
             panic!("a is not offered")
         };
         let in_flight = b.begin_owned(req, &c);
-        assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 1);
+        assert_eq!(b.members[0].counters.busy.load(Ordering::Relaxed), 1);
         // The client goes away while jkd waits for the backend: the request's future,
         // and the guard with it, is dropped.
         drop(in_flight);
     }
-    assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 0);
+    assert_eq!(b.members[0].counters.busy.load(Ordering::Relaxed), 0);
     assert_eq!(b.busy.load(Ordering::Relaxed), 0);
-    assert_eq!(b.members()[0].lb_value, 0, "Busyness load value leaked");
+    assert_eq!(b.snapshot()[0].lb_value, 0, "Busyness load value leaked");
     assert_eq!(b.cancelled.load(Ordering::Relaxed), 4);
-    assert_eq!(b.counters[0].client_errors.load(Ordering::Relaxed), 4);
+    assert_eq!(
+        b.members[0].counters.client_errors.load(Ordering::Relaxed),
+        4
+    );
     assert_eq!(state(&b, 0), MemberState::Ok);
 }
 
@@ -560,8 +575,11 @@ fn a_finished_attempt_is_reported_once_and_counts_reply_timeouts_itself() {
     let req = b
         .begin_owned(req, &c)
         .finish(fail(Outcome::ReplyTimeout), t);
-    assert_eq!(b.counters[0].reply_timeouts.load(Ordering::Relaxed), 1);
-    assert_eq!(b.counters[0].busy.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        b.members[0].counters.reply_timeouts.load(Ordering::Relaxed),
+        1
+    );
+    assert_eq!(b.members[0].counters.busy.load(Ordering::Relaxed), 0);
     assert_eq!(b.cancelled.load(Ordering::Relaxed), 0);
     // One timeout is within max_reply_timeouts=1: a stays usable for others.
     assert_ne!(state(&b, 0), MemberState::Error);

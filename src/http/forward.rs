@@ -26,7 +26,7 @@ use crate::config::values::Activation;
 use crate::config::workers::AjpSettings;
 use crate::runtime::body::ChannelBody;
 use crate::runtime::client::requested_server_of;
-use crate::runtime::{AjpWorker, ConnInfo, LbWorker, ProxyBody, Target};
+use crate::runtime::{AjpWorker, ConnInfo, LbMember, LbWorker, ProxyBody, Target};
 use crate::tls::TlsFacts;
 use ipnet::IpNet;
 
@@ -494,7 +494,7 @@ fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Re
 
 /// The `Set-Cookie` mod_jk adds for requests that were not routed by their session.
 fn route_cookie(lb: &LbWorker, route: &str) -> Option<HeaderValue> {
-    let s = &lb.balancer.settings;
+    let s = &lb.settings;
     let mut v = format!("{}=.{}", s.session_cookie, route);
     if !s.session_cookie_path.is_empty() {
         v.push_str(";PATH=");
@@ -806,7 +806,7 @@ impl Chosen {
 /// An attempt under way: the member counts it busy until it is finished, or the
 /// guard is dropped (the request was cancelled).
 pub(super) enum Attempt {
-    Balancer(balancer::InFlight),
+    Balancer(balancer::InFlight<Arc<AjpWorker>>),
     Direct(DirectInFlight),
 }
 
@@ -818,7 +818,7 @@ impl Plan {
                 tried: 0,
             }),
             Target::Lb(lb) => {
-                let settings = &lb.balancer.settings;
+                let settings = &lb.settings;
                 let ext = &rule.extensions;
                 let session = balancer::session::session_ids(
                     out.raw_path,
@@ -836,8 +836,8 @@ impl Plan {
                     stateless: ext.stateless,
                     activation: activation_overrides(lb, rule),
                 };
-                let attempts = lb.balancer.start(session, options, |i| {
-                    below_busy_limit(lb, i) && lb.members.get(i).is_some_and(|m| m.has_room())
+                let attempts = lb.start(session, options, |m| {
+                    below_busy_limit(m) && m.endpoint.has_room()
                 });
                 Some(Plan::Balancer {
                     lb: lb.clone(),
@@ -868,7 +868,7 @@ impl Plan {
     /// The balancer's name, for logs ("-" for a worker used directly).
     pub(super) fn balancer_name(&self) -> &str {
         match self {
-            Plan::Balancer { lb, .. } => &lb.balancer.name,
+            Plan::Balancer { lb, .. } => &lb.name,
             Plan::Direct { .. } => "-",
         }
     }
@@ -878,7 +878,7 @@ impl Plan {
     fn smallest_packet(&self) -> usize {
         let sizes = |w: &Arc<AjpWorker>| w.settings.max_packet_size.max(0) as usize;
         match self {
-            Plan::Balancer { lb, .. } => lb.members.iter().map(sizes).min(),
+            Plan::Balancer { lb, .. } => lb.members.iter().map(|m| sizes(&m.endpoint)).min(),
             Plan::Direct { worker, .. } => Some(sizes(worker)),
         }
         .unwrap_or(crate::ajp::frame::MIN_PACKET_SIZE)
@@ -893,7 +893,7 @@ impl Plan {
                 set_cookie,
                 ..
             } => loop {
-                let choice = match lb.balancer.next_step(attempts) {
+                let choice = match lb.next_step(attempts) {
                     Step::Try(c) => c,
                     Step::Wait(d) => {
                         tokio::time::sleep(d).await;
@@ -901,15 +901,11 @@ impl Plan {
                     }
                     Step::Unavailable | Step::Done => return None,
                 };
-                let member = lb.members.get(choice.member)?.clone();
-                if !below_busy_limit(lb, choice.member) {
-                    tracing::info!(lb = %lb.balancer.name, member = %member.name, "busy_limit reached");
-                    lb.balancer.report(
-                        attempts,
-                        report(Outcome::Busy, true),
-                        false,
-                        Instant::now(),
-                    );
+                let chosen = lb.members.get(choice.member)?;
+                let member = chosen.endpoint.clone();
+                if !below_busy_limit(chosen) {
+                    tracing::info!(lb = %lb.name, member = %member.name, "busy_limit reached");
+                    lb.report(attempts, report(Outcome::Busy, true), false, Instant::now());
                     continue;
                 }
                 let cookie = (!choice.sticky && *set_cookie)
@@ -949,8 +945,7 @@ impl Plan {
                 AcquireError::Busy => Outcome::NoConnection,
                 _ => Outcome::ConnectFailed,
             };
-            lb.balancer
-                .report(attempts, report(outcome, true), false, Instant::now());
+            lb.report(attempts, report(outcome, true), false, Instant::now());
         }
     }
 
@@ -959,7 +954,7 @@ impl Plan {
     pub(super) fn unreachable(&mut self, chosen: &Chosen, why: &str) {
         tracing::warn!(lb = self.balancer_name(), member = %chosen.member.name, "cannot connect: {why}");
         if let Plan::Balancer { lb, attempts, .. } = self {
-            lb.balancer.report(
+            lb.report(
                 attempts,
                 report(Outcome::ConnectFailed, true),
                 false,
@@ -972,7 +967,7 @@ impl Plan {
     pub(super) fn begin(&mut self, chosen: &Chosen) -> Attempt {
         match (self, &chosen.choice) {
             (Plan::Balancer { lb, attempts, .. }, Some(choice)) => {
-                Attempt::Balancer(lb.balancer.begin_owned(std::mem::take(attempts), choice))
+                Attempt::Balancer(lb.begin_owned(std::mem::take(attempts), choice))
             }
             _ => Attempt::Direct(DirectInFlight::begin(&chosen.member)),
         }
@@ -1016,13 +1011,9 @@ fn report(outcome: Outcome, recoverable: bool) -> Report {
     }
 }
 
-fn below_busy_limit(lb: &LbWorker, i: usize) -> bool {
-    let limit = lb.members.get(i).map_or(0, |m| m.settings.busy_limit);
-    let busy = lb
-        .balancer
-        .counters
-        .get(i)
-        .map_or(0, |c| c.busy.load(Ordering::Relaxed));
+fn below_busy_limit(member: &LbMember) -> bool {
+    let limit = member.endpoint.settings.busy_limit;
+    let busy = member.counters.busy.load(Ordering::Relaxed);
     limit <= 0 || busy < limit as u64
 }
 
@@ -1037,7 +1028,8 @@ fn finisher(
         Plan::Balancer { lb, .. } => chosen
             .choice
             .as_ref()
-            .and_then(|c| lb.balancer.counters.get(c.member).cloned()),
+            .and_then(|c| lb.members.get(c.member))
+            .map(|m| m.counters.clone()),
         Plan::Direct { worker, .. } => Some(worker.counters.clone()),
     };
     let name = chosen.member.name.clone();
@@ -1283,7 +1275,7 @@ fn activation_overrides(lb: &LbWorker, rule: &MountRule) -> Option<Vec<Option<Ac
     ] {
         if let Some(list) = list {
             for name in split_members(list) {
-                if let Some(i) = lb.members.iter().position(|m| m.name == name) {
+                if let Some(i) = lb.members.iter().position(|m| m.name() == name) {
                     v[i].get_or_insert(act);
                 }
             }

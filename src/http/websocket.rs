@@ -175,12 +175,12 @@ fn member_watch(target: &Target, name: &str) -> Box<dyn Fn() -> bool + Send + Sy
     let Target::Lb(lb) = target else {
         return Box::new(|| false);
     };
-    let balancer = lb.balancer.clone();
+    let balancer = lb.clone();
     let name = name.to_string();
     // Through reloads: the balancer in service now, the member by name (a member the
     // reload removed is gone too).
     Box::new(move || {
-        let members = balancer.current().members();
+        let members = balancer.current().snapshot();
         members.iter().find(|m| m.name == name).is_none_or(|m| {
             m.activation == Activation::Stopped || m.state == crate::balancer::MemberState::Error
         })

@@ -14,9 +14,9 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 
-use crate::balancer::{MemberCounters, MemberState};
+use crate::balancer::{MemberCounters, MemberRuntime, MemberState};
 use crate::config::values::Activation;
-use crate::runtime::{Runtime, Target};
+use crate::runtime::{LbMember, LbWorker, Runtime, Target};
 
 /// Every metric's name, in one place: the describe calls and the publishing code
 /// must agree, and dashboards depend on these exact strings.
@@ -341,70 +341,7 @@ impl Registry {
                     self.publish_counters(&w.counters, &labels);
                     self.publish_pool(w, &labels);
                 }
-                Target::Lb(lb) => {
-                    let b = &lb.balancer;
-                    let lb_labels = [("worker", name.as_str())];
-                    // The balancer's totals in metrics of their own: summing jkd_busy
-                    // over members must not count them twice.
-                    self.gauge(names::BALANCER_BUSY, &lb_labels)
-                        .set(b.busy.load(Ordering::Relaxed) as f64);
-                    self.gauge(names::BALANCER_MAX_BUSY, &lb_labels)
-                        .set(b.max_busy.load(Ordering::Relaxed) as f64);
-                    for (result, v) in [("hit", &b.sticky_hits), ("miss", &b.sticky_misses)] {
-                        self.counter(
-                            names::STICKY_REQUESTS_TOTAL,
-                            &[("worker", name.as_str()), ("result", result)],
-                        )
-                        .absolute(v.load(Ordering::Relaxed));
-                    }
-                    self.counter(names::FAILOVERS_TOTAL, &lb_labels)
-                        .absolute(b.failovers.load(Ordering::Relaxed));
-                    let members = b.members();
-                    for (i, m) in members.iter().enumerate() {
-                        let labels = [("worker", name.as_str()), ("member", m.name.as_str())];
-                        if let Some(c) = b.counters.get(i) {
-                            self.publish_counters(c, &labels);
-                            self.counter(names::SESSIONS_TOTAL, &labels).absolute(
-                                MemberCounters::total(&c.sessions, &c.before_resets.sessions),
-                            );
-                        }
-                        if let Some(w) = lb.members.get(i) {
-                            self.publish_pool(w, &labels);
-                        }
-                        for s in STATES {
-                            let v = if s == m.state { 1.0 } else { 0.0 };
-                            self.gauge(
-                                names::MEMBER_STATE,
-                                &[
-                                    ("worker", name.as_str()),
-                                    ("member", m.name.as_str()),
-                                    ("state", s.as_str()),
-                                ],
-                            )
-                            .set(v);
-                        }
-                        for a in [
-                            Activation::Active,
-                            Activation::Disabled,
-                            Activation::Stopped,
-                        ] {
-                            let v = if a == m.activation { 1.0 } else { 0.0 };
-                            self.gauge(
-                                names::MEMBER_ACTIVATION,
-                                &[
-                                    ("worker", name.as_str()),
-                                    ("member", m.name.as_str()),
-                                    ("activation", a.as_str()),
-                                ],
-                            )
-                            .set(v);
-                        }
-                        self.gauge(names::MEMBER_LB_VALUE, &labels)
-                            .set(m.lb_value as f64);
-                        self.gauge(names::MEMBER_LBFACTOR, &labels)
-                            .set(f64::from(m.lbfactor));
-                    }
-                }
+                Target::Lb(lb) => self.publish_balancer(name, lb),
                 Target::Status | Target::Unsupported(_) => {}
             }
         }
@@ -413,6 +350,73 @@ impl Registry {
 
     /// Handshake failures by reason and each certificate's expiry (only when jkd has
     /// TLS listeners).
+    /// A balancer's totals and each member's counters, pool, state and load.
+    fn publish_balancer(&self, name: &str, b: &LbWorker) {
+        let lb_labels = [("worker", name)];
+        // The balancer's totals in metrics of their own: summing jkd_busy
+        // over members must not count them twice.
+        self.gauge(names::BALANCER_BUSY, &lb_labels)
+            .set(b.busy.load(Ordering::Relaxed) as f64);
+        self.gauge(names::BALANCER_MAX_BUSY, &lb_labels)
+            .set(b.max_busy.load(Ordering::Relaxed) as f64);
+        for (result, v) in [("hit", &b.sticky_hits), ("miss", &b.sticky_misses)] {
+            self.counter(
+                names::STICKY_REQUESTS_TOTAL,
+                &[("worker", name), ("result", result)],
+            )
+            .absolute(v.load(Ordering::Relaxed));
+        }
+        self.counter(names::FAILOVERS_TOTAL, &lb_labels)
+            .absolute(b.failovers.load(Ordering::Relaxed));
+        for (member, m) in b.members_with_state() {
+            self.publish_member(name, member, &m);
+        }
+    }
+
+    fn publish_member(&self, name: &str, member: &LbMember, m: &MemberRuntime) {
+        let labels = [("worker", name), ("member", m.name.as_str())];
+        let c = &member.counters;
+        self.publish_counters(c, &labels);
+        self.counter(names::SESSIONS_TOTAL, &labels)
+            .absolute(MemberCounters::total(
+                &c.sessions,
+                &c.before_resets.sessions,
+            ));
+        self.publish_pool(&member.endpoint, &labels);
+        for s in STATES {
+            let v = if s == m.state { 1.0 } else { 0.0 };
+            self.gauge(
+                names::MEMBER_STATE,
+                &[
+                    ("worker", name),
+                    ("member", m.name.as_str()),
+                    ("state", s.as_str()),
+                ],
+            )
+            .set(v);
+        }
+        for a in [
+            Activation::Active,
+            Activation::Disabled,
+            Activation::Stopped,
+        ] {
+            let v = if a == m.activation { 1.0 } else { 0.0 };
+            self.gauge(
+                names::MEMBER_ACTIVATION,
+                &[
+                    ("worker", name),
+                    ("member", m.name.as_str()),
+                    ("activation", a.as_str()),
+                ],
+            )
+            .set(v);
+        }
+        self.gauge(names::MEMBER_LB_VALUE, &labels)
+            .set(m.lb_value as f64);
+        self.gauge(names::MEMBER_LBFACTOR, &labels)
+            .set(f64::from(m.lbfactor));
+    }
+
     fn publish_tls(&self, tls: &crate::tls::TlsState) {
         let certificates = tls.certificates();
         if certificates.is_empty() {
@@ -472,7 +476,7 @@ pub fn not_ready(rt: &Runtime) -> Option<String> {
         .iter()
         .filter_map(|(name, target)| match target {
             Target::Lb(lb) => {
-                let members = lb.balancer.members();
+                let members = lb.snapshot();
                 let usable = members.iter().any(|m| m.state.usable(m.activation));
                 (!usable).then(|| {
                     let states: Vec<String> = members
@@ -570,12 +574,13 @@ mod tests {
         };
         let registry = Registry::new();
         let series = "jkd_requests_total{worker=\"lb\",member=\"node1\"}";
-        lb.balancer.counters[0].elected.store(19, Ordering::Relaxed);
+        lb.members[0].counters.elected.store(19, Ordering::Relaxed);
         assert_eq!(value(&registry.render(&rt), series), Some(19.0));
         // The manager resets the member; it serves 3 more.
-        lb.balancer.reset_member(0, std::time::Instant::now());
-        assert_eq!(lb.balancer.counters[0].elected.load(Ordering::Relaxed), 0);
-        lb.balancer.counters[0]
+        lb.reset_member(0, std::time::Instant::now());
+        assert_eq!(lb.members[0].counters.elected.load(Ordering::Relaxed), 0);
+        lb.members[0]
+            .counters
             .elected
             .fetch_add(3, Ordering::Relaxed);
         assert_eq!(value(&registry.render(&rt), series), Some(22.0));

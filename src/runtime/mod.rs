@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::ajp::pool::Pool;
-use crate::balancer::{Balancer, MemberCounters};
+use crate::balancer::{Balancer, Member, MemberCounters};
 use crate::config::Config;
 use crate::config::workers::{AjpSettings, WorkerKind};
 
@@ -123,12 +123,12 @@ impl AjpWorker {
     }
 }
 
-/// A load balancer at run time.
-#[derive(Debug)]
-pub struct LbWorker {
-    pub balancer: Arc<Balancer>,
-    pub members: Vec<Arc<AjpWorker>>,
-}
+/// A load balancer at run time: each member's endpoint is its worker, with the
+/// connection pool (AJP or HTTP) and the settings requests to it are sent with.
+pub type LbWorker = Balancer<Arc<AjpWorker>>;
+
+/// A balancer member of jkd's.
+pub type LbMember = Member<Arc<AjpWorker>>;
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -142,19 +142,13 @@ pub enum Target {
 fn target_of(w: &crate::config::workers::Worker, maintain: i32, now: Instant) -> Target {
     match &w.kind {
         WorkerKind::Ajp(a) => Target::Ajp(AjpWorker::new(&w.name, a)),
-        WorkerKind::Lb(lb) => Target::Lb(Arc::new(LbWorker {
-            members: lb
-                .members
-                .iter()
-                .map(|m| AjpWorker::new(&m.name, &m.ajp))
-                .collect(),
-            balancer: Arc::new(Balancer::new(
-                &w.name,
-                lb.clone(),
-                maintain.max(0) as u64,
-                now,
-            )),
-        })),
+        WorkerKind::Lb(lb) => Target::Lb(Arc::new(Balancer::new(
+            &w.name,
+            lb.clone(),
+            maintain.max(0) as u64,
+            now,
+            |m| AjpWorker::new(&m.name, &m.ajp),
+        ))),
         WorkerKind::Status(_) => Target::Status,
         WorkerKind::Ajp12 => Target::Unsupported("ajp12 workers are not supported"),
     }
@@ -306,7 +300,7 @@ impl Histograms {
             by_worker.insert(name.clone(), kept.unwrap_or_else(|| (self.0)(name, None)));
             let members: Vec<&str> = match target {
                 Target::Ajp(w) => vec![w.name.as_str()],
-                Target::Lb(lb) => lb.members.iter().map(|m| m.name.as_str()).collect(),
+                Target::Lb(lb) => lb.members.iter().map(|m| m.name()).collect(),
                 Target::Status | Target::Unsupported(_) => Vec::new(),
             };
             let old_members = old.and_then(|o| o.member_latency.get(name));
@@ -384,30 +378,16 @@ impl Runtime {
                 }
                 (Some(Target::Lb(old)), WorkerKind::Lb(lb)) => {
                     let maintain = config.maintain.max(0) as u64;
-                    if old.balancer.settings == *lb && old.balancer.maintain_interval == maintain {
+                    if old.settings == *lb && old.maintain_interval == maintain {
                         Some(Target::Lb(old.clone()))
                     } else {
                         // Changed: members that stayed the same keep their pools and
                         // their state in the balancer.
-                        Some(Target::Lb(Arc::new(LbWorker {
-                            members: lb
-                                .members
-                                .iter()
-                                .map(|m| {
-                                    old.members
-                                        .iter()
-                                        .find(|w| w.name == m.name && w.settings == m.ajp)
-                                        .cloned()
-                                        .unwrap_or_else(|| AjpWorker::new(&m.name, &m.ajp))
-                                })
-                                .collect(),
-                            balancer: {
-                                let next =
-                                    Arc::new(old.balancer.successor(lb.clone(), maintain, now));
-                                old.balancer.replaced(&next);
-                                next
-                            },
-                        })))
+                        let next = Arc::new(old.successor(lb.clone(), maintain, now, |m| {
+                            AjpWorker::new(&m.name, &m.ajp)
+                        }));
+                        old.replaced(&next);
+                        Some(Target::Lb(next))
                     }
                 }
                 _ => None,
@@ -460,9 +440,9 @@ impl Runtime {
         for t in self.targets.values() {
             match t {
                 Target::Lb(lb) => {
-                    lb.balancer.maintain(now);
+                    lb.maintain(now);
                     for m in &lb.members {
-                        m.close_idle();
+                        m.endpoint.close_idle();
                     }
                 }
                 Target::Ajp(a) => a.close_idle(),
@@ -494,7 +474,8 @@ mod tests {
         let Some(Target::Lb(lb)) = before.targets.get("lb") else {
             panic!("no lb")
         };
-        lb.balancer.counters[0]
+        lb.members[0]
+            .counters
             .elected
             .store(7, std::sync::atomic::Ordering::Relaxed);
         before
@@ -509,7 +490,8 @@ mod tests {
             (Some(Target::Lb(old)), Some(Target::Lb(new))) => {
                 assert!(Arc::ptr_eq(old, new), "the unchanged balancer was rebuilt");
                 assert_eq!(
-                    new.balancer.counters[0]
+                    new.members[0]
+                        .counters
                         .elected
                         .load(std::sync::atomic::Ordering::Relaxed),
                     7
@@ -549,14 +531,14 @@ mod tests {
             panic!("no lb")
         };
         // The manager disables a and raises the retries; a has served 7 requests.
-        old.balancer.update_member(0, |m| {
+        old.update_member(0, |m| {
             m.activation = crate::config::values::Activation::Disabled
         });
-        let mut tunables = old.balancer.tunables();
+        let mut tunables = old.tunables();
         tunables.retries = 5;
-        old.balancer.set_tunables(tunables);
-        old.balancer.counters[0].elected.store(7, Relaxed);
-        old.balancer.counters[1].elected.store(9, Relaxed);
+        old.set_tunables(tunables);
+        old.members[0].counters.elected.store(7, Relaxed);
+        old.members[1].counters.elected.store(9, Relaxed);
         // The file changes b's port and adds a member c.
         let changed = BEFORE
             .replace("balance_workers=a,b", "balance_workers=a,b,c")
@@ -570,32 +552,35 @@ mod tests {
             panic!("no lb")
         };
         assert!(!Arc::ptr_eq(old, new));
-        let members = new.balancer.members();
+        let members = new.snapshot();
         assert_eq!(members.len(), 3);
         assert_eq!(
             members[0].activation,
             crate::config::values::Activation::Disabled
         );
-        assert_eq!(new.balancer.counters[0].elected.load(Relaxed), 7);
+        assert_eq!(new.members[0].counters.elected.load(Relaxed), 7);
         assert!(
-            Arc::ptr_eq(&old.members[0], &new.members[0]),
+            Arc::ptr_eq(&old.members[0].endpoint, &new.members[0].endpoint),
             "a's pool was rebuilt"
         );
         // b changed: a fresh member, a fresh pool.
-        assert_eq!(new.balancer.counters[1].elected.load(Relaxed), 0);
-        assert!(!Arc::ptr_eq(&old.members[1], &new.members[1]));
-        assert_eq!(new.members[1].settings.port, 8020);
-        assert_eq!(new.members[2].settings.port, 8030);
+        assert_eq!(new.members[1].counters.elected.load(Relaxed), 0);
+        assert!(!Arc::ptr_eq(
+            &old.members[1].endpoint,
+            &new.members[1].endpoint
+        ));
+        assert_eq!(new.members[1].endpoint.settings.port, 8020);
+        assert_eq!(new.members[2].endpoint.settings.port, 8030);
         // The manager's retries stay: the file did not change them.
-        assert_eq!(new.balancer.tunables().retries, 5);
+        assert_eq!(new.tunables().retries, 5);
         // ...unless the file does.
         live.replace(config(&format!("{changed}worker.lb.retries=3\n")), now);
         let Some(Target::Lb(third)) = live.load().targets.get("lb").cloned() else {
             panic!("no lb")
         };
-        assert_eq!(third.balancer.tunables().retries, 3);
+        assert_eq!(third.tunables().retries, 3);
         assert_eq!(
-            third.balancer.members()[0].activation,
+            third.snapshot()[0].activation,
             crate::config::values::Activation::Disabled
         );
     }

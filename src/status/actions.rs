@@ -65,7 +65,7 @@ impl Actor<'_> {
 /// The members of `lb` that `pattern` names: with `*` or `?` every match in order
 /// (mod_jk's case-sensitive `jk_wildchar_match`), otherwise the one of that name.
 pub fn matching_members(lb: &LbWorker, pattern: &str) -> Vec<usize> {
-    let mut names = lb.members.iter().map(|m| m.name.as_str());
+    let mut names = lb.members.iter().map(|m| m.name());
     if is_wildcard(pattern) {
         names
             .enumerate()
@@ -231,7 +231,7 @@ fn set_text(
     value: &str,
     actor: &Actor<'_>,
 ) -> Result<(), String> {
-    let Some(current) = lb.balancer.members().into_iter().nth(index) else {
+    let Some(current) = lb.snapshot_of(index) else {
         return Ok(());
     };
     if value.len() > MAX_NAME_LEN {
@@ -242,12 +242,12 @@ fn set_text(
         return Ok(());
     }
     actor.changed(
-        &format!("{}/{}", lb.balancer.name, current.name),
+        &format!("{}/{}", lb.name, current.name),
         which.name(),
         old,
         value,
     );
-    lb.balancer.update_member(index, |m| match which {
+    lb.update_member(index, |m| match which {
         MemberText::Route => {
             m.route = value.to_string();
             if m.domain.is_empty()
@@ -265,7 +265,7 @@ fn set_text(
 /// Sets a member's activation; returns whether it changed (load values are then
 /// reset).
 fn set_activation(lb: &LbWorker, index: usize, text: &str, actor: &Actor<'_>) -> bool {
-    let Some(current) = lb.balancer.members().into_iter().nth(index) else {
+    let Some(current) = lb.snapshot_of(index) else {
         return false;
     };
     // Anything but A/D/S or 0/1/2 means Active, as mod_jk's jk_lb_get_activation_code.
@@ -274,42 +274,42 @@ fn set_activation(lb: &LbWorker, index: usize, text: &str, actor: &Actor<'_>) ->
         return false;
     }
     actor.changed(
-        &format!("{}/{}", lb.balancer.name, current.name),
+        &format!("{}/{}", lb.name, current.name),
         "activation",
         current.activation.as_str(),
         new.as_str(),
     );
-    lb.balancer.update_member(index, |m| m.activation = new);
+    lb.update_member(index, |m| m.activation = new);
     true
 }
 
 fn set_lbfactor(lb: &LbWorker, index: usize, factor: i32, actor: &Actor<'_>) {
-    let Some(current) = lb.balancer.members().into_iter().nth(index) else {
+    let Some(current) = lb.snapshot_of(index) else {
         return;
     };
     if factor != current.lbfactor && factor >= 1 {
         actor.changed(
-            &format!("{}/{}", lb.balancer.name, current.name),
+            &format!("{}/{}", lb.name, current.name),
             "lbfactor",
             current.lbfactor,
             factor,
         );
-        lb.balancer.set_lbfactor(index, factor);
+        lb.set_lbfactor(index, factor);
     }
 }
 
 fn set_distance(lb: &LbWorker, index: usize, distance: i32, actor: &Actor<'_>) {
-    let Some(current) = lb.balancer.members().into_iter().nth(index) else {
+    let Some(current) = lb.snapshot_of(index) else {
         return;
     };
     if distance != current.distance && distance >= 0 {
         actor.changed(
-            &format!("{}/{}", lb.balancer.name, current.name),
+            &format!("{}/{}", lb.name, current.name),
             "distance",
             current.distance,
             distance,
         );
-        lb.balancer.update_member(index, |m| m.distance = distance);
+        lb.update_member(index, |m| m.distance = distance);
     }
 }
 
@@ -321,10 +321,7 @@ fn commit_member(
     index: usize,
     actor: &Actor<'_>,
 ) -> Result<(), String> {
-    let (Some(current), Some(worker)) = (
-        lb.balancer.members().into_iter().nth(index),
-        lb.members.get(index),
-    ) else {
+    let (Some(current), Some(member)) = (lb.snapshot_of(index), lb.members.get(index)) else {
         return Err("could not find sub worker".into());
     };
     let mut failure = None;
@@ -344,11 +341,11 @@ fn commit_member(
         }
     }
     set_distance(lb, index, params.int("vwd", current.distance), actor);
-    if let Some(e) = ajp_changes(params, &worker.settings, &current.name, actor) {
+    if let Some(e) = ajp_changes(params, &member.endpoint.settings, &current.name, actor) {
         failure = Some(e);
     }
     if activation_changed {
-        lb.balancer.reset_lb_values();
+        lb.reset_lb_values();
     }
     failure.map_or(Ok(()), Err)
 }
@@ -356,9 +353,9 @@ fn commit_member(
 /// mod_jk's `commit_worker`: the balancer's own settings, each only within its range;
 /// `vls`/`vlf` change only when given.
 fn commit_balancer(params: &Params, lb: &LbWorker, actor: &Actor<'_>) {
-    let old = lb.balancer.tunables();
+    let old = lb.tunables();
     let mut new = old;
-    let name = lb.balancer.name.as_str();
+    let name = lb.name.as_str();
     let number = |param: &str, attribute: &str, slot: &mut i32, min: i32| {
         let v = params.int(param, *slot);
         if v != *slot && v >= min {
@@ -400,7 +397,7 @@ fn commit_balancer(params: &Params, lb: &LbWorker, actor: &Actor<'_>) {
         }
     }
     if new != old {
-        lb.balancer.set_tunables(new);
+        lb.set_tunables(new);
     }
 }
 
@@ -420,15 +417,12 @@ fn commit_all_members(
     actor: &Actor<'_>,
 ) -> Result<(), String> {
     if !ALL_MEMBER_ATTRIBUTES.contains(&attribute) {
-        actor.refused(
-            &lb.balancer.name,
-            &format!("unknown attribute '{attribute}'"),
-        );
+        actor.refused(&lb.name, &format!("unknown attribute '{attribute}'"));
         return Ok(());
     }
     let mut failure = None;
     let mut activation_changed = false;
-    for (index, current) in lb.balancer.members().iter().enumerate() {
+    for (index, current) in lb.snapshot().iter().enumerate() {
         let key = format!("val{index}");
         let Some(value) = params.get(&key) else {
             continue;
@@ -448,18 +442,19 @@ fn commit_all_members(
                 }
             }
             ajp => {
-                let Some(worker) = lb.members.get(index) else {
+                let Some(member) = lb.members.get(index) else {
                     continue;
                 };
                 let single = Params::parse(Some(&format!("{ajp}={}", encode(value))));
-                if let Some(e) = ajp_changes(&single, &worker.settings, &current.name, actor) {
+                let settings = &member.endpoint.settings;
+                if let Some(e) = ajp_changes(&single, settings, &current.name, actor) {
                     failure = Some(e);
                 }
             }
         }
     }
     if activation_changed {
-        lb.balancer.reset_lb_values();
+        lb.reset_lb_values();
     }
     failure.map_or(Ok(()), Err)
 }
@@ -533,18 +528,20 @@ pub fn reset(
     match rt.targets.get(name) {
         Some(Target::Lb(lb)) => match sub_worker(params) {
             None => {
-                lb.balancer.reset(now);
-                lb.members.iter().for_each(|m| reset_connections_peak(m));
+                lb.reset(now);
+                lb.members
+                    .iter()
+                    .for_each(|m| reset_connections_peak(&m.endpoint));
                 actor.did(name, "reset the statistics of balancer");
                 Ok(())
             }
             Some(member) => {
-                let Some(index) = lb.members.iter().position(|m| m.name == member) else {
+                let Some(index) = lb.members.iter().position(|m| m.name() == member) else {
                     return Err("Reset failed".into());
                 };
-                lb.balancer.reset_member(index, now);
+                lb.reset_member(index, now);
                 if let Some(m) = lb.members.get(index) {
-                    reset_connections_peak(m);
+                    reset_connections_peak(&m.endpoint);
                 }
                 actor.did(
                     &format!("{name}/{member}"),
@@ -573,17 +570,15 @@ pub fn recover(rt: &Runtime, params: &Params, actor: &Actor<'_>) -> Result<(), S
     let Some(Target::Lb(lb)) = rt.targets.get(name) else {
         return Err(FAILED.into());
     };
-    let Some(index) = lb.members.iter().position(|m| m.name == member) else {
+    let Some(index) = lb.members.iter().position(|m| m.name() == member) else {
         return Err(FAILED.into());
     };
-    if lb.balancer.recover(index) {
+    if lb.recover(index) {
         actor.did(&format!("{name}/{member}"), "marked for recovery");
         Ok(())
     } else {
         let state = lb
-            .balancer
-            .members()
-            .get(index)
+            .snapshot_of(index)
             .map_or("unknown", |m| m.state.as_str());
         actor.refused(
             &format!("{name}/{member}"),

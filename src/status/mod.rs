@@ -233,7 +233,7 @@ fn show(g: &Gather<'_>, params: &Params) -> Body {
         Some(Target::Lb(lb)) => {
             let only = params
                 .get("sw")
-                .and_then(|sw| lb.members.iter().position(|m| m.name == sw));
+                .and_then(|sw| lb.members.iter().position(|m| m.name() == sw));
             Body::Balancer(g.lb(name, lb, only))
         }
         Some(Target::Ajp(w)) => Body::Ajp(g.ajp(name, w)),
@@ -248,7 +248,7 @@ fn edit(g: &Gather<'_>, params: &Params) -> Result<Body, String> {
     let form = match g.rt.targets.get(name) {
         Some(Target::Lb(lb)) => match params.get("sw").filter(|s| !s.is_empty()) {
             Some(sw) => {
-                let index = lb.members.iter().position(|m| m.name == sw);
+                let index = lb.members.iter().position(|m| m.name() == sw);
                 EditForm::Member(g.lb(name, lb, index))
             }
             None => match params.get("att") {

@@ -463,7 +463,7 @@ fn update_changes_members_and_recomputes_multipliers() {
         "cmd=update&mime=txt&w=lb&sw=n2&vwa=A&vwf=4&vwn=n2.east&vwr=n1&vwd=1",
     );
     assert_eq!(reply.body, "Result: type=OK message=\"Action finished\"\n");
-    let m = lb(&rt).balancer.members();
+    let m = lb(&rt).snapshot();
     assert_eq!(m[1].activation, Activation::Active);
     assert_eq!((m[1].lbfactor, m[0].lb_mult, m[1].lb_mult), (4, 2, 1));
     assert_eq!(m[1].route, "n2.east");
@@ -471,23 +471,20 @@ fn update_changes_members_and_recomputes_multipliers() {
     assert_eq!((m[1].redirect.as_str(), m[1].distance), ("n1", 1));
     // Out of range values are ignored silently.
     get(&rt, "cmd=update&mime=txt&w=lb&sw=n2&vwf=0&vwd=-1");
-    let m = lb(&rt).balancer.members();
+    let m = lb(&rt).snapshot();
     assert_eq!((m[1].lbfactor, m[1].distance), (4, 1));
     // An unknown activation letter means Active, as in mod_jk.
     get(&rt, "cmd=update&mime=txt&w=lb&sw=n1&vwa=D");
-    assert_eq!(
-        lb(&rt).balancer.members()[0].activation,
-        Activation::Disabled
-    );
+    assert_eq!(lb(&rt).snapshot()[0].activation, Activation::Disabled);
     get(&rt, "cmd=update&mime=txt&w=lb&sw=n1&vwa=x");
-    assert_eq!(lb(&rt).balancer.members()[0].activation, Activation::Active);
+    assert_eq!(lb(&rt).snapshot()[0].activation, Activation::Active);
 }
 
 #[test]
 fn a_new_route_fills_an_empty_domain() {
     let rt = runtime();
     get(&rt, "cmd=update&w=lb&sw=n1&vwn=a.b.c&mime=txt");
-    let m = lb(&rt).balancer.members();
+    let m = lb(&rt).snapshot();
     assert_eq!((m[0].route.as_str(), m[0].domain.as_str()), ("a.b.c", "a"));
 }
 
@@ -507,11 +504,7 @@ fn too_long_values_fail_with_mod_jks_message() {
              '{long}' too long for sub worker 'n1', see log file for details.\"\n"
         )
     );
-    assert_eq!(
-        lb(&rt).balancer.members()[0].distance,
-        3,
-        "the rest applies"
-    );
+    assert_eq!(lb(&rt).snapshot()[0].distance, 3, "the rest applies");
 }
 
 #[test]
@@ -522,7 +515,7 @@ fn wildcard_updates_every_matching_member() {
     assert!(masked.contains("could not find sub worker"), "{masked}");
     let body = get(&rt, "cmd=update&mime=txt&w=lb&sw=n*&vwd=2").body;
     assert!(body.contains("type=OK"), "{body}");
-    assert!(lb(&rt).balancer.members().iter().all(|m| m.distance == 2));
+    assert!(lb(&rt).snapshot().iter().all(|m| m.distance == 2));
     let long = "x".repeat(70);
     let body = get(&rt, &format!("cmd=update&mime=txt&w=lb&sw=*&vwc={long}")).body;
     assert!(
@@ -545,7 +538,7 @@ fn connection_settings_cannot_change_at_run_time() {
         changed.contains("jkd cannot change 'reply_timeout' of 'n1' while running"),
         "{changed}"
     );
-    assert_eq!(lb(&rt).balancer.members()[0].distance, 7);
+    assert_eq!(lb(&rt).snapshot()[0].distance, 7);
     // Out of mod_jk's range: ignored, as mod_jk ignores it.
     assert!(
         get(&rt, "cmd=update&mime=txt&w=lb&sw=n1&var=0")
@@ -565,7 +558,7 @@ fn balancer_settings_change_within_their_ranges() {
     )
     .body;
     assert!(body.contains("type=OK"));
-    let t = lb(&rt).balancer.tunables();
+    let t = lb(&rt).tunables();
     assert_eq!(
         (t.retries, t.recover_time, t.max_reply_timeouts),
         (5, 120, 3)
@@ -577,7 +570,7 @@ fn balancer_settings_change_within_their_ranges() {
     assert_eq!(t.lock.as_str(), "Pessimistic");
     // Absent booleans stay as they are.
     get(&rt, "cmd=update&mime=txt&w=lb&vlr=6");
-    assert!(!lb(&rt).balancer.tunables().sticky_session);
+    assert!(!lb(&rt).tunables().sticky_session);
     // The listing shows the live values.
     let prop = get(&rt, "mime=prop").body;
     assert_eq!(value(&prop, "worker.lb.retries"), Some("6"));
@@ -590,13 +583,10 @@ fn all_members_form_sets_one_attribute() {
     let rt = runtime();
     let body = get(&rt, "cmd=update&mime=txt&w=lb&att=vwf&val0=3&val1=6").body;
     assert!(body.contains("type=OK"));
-    let m = lb(&rt).balancer.members();
+    let m = lb(&rt).snapshot();
     assert_eq!((m[0].lb_mult, m[1].lb_mult), (2, 1));
     get(&rt, "cmd=update&mime=txt&w=lb&att=vwa&val0=S");
-    assert_eq!(
-        lb(&rt).balancer.members()[0].activation,
-        Activation::Stopped
-    );
+    assert_eq!(lb(&rt).snapshot()[0].activation, Activation::Stopped);
     // An unknown attribute changes nothing and is not an error (as in mod_jk).
     assert!(
         get(&rt, "cmd=update&mime=txt&w=lb&att=zzz&val0=1")
@@ -607,9 +597,9 @@ fn all_members_form_sets_one_attribute() {
 
 /// Runs one failing request through the balancer so `member` ends in ERR.
 fn fail_member(rt: &Runtime, member: usize) {
-    let b = &lb(rt).balancer;
+    let b = lb(rt);
     let mut req = b.start(
-        Some(format!("x.{}", b.members()[member].route)),
+        Some(format!("x.{}", b.snapshot()[member].route)),
         RequestOptions::default(),
         |_| true,
     );
@@ -649,7 +639,7 @@ fn errors_show_and_recover() {
     assert!(xml.contains("        error_time_ago=\""));
     let body = get(&rt, "cmd=recover&mime=txt&w=lb&sw=n1").body;
     assert!(body.contains("type=OK"), "{body}");
-    assert_eq!(lb(&rt).balancer.members()[0].state, MemberState::Recover);
+    assert_eq!(lb(&rt).snapshot()[0].state, MemberState::Recover);
     let again = get(&rt, "cmd=recover&mime=txt&w=lb&sw=n1").body;
     assert!(again.contains("Marking worker for recovery failed"));
 }
@@ -666,7 +656,7 @@ fn reset_clears_statistics() {
     assert!(value(&prop, "worker.lb.error_time_datetime").is_none());
     fail_member(&rt, 0);
     assert!(get(&rt, "cmd=reset&mime=txt&w=lb").body.contains("type=OK"));
-    assert_eq!(lb(&rt).balancer.members()[0].state, MemberState::Idle);
+    assert_eq!(lb(&rt).snapshot()[0].state, MemberState::Idle);
     assert!(
         get(&rt, "cmd=reset&mime=txt&w=solo")
             .body
@@ -684,7 +674,7 @@ fn read_only_refuses_changes() {
         body,
         "Result: type=ERROR message=\"This command is not allowed in read only mode.\"\n"
     );
-    assert_eq!(lb(&rt).balancer.members()[0].distance, 0);
+    assert_eq!(lb(&rt).snapshot()[0].distance, 0);
     assert!(get(&rt, "mime=txt&opt=32").body.contains("type=OK"));
     let configured = runtime_with("worker.jkstatus.read_only=true\n");
     let body = get(&configured, "cmd=reset&mime=txt&w=lb").body;

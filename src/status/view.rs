@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::clock::{self, Clock};
-use crate::balancer::{Balancer, MemberState};
+use crate::balancer::MemberState;
 use crate::config::values::Activation;
 use crate::config::workers::{AjpSettings, StatusSettings};
 use crate::runtime::{AjpWorker, LbWorker, NEVER_RESET, Runtime};
@@ -140,7 +140,7 @@ impl Addresses {
             match rt.targets.get(name) {
                 Some(crate::runtime::Target::Ajp(w)) => add(&w.settings),
                 Some(crate::runtime::Target::Lb(lb)) => {
-                    lb.members.iter().for_each(|m| add(&m.settings));
+                    lb.members.iter().for_each(|m| add(&m.endpoint.settings));
                 }
                 _ => {}
             }
@@ -690,7 +690,7 @@ impl Gather<'_> {
 
     /// `worker.maintain` minus the seconds since the last maintenance, and that plus
     /// `worker.maintain`, both at least 0.
-    fn maintenance_window(&self, balancer: &Balancer) -> (i64, i64) {
+    fn maintenance_window(&self, balancer: &LbWorker) -> (i64, i64) {
         let interval = i64::try_from(balancer.maintain_interval).unwrap_or(i64::MAX);
         let min = interval.saturating_sub(self.clock.seconds_since(balancer.last_maintain()));
         (min.max(0), min.saturating_add(interval).max(0))
@@ -698,30 +698,25 @@ impl Gather<'_> {
 
     /// A balancer; with `only`, just that member (by index).
     pub fn lb(&self, name: &str, lb: &LbWorker, only: Option<usize>) -> LbView {
-        let balancer = &lb.balancer;
-        let tunables = balancer.tunables();
-        let runtime_members = balancer.members();
-        let (ms_min, ms_max) = self.maintenance_window(balancer);
+        let tunables = lb.tunables();
+        let members_now: Vec<_> = lb.members_with_state().collect();
+        let (ms_min, ms_max) = self.maintenance_window(lb);
         let mut counts = (0, 0, 0);
-        for m in &runtime_members {
+        for (_, m) in &members_now {
             match self.ratings.rate(m.activation, m.state) {
                 Rating::Good => counts.0 += 1,
                 Rating::Degraded => counts.1 += 1,
                 Rating::Bad => counts.2 += 1,
             }
         }
-        let interval = i64::try_from(balancer.maintain_interval).unwrap_or(i64::MAX);
+        let interval = i64::try_from(lb.maintain_interval).unwrap_or(i64::MAX);
         let mut members = Vec::new();
         if !self.hide_members {
-            for (index, m) in runtime_members.iter().enumerate() {
+            for (index, (member, m)) in members_now.iter().enumerate() {
                 if only.is_some_and(|o| o != index) {
                     continue;
                 }
-                let (Some(worker), Some(counters)) =
-                    (lb.members.get(index), balancer.counters.get(index))
-                else {
-                    continue;
-                };
+                let (worker, counters) = (&member.endpoint, &member.counters);
                 let (mut rs_min, mut rs_max) = (0, 0);
                 if m.state == MemberState::Error {
                     let since = m.last_error.map_or(0, |t| self.clock.seconds_since(t));
@@ -769,7 +764,7 @@ impl Gather<'_> {
                 });
             }
         }
-        let last_reset = balancer.last_reset();
+        let last_reset = lb.last_reset();
         LbView {
             name: name.to_string(),
             sticky_session: tunables.sticky_session,
@@ -781,12 +776,12 @@ impl Gather<'_> {
             max_reply_timeouts: tunables.max_reply_timeouts,
             method: tunables.method.as_str(),
             lock: tunables.lock.as_str(),
-            member_count: runtime_members.len(),
+            member_count: members_now.len(),
             good: counts.0,
             degraded: counts.1,
             bad: counts.2,
-            busy: load(&balancer.busy),
-            max_busy: load(&balancer.max_busy),
+            busy: load(&lb.busy),
+            max_busy: load(&lb.max_busy),
             map_count: self.map_count(name),
             time_to_maintenance_min: ms_min,
             time_to_maintenance_max: ms_max,

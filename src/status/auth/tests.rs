@@ -266,7 +266,7 @@ fn runtime(extra: &str) -> Arc<Runtime> {
 
 fn activation(rt: &Runtime, member: usize) -> Activation {
     match rt.targets.get("lb") {
-        Some(Target::Lb(lb)) => lb.balancer.members()[member].activation,
+        Some(Target::Lb(lb)) => lb.snapshot()[member].activation,
         _ => panic!("no lb"),
     }
 }
