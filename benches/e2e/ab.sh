@@ -13,7 +13,8 @@
 #
 # Usage: benches/e2e/ab.sh JKD_A JKD_B [DEMO_NODE_BIN]
 #   ROUNDS=5 DURATION=5 CONNS=50 THREADS=2 HEADERS=browser|none
-#   ACCESS_LOG=none|combined|json (both jkds write an access log in that format)
+#   ACCESS_LOG=none|combined|json (both jkds write an access log in that format;
+#   ACCESS_LOG_A / ACCESS_LOG_B set one side: the same build with and without a log)
 # Needs: wrk, python3. Everything binds 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
 
@@ -27,6 +28,8 @@ CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 HEADERS=${HEADERS:-browser}
 ACCESS_LOG=${ACCESS_LOG:-none}
+ACCESS_LOG_A=${ACCESS_LOG_A:-$ACCESS_LOG}
+ACCESS_LOG_B=${ACCESS_LOG_B:-$ACCESS_LOG}
 
 command -v wrk >/dev/null || { echo "ab.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -58,14 +61,14 @@ worker.node2.host=127.0.0.1
 worker.node2.port=$n2
 worker.node2.ping_mode=A
 EOF
-log_args() { # a|b
-    [[ $ACCESS_LOG == none ]] || echo "--access-log $work/$1-access.log --access-log-format $ACCESS_LOG"
+log_args() { # a|b FORMAT
+    [[ $2 == none ]] || echo "--access-log $work/$1-access.log --access-log-format $2"
 }
 # shellcheck disable=SC2046 # the flags are words on purpose
-"$A" run --workers "$work/workers.properties" --listen "127.0.0.1:$pa" $(log_args a) 2>"$work/a.log" &
+"$A" run --workers "$work/workers.properties" --listen "127.0.0.1:$pa" $(log_args a "$ACCESS_LOG_A") 2>"$work/a.log" &
 pid_a=$!; pids+=($pid_a)
 # shellcheck disable=SC2046
-"$B" run --workers "$work/workers.properties" --listen "127.0.0.1:$pb" $(log_args b) 2>"$work/b.log" &
+"$B" run --workers "$work/workers.properties" --listen "127.0.0.1:$pb" $(log_args b "$ACCESS_LOG_B") 2>"$work/b.log" &
 pid_b=$!; pids+=($pid_b)
 for port in $pa $pb; do
     for _ in $(seq 100); do
@@ -129,6 +132,7 @@ cpu = sorted(float(y[3]) / float(x[3]) for x, y in zip(a, b))
 print(f"B/A throughput round by round: median {statistics.median(thr):.3f} (min {thr[0]:.3f}, max {thr[-1]:.3f})")
 print(f"B/A CPU per request round by round: median {statistics.median(cpu):.3f} (min {cpu[0]:.3f}, max {cpu[-1]:.3f})")
 EOF
-if [[ $ACCESS_LOG != none ]]; then
-    echo "access log lines: A $(wc -l <"$work/a-access.log"), B $(wc -l <"$work/b-access.log")"
-fi
+for side in a b; do
+    [[ -f $work/$side-access.log ]] && echo "access log lines of ${side^^}: $(wc -l <"$work/$side-access.log")"
+done
+true
