@@ -204,6 +204,8 @@ def main():
         out.append("")
         if key:
             tls_targets(out, b, data, ratio, ratio_text, series)
+            if base == "tomcat":  # HAProxy runs in front of the Tomcats only
+                issue16_targets(out, b, key, data, ratio, ratio_text, series)
             continue
         # Targets of issue 6
         out.append(f"### {b}: issue 6's targets (small GET unless said otherwise)")
@@ -245,7 +247,60 @@ def main():
         else:
             out.append("| RSS with 10,000 idle client connections ≤ 100 MiB | not measured | – |")
         out.append("")
+        issue16_targets(out, b, key, data, ratio, ratio_text, series)
     print("\n".join(out))
+
+
+def issue16_targets(out, b, key, data, ratio, ratio_text, series):
+    """Issue 16: the cheapest proxy on the box (small GET unless said otherwise)."""
+    out.append(f"### {b}: issue 16's targets")
+    out.append("")
+    out.append("| target | measured | met |")
+    out.append("|---|---|---|")
+
+    def row(text, rt, good):
+        if rt is None:
+            out.append(f"| {text} | not measured | – |")
+        else:
+            out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+
+    if key:
+        row("TLS keep-alive: throughput ≥ 1.0× HAProxy", ratio(b, "tls-small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+        row("TLS keep-alive: proxy CPU per request ≤ HAProxy's", ratio(b, "tls-small", "cpu_per_10k", "jkd", "haproxy"), lambda v: v <= 1.0)
+        row("TLS: full handshakes/s ≥ HAProxy's", ratio(b, "tls-handshake", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+        out.append("")
+        return
+    if b == "tomcat":
+        row("proxy CPU per request ≤ 0.8× HAProxy's", ratio(b, "small", "cpu_per_10k", "jkd", "haproxy"), lambda v: v <= 0.8)
+        row("throughput ≥ 1.0× HAProxy", ratio(b, "small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
+        row("throughput ≥ 2× mod_jk (event MPM)", ratio(b, "small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
+        row("p99 ≤ HAProxy's", ratio(b, "small", "p99_ms", "jkd", "haproxy"), lambda v: v <= 1.0)
+        row("same HTTP backend: jkd-http throughput ≥ 1.0× HAProxy", ratio(b, "small", "rps", "jkd-http", "haproxy"), lambda v: v >= 1.0)
+        row("same HTTP backend: jkd-http CPU per request ≤ HAProxy's", ratio(b, "small", "cpu_per_10k", "jkd-http", "haproxy"), lambda v: v <= 1.0)
+    else:
+        row("throughput ≥ 2× mod_jk (event MPM)", ratio(b, "small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
+        cpu = [v for v in series(b, "small", "jkd", "cpu_per_10k") if not math.isnan(v)]
+        if cpu:
+            m = median(cpu)
+            out.append(
+                f"| proxy CPU per request ≤ 0.5× 0.16 = 0.080 CPU-s per 10k | {med_range(cpu, 3)} ({m / 0.16:.2f}× 0.16) | {'yes' if m <= 0.08 else 'no'} |"
+            )
+        else:
+            out.append("| proxy CPU per request ≤ 0.080 CPU-s per 10k | not measured | – |")
+    idle, peak = [], series(b, "idle", "jkd", "hwm_mib")
+    for _, r in sorted(data[(b, "idle")].get("jkd", {}).items()) if (b, "idle") in data else []:
+        kv = dict(x.split("=") for x in r["extra"].split(",") if "=" in x)
+        idle.append(num(kv.get("rss_idle_mib", "nan")))
+    for text, vals, limit in (
+        ("10,000 idle connections ≤ 64 MiB", idle, 64),
+        ("10,000 simultaneous requests (the idle run's second GETs) ≤ 128 MiB peak", peak, 128),
+    ):
+        vals = [v for v in vals if not math.isnan(v)]
+        if vals:
+            out.append(f"| {text} | {med_range(vals, 1)} MiB | {'yes' if median(vals) <= limit else 'no'} |")
+        else:
+            out.append(f"| {text} | not measured | – |")
+    out.append("")
 
 
 def tls_targets(out, b, data, ratio, ratio_text, series):
