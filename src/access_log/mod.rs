@@ -109,7 +109,7 @@ impl Record {
         self.host
             .as_ref()
             .and_then(|h| h.to_str().ok())
-            .map_or("-", |h| crate::runtime::client::split_host_port(h).0)
+            .map_or("-", |h| crate::config::uri::split_host_port(h).0)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Request paths: httpd's decoding of `r->uri`, mod_jk's normalisation before mapping, and `jk_canonenc` for forwarding; hand-written on purpose, since they reproduce httpd's and mod_jk's quirks (which a general URL crate would correct) byte for byte.
+//! Request paths (and the Host header's name and port): httpd's decoding of `r->uri`, mod_jk's normalisation before mapping, and `jk_canonenc` for forwarding; hand-written on purpose, since they reproduce httpd's and mod_jk's quirks (which a general URL crate would correct) byte for byte.
 //!
 //! A request path passes three stages on the reference stack (Apache httpd 2.4 +
 //! mod_jk 1.2.48), and each one can refuse it:
@@ -465,9 +465,34 @@ pub fn canon_encode(decoded: impl AsRef<[u8]>) -> String {
     out
 }
 
+/// A Host header (or authority) split into its name and port; an IPv6 literal
+/// loses its brackets.
+pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        if let Some((h, p)) = rest.split_once(']') {
+            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+        _ => (host, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
+    }
 
     #[test]
     fn plain_paths() {

@@ -267,7 +267,7 @@ impl<'a> Outbound<'a> {
                 .headers
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .and_then(|h| crate::runtime::client::split_host_port(h).1);
+                .and_then(|h| crate::config::uri::split_host_port(h).1);
             server_port = port.or(host_port).unwrap_or(if secure { 443 } else { 80 });
         }
         let cookies = parts

@@ -64,9 +64,9 @@ pub enum ProxyBody {
     /// Another body whose end (or abandonment) writes an access log line; only
     /// built when the access log is on, so a jkd without one pays nothing.
     Logged(Box<LoggedBody>),
-    /// Another body compressed on the way out (see [`crate::http::compress`]); the
+    /// Another body compressed on the way out (see [`super::compressed`]); the
     /// access log wraps this one, so it counts the compressed bytes sent.
-    Compressed(Box<crate::http::compress::CompressedBody>),
+    Compressed(Box<super::compressed::CompressedBody>),
 }
 
 /// A response body that counts what it hands to the connection and submits its

@@ -122,7 +122,7 @@ pub fn requested_server_of<'a>(
                 .and_then(|v| v.to_str().ok())
         })
         .filter(|h| !h.is_empty());
-    match host.map(split_host_port) {
+    match host.map(crate::config::uri::split_host_port) {
         Some((h, p)) => (
             std::borrow::Cow::Borrowed(h),
             p.unwrap_or(conn.local.port()),
@@ -131,33 +131,5 @@ pub fn requested_server_of<'a>(
             std::borrow::Cow::Owned(conn.local.ip().to_string()),
             conn.local.port(),
         ),
-    }
-}
-
-pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        if let Some((h, p)) = rest.split_once(']') {
-            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
-        _ => (host, None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_and_port() {
-        assert_eq!(
-            split_host_port("example.com:8080"),
-            ("example.com", Some(8080))
-        );
-        assert_eq!(split_host_port("example.com"), ("example.com", None));
-        assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
     }
 }

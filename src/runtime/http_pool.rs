@@ -25,7 +25,7 @@ use crate::ajp::pool::{AcquireError, PoolCounters, Timeouts, pool_size, resolve}
 use crate::config::workers::AjpSettings;
 
 /// The request body as hyper sends it to an HTTP member: pieces fed by the task that
-/// reads the client ([`crate::http::upstream`]); an `Err` piece aborts the request,
+/// reads the client (`http::upstream`); an `Err` piece aborts the request,
 /// so a body that did not arrive whole never reaches the backend as whole.
 #[derive(Debug)]
 pub struct UpstreamBody {

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod compressed;
 pub mod http_pool;
 pub mod listen;
 pub mod responses;
@@ -461,6 +462,51 @@ mod tests {
         loaded
             .config
             .unwrap_or_else(|| panic!("bad test config: {:?}", loaded.diagnostics))
+    }
+
+    /// `--manager-allow` (set on the runtime) wins over the Apache config's
+    /// `<Location>` rules for the status worker, and a reload keeps it.
+    #[test]
+    fn the_command_line_wins_over_the_files_rules() {
+        let dir = std::env::temp_dir().join(format!("jkd-allow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (workers, conf) = (dir.join("workers.properties"), dir.join("jk.conf"));
+        std::fs::write(
+            &workers,
+            "worker.list=lb,jkstatus\nworker.lb.type=lb\nworker.lb.balance_workers=n1\n\
+             worker.n1.port=8009\nworker.jkstatus.type=status\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &conf,
+            "<Location /jkstatus>\nJkMount jkstatus\nRequire ip 10.0.0.0/8\n</Location>\n",
+        )
+        .unwrap();
+        let loaded = crate::config::load(
+            &crate::config::Sources {
+                workers: Some(workers),
+                apache_conf: Some(conf),
+                ..crate::config::Sources::default()
+            },
+            &|_| None,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = loaded
+            .config
+            .unwrap_or_else(|| panic!("refused: {:?}", loaded.diagnostics));
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let inside: std::net::IpAddr = "10.2.3.4".parse().unwrap();
+        let rt = Runtime::new(cfg.clone(), Instant::now());
+        assert!(!rt.manager_admits(local));
+        assert!(rt.manager_admits(inside));
+        let mut rt = Runtime::new(cfg, Instant::now());
+        Arc::get_mut(&mut rt).unwrap().manager_allow = Some(vec!["127.0.0.0/8".parse().unwrap()]);
+        assert!(rt.manager_admits(local));
+        assert!(!rt.manager_admits(inside));
+        // A reload keeps the command line's list.
+        let next = rt.successor(rt.config.clone(), Instant::now());
+        assert!(next.manager_admits(local));
+        assert!(!next.manager_admits(inside));
     }
 
     const BEFORE: &str = "worker.list=lb,plain\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\n\

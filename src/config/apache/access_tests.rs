@@ -257,24 +257,3 @@ fn rules_outside_location_sections_are_passed_over() {
     assert_eq!(ranges(&loaded), None);
     assert!(warnings(&loaded).is_empty(), "{:?}", loaded.diagnostics);
 }
-
-#[test]
-fn the_command_line_wins_over_the_files_rules() {
-    let conf = "<Location /jkstatus>\nJkMount jkstatus\nRequire ip 10.0.0.0/8\n</Location>\n";
-    let loaded = load_files(conf, WORKERS);
-    let cfg = config(&loaded).clone();
-    let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-    let inside: std::net::IpAddr = "10.2.3.4".parse().unwrap();
-    let rt = crate::runtime::Runtime::new(cfg.clone(), std::time::Instant::now());
-    assert!(!rt.manager_admits(local));
-    assert!(rt.manager_admits(inside));
-    let mut rt = crate::runtime::Runtime::new(cfg, std::time::Instant::now());
-    std::sync::Arc::get_mut(&mut rt).unwrap().manager_allow =
-        Some(vec!["127.0.0.0/8".parse().unwrap()]);
-    assert!(rt.manager_admits(local));
-    assert!(!rt.manager_admits(inside));
-    // A reload keeps the command line's list.
-    let next = rt.successor(rt.config.clone(), std::time::Instant::now());
-    assert!(next.manager_admits(local));
-    assert!(!next.manager_admits(inside));
-}
