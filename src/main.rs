@@ -944,6 +944,70 @@ async fn stop_gracefully(live: &jkd::runtime::Live, timeout: std::time::Duration
 
 /// Binds every listen address, then serves until killed; `before` is called inside
 /// the async runtime first.
+/// Serves /metrics, /healthz and /readyz on `addr` (TCP only).
+async fn serve_metrics(
+    addr: &str,
+    live: &std::sync::Arc<jkd::runtime::Live>,
+    registry: std::sync::Arc<jkd::metrics::Registry>,
+) -> Result<(), ExitCode> {
+    if jkd::runtime::listen::unix_path(addr).is_some() {
+        eprintln!("jkd: --metrics-listen {addr}: metrics are served on TCP addresses only");
+        return Err(ExitCode::from(1));
+    }
+    match jkd::runtime::listen::bind_reusable(addr).await {
+        Ok(l) => {
+            let shown = l
+                .local_addr()
+                .map_or_else(|_| addr.to_string(), |x| x.to_string());
+            tracing::info!("metrics on http://{shown}/metrics");
+            tokio::spawn(jkd::metrics::serve(live.clone(), registry, l));
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("jkd: cannot listen on {addr} for metrics: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Binds every listener (a failure names the Apache config line it came from) and
+/// registers the HTTPS ones' certificates for SIGHUP and the expiry metric.
+async fn bind_listeners(
+    specs: &[config::tls::Listener],
+    acceptors: Vec<Option<std::sync::Arc<jkd::tls::Acceptor>>>,
+    serving: &Serving,
+    tls_state: &jkd::tls::TlsState,
+) -> Result<Vec<jkd::http::Listening>, ExitCode> {
+    let mut listeners = Vec::new();
+    for (spec, acceptor) in specs.iter().zip(acceptors) {
+        let addr = spec.bind_addr();
+        match jkd::runtime::listen::Bound::bind(addr.as_str(), serving.unix).await {
+            Ok(l) => {
+                let shown = l.shown(&addr);
+                let scheme = if acceptor.is_some() { "https" } else { "http" };
+                tracing::info!("listening on {scheme}://{shown}");
+                if let Some(a) = &acceptor {
+                    tls_state.add(shown, a.clone());
+                }
+                listeners.push(jkd::http::Listening {
+                    listener: l,
+                    tls: acceptor,
+                });
+            }
+            Err(e) => {
+                let place = spec
+                    .origin
+                    .as_ref()
+                    .map(|o| format!("{}:{}: Listen: ", o.file, o.line))
+                    .unwrap_or_default();
+                eprintln!("jkd: {place}cannot listen on {addr}: {e}");
+                return Err(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(listeners)
+}
+
 fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
     let manager = match manager_access(serving) {
         Ok(m) => m,
@@ -985,33 +1049,10 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
     };
     runtime.block_on(async move {
         before();
-        let mut listeners = Vec::new();
-        for (spec, acceptor) in specs.iter().zip(acceptors) {
-            let addr = spec.bind_addr();
-            match jkd::runtime::listen::Bound::bind(addr.as_str(), serving.unix).await {
-                Ok(l) => {
-                    let shown = l.shown(&addr);
-                    let scheme = if acceptor.is_some() { "https" } else { "http" };
-                    tracing::info!("listening on {scheme}://{shown}");
-                    if let Some(a) = &acceptor {
-                        tls_state.add(shown, a.clone());
-                    }
-                    listeners.push(jkd::http::Listening {
-                        listener: l,
-                        tls: acceptor,
-                    });
-                }
-                Err(e) => {
-                    let place = spec
-                        .origin
-                        .as_ref()
-                        .map(|o| format!("{}:{}: Listen: ", o.file, o.line))
-                        .unwrap_or_default();
-                    eprintln!("jkd: {place}cannot listen on {addr}: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        }
+        let listeners = match bind_listeners(&specs, acceptors, serving, &tls_state).await {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
         warn_expiring_certificates(&tls_state);
         let cfg_http = cfg.http;
         // The latency histograms live in the metrics registry when metrics are served.
@@ -1048,26 +1089,11 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
         if let Some(log) = access_log {
             tokio::spawn(reopen_on_usr1(log));
         }
-        if let Some(addr) = &serving.metrics_listen {
-            if jkd::runtime::listen::unix_path(addr).is_some() {
-                eprintln!("jkd: --metrics-listen {addr}: metrics are served on TCP addresses only");
-                return ExitCode::from(1);
-            }
-            match jkd::runtime::listen::bind_reusable(addr.as_str()).await {
-                Ok(l) => {
-                    let shown = l
-                        .local_addr()
-                        .map(|x| x.to_string())
-                        .unwrap_or_else(|_| addr.clone());
-                    tracing::info!("metrics on http://{shown}/metrics");
-                    let registry = registry.clone().unwrap_or_default();
-                    tokio::spawn(jkd::metrics::serve(live.clone(), registry, l));
-                }
-                Err(e) => {
-                    eprintln!("jkd: cannot listen on {addr} for metrics: {e}");
-                    return ExitCode::from(1);
-                }
-            }
+        if let Some(addr) = &serving.metrics_listen
+            && let Err(code) =
+                serve_metrics(addr, &live, registry.clone().unwrap_or_default()).await
+        {
+            return code;
         }
         tokio::spawn(jkd::http::serve(live.clone(), listeners));
         // systemd's Type=notify: ready once every listener is bound (a no-op outside
