@@ -665,3 +665,61 @@ fn fail_on_status_sends_the_request_to_the_next_http_member() {
         "the 503 member was never tried"
     );
 }
+
+/// A member that announces 100 bytes, sends 10 and closes: small answers are read
+/// whole by jkd before they are handed on, and a short one never reaches the client
+/// as a whole 200 (the head goes out, the body breaks off, as when relaying); the
+/// member's next request still gets an answer on a new connection.
+#[test]
+fn a_short_small_answer_from_an_http_member_is_cut_not_completed() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock member");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(TIMEOUT));
+                if let Some((_, target)) = read_request(&mut s) {
+                    let answer = if target.contains("short") {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".to_string()
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole".to_string()
+                    };
+                    let _ = s.write_all(answer.as_bytes());
+                }
+                // Closed after one answer, short or not.
+            });
+        }
+    });
+    let dir = TempDir::new("short-answer");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=m\nworker.m.type=http\nworker.m.host=127.0.0.1\nworker.m.port={port}\n\
+             worker.m.mount=/*\nworker.m.reply_timeout=5000\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    let raw = {
+        let mut s = TcpStream::connect(("127.0.0.1", jkd.port)).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        s.write_all(b"GET /short HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        raw
+    };
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert!(
+        body.len() < 100,
+        "a 100-byte answer was completed from 10 bytes: {text:?}"
+    );
+    let r = get(&jkd, "/next", &[]);
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "whole".to_string()),
+        "{}",
+        jkd.log()
+    );
+}

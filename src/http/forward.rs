@@ -1113,13 +1113,9 @@ async fn http_attempt(
             let finish = finisher(plan, &chosen, attempt);
             let Chosen { choice, cookie, .. } = chosen;
             dispatch.route = choice.map(|c| c.route);
-            HttpAttempt::Answered(super::upstream::respond(
-                sent,
-                reply,
-                client_timeout,
-                cookie,
-                finish,
-            ))
+            HttpAttempt::Answered(
+                super::upstream::respond(sent, reply, client_timeout, cookie, finish).await,
+            )
         }
         Err(failed) => {
             let f = failed.failure;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -28,6 +28,12 @@ use crate::runtime::http_pool::{HttpLease, UpstreamBody};
 
 /// The largest piece of the client's body handed to hyper at once.
 const PIECE: usize = 64 * 1024;
+
+/// A response body announced at most this long, to a request without a body to
+/// stream, is read whole before the response is handed on: no relay task, no
+/// channel, one write to the client (as AJP responses that arrive whole with their
+/// head).
+const INLINE_BODY: u64 = 64 * 1024;
 
 /// How long jkd waits for the task feeding the body to give it back after the
 /// backend failed: it only has to notice that hyper dropped its end.
@@ -378,7 +384,7 @@ async fn failed(
 /// The client's response: the head now, the body relayed by a task that waits at most
 /// `reply` for each piece from the member and `client` for the client to take it,
 /// then gives the connection back and tells `done` how it ended.
-pub fn respond(
+pub async fn respond(
     sent: Sent,
     reply: Option<Duration>,
     client: Duration,
@@ -395,6 +401,35 @@ pub fn respond(
     let (status, mut headers) = response_head(&parts);
     if let Some(c) = cookie {
         headers.append(http::header::SET_COOKIE, c);
+    }
+    let small = incoming
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n <= INLINE_BODY);
+    if small && feeder.is_none() {
+        let body = read_whole(&mut incoming, reply).await;
+        let read = body.as_ref().map_or(0, |pieces| {
+            pieces.iter().map(|p| p.len() as u64).sum::<u64>()
+        });
+        let body = match body {
+            Ok(pieces) => {
+                lease.release(true).await;
+                done(Ok(()), Traffic { sent: 0, read });
+                whole_body(pieces)
+            }
+            Err(f) => {
+                // As when relaying: the head goes out and the body breaks off.
+                let (tx, rx) = mpsc::channel(1);
+                let _ = tx.try_send(Err(io::Error::other(f.to_string())));
+                lease.close();
+                done(Err(f), Traffic { sent: 0, read });
+                ProxyBody::Streamed(ChannelBody::new(rx))
+            }
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        return resp;
     }
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
@@ -483,6 +518,44 @@ pub fn respond(
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
     resp
+}
+
+/// The whole body of a small response, each piece waited for at most `reply`.
+async fn read_whole(
+    incoming: &mut Incoming,
+    reply: Option<Duration>,
+) -> Result<Vec<Bytes>, Failure> {
+    let mut pieces = Vec::new();
+    loop {
+        let next = match reply {
+            Some(t) => tokio::time::timeout(t, incoming.frame()).await.ok(),
+            None => Some(incoming.frame().await),
+        };
+        match next {
+            None => return Err(backend(ConnError::Timeout, Stage::Head)),
+            Some(None) => return Ok(pieces),
+            Some(Some(Err(e))) => return Err(backend(conn_error(e), Stage::Head)),
+            Some(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                {
+                    pieces.push(data);
+                }
+            }
+        }
+    }
+}
+
+/// A response body of the pieces read: as they are when few, else joined into one.
+fn whole_body(pieces: Vec<Bytes>) -> ProxyBody {
+    if pieces.len() <= crate::ajp::response::MAX_BUFFERED_CHUNKS {
+        return ProxyBody::pieces(pieces);
+    }
+    let mut joined = bytes::BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for p in &pieces {
+        joined.extend_from_slice(p);
+    }
+    ProxyBody::full(joined.freeze())
 }
 
 #[cfg(test)]
