@@ -588,7 +588,7 @@ fn spawn_relay(
             limits.socket,
             |chunk| {
                 relayed += chunk.len() as u64;
-                let to_send = if announced == Some(relayed) {
+                let to_send = if announced == Some(relayed) && !chunk.is_empty() {
                     last = Some(chunk);
                     None
                 } else {
