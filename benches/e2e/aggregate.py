@@ -214,10 +214,7 @@ def main():
         out.append("|---|---|---|")
 
         def target_row(text, rt, good):
-            if rt is None:
-                out.append(f"| {text} | not measured | – |")
-            else:
-                out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+            target_line(out, ratio_text, text, rt, good)
 
         target_row("throughput ≥ 2× mod_jk (event MPM)", ratio(b, "small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
         target_row("throughput ≥ 1.5× mod_jk (worker MPM)", ratio(b, "small", "rps", "jkd", "modjk-worker"), lambda v: v >= 1.5)
@@ -251,6 +248,14 @@ def main():
     print("\n".join(out))
 
 
+def target_line(out, ratio_text, text, rt, good):
+    """One row of a targets table: the ratio (median, min-max) and whether it is met."""
+    if rt is None:
+        out.append(f"| {text} | not measured | – |")
+    else:
+        out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+
+
 def issue16_targets(out, b, key, data, ratio, ratio_text, series):
     """Issue 16: the cheapest proxy on the box (small GET unless said otherwise)."""
     out.append(f"### {b}: issue 16's targets")
@@ -259,10 +264,7 @@ def issue16_targets(out, b, key, data, ratio, ratio_text, series):
     out.append("|---|---|---|")
 
     def row(text, rt, good):
-        if rt is None:
-            out.append(f"| {text} | not measured | – |")
-        else:
-            out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+        target_line(out, ratio_text, text, rt, good)
 
     if key:
         row("TLS keep-alive: throughput ≥ 1.0× HAProxy", ratio(b, "tls-small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
@@ -311,10 +313,7 @@ def tls_targets(out, b, data, ratio, ratio_text, series):
     out.append("|---|---|---|")
 
     def row(text, rt, good):
-        if rt is None:
-            out.append(f"| {text} | not measured | – |")
-        else:
-            out.append(f"| {text} | {ratio_text(rt)} | {'yes' if good(rt[0]) else 'no'} |")
+        target_line(out, ratio_text, text, rt, good)
 
     row("throughput ≥ 2× httpd + mod_ssl + mod_jk (event)", ratio(b, "tls-small", "rps", "jkd", "modjk-event"), lambda v: v >= 2.0)
     row("throughput ≥ 1.0× HAProxy", ratio(b, "tls-small", "rps", "jkd", "haproxy"), lambda v: v >= 1.0)
