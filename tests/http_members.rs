@@ -332,6 +332,17 @@ fn an_lb_mixing_an_ajp_and_an_http_member() {
         let _ = socket.close(None);
     }
 
+    // What jkd asks a recovering HTTP member before its first request (see
+    // a_recovering_http_member_answers_a_probe_before_it_gets_a_request): Tomcat
+    // answers `OPTIONS *` itself, with no webapp involved, and not with a 5xx.
+    let probe = tomcat::http_request(
+        node2.http_port(),
+        b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        TIMEOUT,
+    )
+    .expect("OPTIONS * to Tomcat's HTTP connector");
+    assert_eq!(probe.status, 200, "{}", probe.text());
+
     // The HTTP member's Tomcat dies: GETs fail over to the AJP member, none is lost.
     let mut node2 = node2;
     node2.kill();
@@ -722,4 +733,147 @@ fn a_short_small_answer_from_an_http_member_is_cut_not_completed() {
         "{}",
         jkd.log()
     );
+}
+
+/// A member that records every request and answers them only while `serving` is
+/// set: unset, it is a Tomcat that accepts connections on its bound port but is not
+/// started yet. `OPTIONS *` gets 200 and an `Allow` header, as Tomcat answers it.
+fn waking(
+    serving: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock member");
+    let port = listener.local_addr().expect("addr").port();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>> = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for (connection, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { return };
+            let record = record.clone();
+            let serving = serving.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(TIMEOUT));
+                while let Some((method, target)) = read_request(&mut s) {
+                    let options = method == "OPTIONS";
+                    if let Ok(mut v) = record.lock() {
+                        v.push(Seen {
+                            connection,
+                            method,
+                            target,
+                        });
+                    }
+                    if !serving.load(std::sync::atomic::Ordering::SeqCst) {
+                        // Unanswered: jkd gives up and closes the connection.
+                        continue;
+                    }
+                    let answer = if options {
+                        "HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nwaking"
+                    };
+                    if s.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// A member leaving its error state after `recover_time` is asked `OPTIONS *` first,
+/// as an AJP member gets a CPing: while it does not answer within `ping_timeout`, it
+/// stays in error and the request (here a POST, which jkd never sends twice) goes to
+/// the other member instead of waiting out the reply timeout and failing with 504;
+/// once it answers, the request that probed it is served by it.
+#[test]
+fn a_recovering_http_member_answers_a_probe_before_it_gets_a_request() {
+    let serving: std::sync::Arc<std::sync::atomic::AtomicBool> = Default::default();
+    let (member, seen) = waking(serving.clone());
+    let (good, _) = answers(200, "good");
+    let dir = TempDir::new("probe");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.maintain=1\nworker.list=lb,jkstatus\n\
+             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=waking,good\nworker.lb.mount=/*\n\
+             worker.lb.recover_time=1\n\
+             worker.waking.type=http\nworker.waking.host=127.0.0.1\nworker.waking.port={member}\n\
+             worker.waking.reply_timeout=500\nworker.waking.ping_timeout=500\n\
+             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    let cookie = ("Cookie", "JSESSIONID=abc.waking");
+    let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let state = || {
+        let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
+        status
+            .lines()
+            .find(|l| l.starts_with("Member: name=waking "))
+            .and_then(|l| l.split(" state=").nth(1))
+            .and_then(|v| v.split(' ').next())
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let recovering = || {
+        poll(TIMEOUT, || (state() == "ERR/REC").then_some(()))
+            .unwrap_or_else(|| panic!("never ERR/REC: {}\n{}", state(), jkd.log()))
+    };
+
+    // The session's member hangs: the GET waits one reply timeout, then fails over.
+    let r = get(&jkd, "/first", &[cookie]);
+    assert_eq!((r.status, r.text()), (200, "good".to_string()));
+    assert_eq!(state(), "ERR");
+
+    // Still hanging when recover_time is over: the probe is not answered, the POST
+    // goes to the other member and is never sent to the hanging one.
+    recovering();
+    let r = post(jkd.port, "/form", &[cookie], b"a=1");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "good".to_string()),
+        "{:?}\n{}",
+        seen_now(),
+        jkd.log()
+    );
+    let asked: Vec<(String, String)> = seen_now()
+        .into_iter()
+        .map(|s| (s.method, s.target))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("GET".to_string(), "/first".to_string()),
+            ("OPTIONS".to_string(), "*".to_string())
+        ],
+        "{}",
+        jkd.log()
+    );
+    assert_eq!(state(), "ERR", "a failed probe leaves the member in error");
+
+    // Started: the next probe is answered, and the request that probed goes to it.
+    serving.store(true, std::sync::atomic::Ordering::SeqCst);
+    recovering();
+    let r = get(&jkd, "/third", &[cookie]);
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "waking".to_string()),
+        "{:?}\n{}",
+        seen_now(),
+        jkd.log()
+    );
+    let last: Vec<(String, String)> = seen_now()
+        .into_iter()
+        .skip(2)
+        .map(|s| (s.method, s.target))
+        .collect();
+    assert_eq!(
+        last,
+        [
+            ("OPTIONS".to_string(), "*".to_string()),
+            ("GET".to_string(), "/third".to_string())
+        ]
+    );
+    assert_eq!(state(), "OK");
 }

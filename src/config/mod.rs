@@ -877,10 +877,10 @@ fn member_protocol(r: &mut Reader<'_>, lb: &str, m: &str) -> Option<AjpProtocol>
 
 /// Settings of the AJP protocol itself that a `type=http` worker has no use for: said
 /// once, so that nobody believes a CPing or a secret protects an HTTP member.
+/// (`ping_timeout` is used: it bounds the `OPTIONS *` probe of a recovering member.)
 fn warn_ajp_only_settings(r: &mut Reader<'_>, name: &str) {
     const AJP_ONLY: &[&str] = &[
         "ping_mode",
-        "ping_timeout",
         "connect_timeout",
         "prepost_timeout",
         "connection_ping_interval",
@@ -1153,7 +1153,9 @@ mod tests {
 
     #[test]
     fn type_http_in_the_workers_file_works_but_is_said_to_break_mod_jk() {
-        let text = format!("{MIXED}worker.node2.type=http\nworker.node2.ping_mode=A\n");
+        let text = format!(
+            "{MIXED}worker.node2.type=http\nworker.node2.ping_mode=A\nworker.node2.ping_timeout=3000\n"
+        );
         let loaded = load_pair("http-main", &text, None);
         let said = |what: &str| {
             loaded
@@ -1163,8 +1165,11 @@ mod tests {
         };
         assert!(said("type=http is jkd's own"), "{:?}", loaded.diagnostics);
         assert!(said("ping_mode belongs to AJP"), "{:?}", loaded.diagnostics);
+        // ping_timeout bounds an HTTP member's recovery probe.
+        assert!(!said("ping_timeout"), "{:?}", loaded.diagnostics);
         let config = loaded.config.unwrap();
         assert_eq!(member(&config, "lb", "node2").protocol, AjpProtocol::Http);
+        assert_eq!(member(&config, "lb", "node2").ping_timeout, 3000);
         // Without a port, Tomcat's HTTP connector's default.
         let direct = load_pair(
             "http-direct",

@@ -1079,7 +1079,7 @@ async fn http_attempt(
     // A request that must not be sent twice goes on a connection that cannot have
     // timed out at the member meanwhile.
     let max_idle = (!out.idempotent()).then_some(crate::runtime::http_pool::SAFE_IDLE);
-    let lease = match pool.acquire(max_idle).await {
+    let mut lease = match pool.acquire(max_idle).await {
         Ok(l) => l,
         Err(e) => {
             plan.not_connected(&chosen, &e);
@@ -1087,12 +1087,25 @@ async fn http_attempt(
             return HttpAttempt::Again(body);
         }
     };
+    let member_host = HeaderValue::from_str(&format!(
+        "{}:{}",
+        member.settings.host, member.settings.port
+    ))
+    .ok();
+    // A member leaving its error state answers a probe before it gets the request,
+    // as an AJP member answers a CPing: otherwise the request would be the probe.
+    if chosen.probe()
+        && let Some(host) = member_host.clone()
+        && let Err(e) = lease.probe(host, pool.timeouts.ping).await
+    {
+        lease.close();
+        plan.not_connected(&chosen, &e);
+        *last_error = Some(ProxyError::Unavailable);
+        return HttpAttempt::Again(body);
+    }
     let mut head = out.upstream_request();
     if !head.headers.contains_key(http::header::HOST)
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "{}:{}",
-            member.settings.host, member.settings.port
-        ))
+        && let Some(v) = member_host
     {
         // An HTTP/1.0 client may name no host; HTTP/1.1 requires one.
         head.headers.insert(http::header::HOST, v);

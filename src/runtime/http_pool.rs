@@ -12,8 +12,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
+use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -92,6 +94,15 @@ impl Body for UpstreamBody {
 /// request goes out; an idempotent request resends instead (see `upstream::send`).
 pub const SAFE_IDLE: Duration = Duration::from_secs(2);
 
+/// A probe's exchange broke (hyper's error, as an I/O failure of the connection).
+fn broken(e: impl std::error::Error + Send + Sync + 'static) -> ConnError {
+    ConnError::Io(io::Error::other(e))
+}
+
+/// The most of a probe's answer read to keep its connection (an `OPTIONS *` answer is
+/// headers and at most a few bytes).
+const PROBE_ANSWER_LIMIT: usize = 64 * 1024;
+
 /// An idle connection: its sending half, and when it was last used.
 struct Idle {
     sender: SendRequest<UpstreamBody>,
@@ -163,6 +174,47 @@ impl HttpLease {
             });
         } else {
             self.close();
+        }
+    }
+
+    /// Asks the member whether it serves before a recovering member gets a request:
+    /// `OPTIONS *` (RFC 9110 9.3.7: about the server, not a resource), answered within
+    /// `within` by anything but a 5xx. The HTTP side of the CPing that precedes an AJP
+    /// member's first request after recovery: a restarting Tomcat accepts connections
+    /// on its bound port long before it answers, and a request sent into it would wait
+    /// out the reply timeout (a POST would be lost). A small answer is read whole so
+    /// that the connection then carries the request; anything else closes it and a
+    /// fresh one is opened under the same slot.
+    pub async fn probe(&mut self, host: HeaderValue, within: Duration) -> Result<(), AcquireError> {
+        let asked = async {
+            let request = hyper::Request::builder()
+                .method(hyper::Method::OPTIONS)
+                .uri("*")
+                .header(hyper::header::HOST, host)
+                .body(UpstreamBody::empty())
+                .map_err(broken)?;
+            self.sender.ready().await.map_err(broken)?;
+            let answer = self.sender.send_request(request).await.map_err(broken)?;
+            let status = answer.status();
+            let mut body = answer.into_body();
+            let mut read = 0usize;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(broken)?;
+                read += frame.data_ref().map_or(0, Bytes::len);
+                if read > PROBE_ANSWER_LIMIT {
+                    return Ok((status, false));
+                }
+            }
+            Ok::<_, ConnError>((status, true))
+        };
+        match tokio::time::timeout(within, asked).await {
+            Err(_) => Err(AcquireError::Connect(ConnError::Timeout)),
+            Ok(Err(e)) => Err(AcquireError::Connect(e)),
+            Ok(Ok((status, _))) if status.is_server_error() => Err(AcquireError::Connect(
+                ConnError::Unexpected("the member answered its probe with a server error"),
+            )),
+            Ok(Ok((_, true))) => Ok(()),
+            Ok(Ok((_, false))) => self.reconnect().await,
         }
     }
 
