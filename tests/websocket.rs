@@ -242,3 +242,141 @@ fn a_websocket_ends_cleanly_when_its_tomcat_dies_and_without_http_port_jkd_says_
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Opens `/ws/echo` through jkd as an HTTP/2 client does (RFC 8441: an extended
+/// CONNECT on a stream of an h2c connection, what browsers send over an h2
+/// connection whose server allows it), then bridges the stream to a local socket so
+/// that tungstenite speaks WebSocket over it. Returns the socket and jkd's status.
+fn open_over_http2(jkd: &Jkd, cookie: &str) -> (WebSocket<TcpStream>, u16) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let port = jkd.port;
+    let cookie = cookie.to_string();
+    let bridge = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bridge_port = bridge.local_addr().unwrap().port();
+    bridge.set_nonblocking(true).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Result<u16, String>>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let failed = tx.clone();
+            let opened = async move {
+                let why = |what: &'static str| move |e: hyper::Error| format!("{what}: {e}");
+                let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                        .await
+                        .map_err(why("handshake"))?;
+                // Driven until jkd's SETTINGS arrived: they must allow extended CONNECT
+                // (SETTINGS_ENABLE_CONNECT_PROTOCOL). hyper reads them in a task of its
+                // own, which wakes nobody here: looked at every 10 ms.
+                let mut conn = Box::pin(conn);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while !conn.is_extended_connect_protocol_enabled() {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err("jkd's SETTINGS do not allow extended CONNECT".to_string());
+                    }
+                    tokio::select! {
+                        ended = conn.as_mut() => {
+                            return Err(format!("the connection ended: {ended:?}"));
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    }
+                }
+                tokio::spawn(conn);
+                sender.ready().await.map_err(why("ready"))?;
+                let request = http::Request::builder()
+                    .method(http::Method::CONNECT)
+                    .uri(format!("http://127.0.0.1:{port}/ws/echo"))
+                    .header("sec-websocket-version", "13")
+                    .header("cookie", cookie)
+                    .extension(hyper::ext::Protocol::from_static("websocket"))
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .map_err(|e| e.to_string())?;
+                let answer = sender.send_request(request).await.map_err(why("CONNECT"))?;
+                let status = answer.status().as_u16();
+                if status != 200 {
+                    return Ok(status);
+                }
+                let upgraded = hyper::upgrade::on(answer).await.map_err(why("upgrade"))?;
+                let listener =
+                    tokio::net::TcpListener::from_std(bridge).map_err(|e| e.to_string())?;
+                let _ = tx.send(Ok(status));
+                let (mut local, _) = listener.accept().await.map_err(|e| e.to_string())?;
+                let mut stream = TokioIo::new(upgraded);
+                let _ = tokio::io::copy_bidirectional(&mut stream, &mut local).await;
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut local).await;
+                Ok(status)
+            };
+            match opened.await {
+                Ok(status) => {
+                    let _ = failed.send(Ok(status));
+                }
+                Err(e) => {
+                    let _ = failed.send(Err(e));
+                }
+            }
+        });
+    });
+    let status = rx
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("no answer to the extended CONNECT: {e}\n{}", jkd.log()))
+        .unwrap_or_else(|e| panic!("WebSocket over HTTP/2 through jkd: {e}\n{}", jkd.log()));
+    assert_eq!(status, 200, "{}", jkd.log());
+    let stream = TcpStream::connect(("127.0.0.1", bridge_port)).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let socket = WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None);
+    (socket, status)
+}
+
+/// A WebSocket opened by an HTTP/2 client (RFC 8441 extended CONNECT) goes to the
+/// session's node like one opened over HTTP/1.1: the member gets the HTTP/1.1
+/// handshake, jkd answers the stream with 200 and relays it both ways; closing it
+/// ends it cleanly.
+#[test]
+fn an_http2_client_opens_its_websocket_on_a_stream_of_its_connection() {
+    let node1 = node("node1");
+    let node2 = node("node2");
+    let c = cluster(&[&node1, &node2]);
+    let (cookie, home) = session(&c.jkd);
+    let session_id = cookie.trim_start_matches("JSESSIONID=").to_string();
+    for i in 0..2 {
+        let (mut socket, status) = open_over_http2(&c.jkd, &cookie);
+        assert_eq!(status, 200);
+        let answer = echo(&mut socket, &format!("over h2 {i}"));
+        assert_eq!(
+            answer,
+            format!("node={home} session={session_id} echo=over h2 {i}"),
+            "{}",
+            c.jkd.log()
+        );
+        socket.close(None).unwrap();
+        assert!(ends_cleanly(&mut socket), "{}", c.jkd.log());
+    }
+
+    // An open WebSocket is a stream in flight: a connection quiet for longer than the
+    // keep-alive timeout (1 s here) plus the GOAWAY grace (2 s) is not closed under it.
+    let extend = c._dir.0.join("jkd.properties");
+    let quick = start(
+        &c.workers,
+        &[
+            "--extend",
+            extend.to_str().unwrap(),
+            "--keepalive-timeout",
+            "1",
+        ],
+    );
+    let (mut socket, _) = open_over_http2(&quick, &cookie);
+    assert!(echo(&mut socket, "before").ends_with("echo=before"));
+    // Waiting out the timeouts is the point here.
+    std::thread::sleep(Duration::from_millis(4_000));
+    assert!(
+        echo(&mut socket, "after").ends_with("echo=after"),
+        "{}",
+        quick.log()
+    );
+}

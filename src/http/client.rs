@@ -437,20 +437,43 @@ async fn serve_auto(live: Arc<Live>, io: ClientIo, info: ConnInfo) {
     let activity = io.activity.clone();
     let counted = activity.clone();
     let per_request = info.clone();
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |req: Request<Incoming>| {
         let rt = live.load();
         let info = per_request.clone();
         let _ = counted.request_began();
         let guard = InFlight(counted.clone());
+        // A CONNECT stream becomes a tunnel once answered with 2xx (a WebSocket, RFC
+        // 8441): hyper hands it over through this.
+        let on_upgrade = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned();
         async move {
             let resp = super::handle(rt, req, info, None).await;
-            drop(guard);
+            let relay = resp
+                .extensions()
+                .get::<super::websocket::Upgrade>()
+                .and_then(super::websocket::Upgrade::take);
+            match (relay, on_upgrade) {
+                (Some(relay), Some(on_upgrade)) if resp.status().is_success() => {
+                    // The stream counts as a request in flight until the WebSocket ends,
+                    // so an idle connection's GOAWAY does not come while it is open.
+                    tokio::spawn(async move {
+                        match on_upgrade.await {
+                            Ok(upgraded) => {
+                                super::websocket::relay(&mut TokioIo::new(upgraded), relay).await;
+                            }
+                            Err(e) => tracing::debug!("WebSocket stream not opened: {e}"),
+                        }
+                        drop(guard);
+                    });
+                }
+                _ => drop(guard),
+            }
             Ok::<_, Infallible>(resp)
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http2()
+        .enable_connect_protocol()
         .timer(hyper_util::rt::TokioTimer::new())
         .keep_alive_interval(Some(limits.timeout))
         .keep_alive_timeout(limits.timeout.min(Duration::from_secs(20)))

@@ -308,7 +308,7 @@ async fn route<'r>(
         body_without_length,
         names,
     );
-    if websocket::is_upgrade(parts) {
+    if websocket::is_websocket(parts) {
         let upgrade = websocket::forward(&target, rule, &out, parts, &conn, rt.draining.clone());
         return Box::pin(upgrade).await;
     }

@@ -1,5 +1,9 @@
 //! WebSocket to the member the balancer picks: AJP cannot carry it, so the handshake goes over HTTP/1.1 to that member's HTTP connector (`http_port`), and after its 101 the client and backend sockets are relayed both ways until either side closes.
 //!
+//! An HTTP/2 client opens its WebSocket with an extended CONNECT (RFC 8441) on a
+//! stream of its connection; the member still gets the HTTP/1.1 handshake, and the
+//! stream is relayed to its socket once jkd has answered `200`.
+//!
 //! The member is chosen exactly as for an AJP request (session route, activation,
 //! states, distance; a member whose HTTP connector refuses the connection is marked
 //! and the next one tried). The open WebSocket counts as busy on its member until it
@@ -26,6 +30,23 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// How often an open WebSocket checks whether its member was stopped.
 const MEMBER_CHECK: Duration = Duration::from_secs(1);
+
+/// Whether a request opens a WebSocket: an HTTP/1.1 upgrade or an HTTP/2 extended
+/// CONNECT.
+pub fn is_websocket(parts: &http::request::Parts) -> bool {
+    is_upgrade(parts) || is_extended_connect(parts)
+}
+
+/// Whether an HTTP/2 request is an extended CONNECT for a WebSocket (RFC 8441 §4):
+/// `:method CONNECT` with `:protocol websocket`, which jkd allows in its SETTINGS.
+pub fn is_extended_connect(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::CONNECT
+        && parts.version == http::Version::HTTP_2
+        && parts
+            .extensions
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+}
 
 /// Whether a request asks to become a WebSocket (RFC 6455 §4.1).
 pub fn is_upgrade(parts: &http::request::Parts) -> bool {
@@ -89,6 +110,7 @@ pub async fn forward(
     let Some(mut plan) = Plan::new(target, rule, out) else {
         return Err(ProxyError::Unsupported("not a worker that forwards"));
     };
+    let h2 = is_extended_connect(parts);
     let request = handshake_request(parts, out, conn);
     while let Some(chosen) = plan.next().await {
         let settings = &chosen.member.settings;
@@ -144,11 +166,15 @@ pub async fn forward(
             }
         };
         let mut resp = response_of(&head)?;
+        let accepted = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if h2 && accepted {
+            over_http2(&mut resp);
+        }
         if let Some(cookie) = &chosen.cookie {
             resp.headers_mut()
                 .append(http::header::SET_COOKIE, cookie.clone());
         }
-        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        if !accepted {
             // The application refused the WebSocket (403, 404, ...): its answer, whole
             // when it says how long it is.
             let body = refusal_body(&head, early, &mut backend).await;
@@ -187,19 +213,68 @@ fn member_watch(target: &Target, name: &str) -> Box<dyn Fn() -> bool + Send + Sy
     })
 }
 
+/// An accepted WebSocket as an HTTP/2 client is told (RFC 8441 §5): `200` instead of
+/// `101`, without the HTTP/1.1 handshake's connection-specific headers (HTTP/2 forbids
+/// them) and without `Sec-WebSocket-Accept`, which answered jkd's key, not the
+/// client's (it sent none). Subprotocol and extensions stay.
+fn over_http2(resp: &mut Response<ProxyBody>) {
+    *resp.status_mut() = StatusCode::OK;
+    let headers = resp.headers_mut();
+    for name in [
+        http::header::CONNECTION,
+        http::header::UPGRADE,
+        http::header::SEC_WEBSOCKET_ACCEPT,
+        http::header::HeaderName::from_static("keep-alive"),
+        http::header::HeaderName::from_static("proxy-connection"),
+        http::header::TRANSFER_ENCODING,
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1: 16 random bytes, base64) for the
+/// HTTP/1.1 handshake jkd makes on behalf of an HTTP/2 client, which has none.
+fn handshake_key() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 16];
+    // Only a nonce against caching intermediaries, not a secret: a failed read leaves
+    // zeros, which the member accepts as well.
+    let _ = getrandom::fill(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// The handshake as the member's HTTP connector gets it: the client's request line and
-/// headers (Upgrade and Connection included), plus who the client is.
+/// headers (Upgrade and Connection included), plus who the client is. An HTTP/2
+/// extended CONNECT becomes the HTTP/1.1 handshake it stands for (RFC 8441 §5): a GET
+/// with `Host` from `:authority`, `Upgrade: websocket` and a key of jkd's.
 fn handshake_request(parts: &http::request::Parts, out: &Outbound<'_>, conn: &ConnInfo) -> Vec<u8> {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut head = Vec::with_capacity(1024);
     head.extend_from_slice(b"GET ");
     head.extend_from_slice(target.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()));
+    if is_extended_connect(parts) {
+        if let Some(host) = host {
+            head.extend_from_slice(b"Host: ");
+            head.extend_from_slice(host);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"Upgrade: websocket\r\nSec-WebSocket-Key: ");
+        head.extend_from_slice(handshake_key().as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
     let mut forwarded_for: Option<&[u8]> = None;
     for (name, value) in &parts.headers {
         match name.as_str() {
             // Written below, once, from what jkd knows.
             "x-forwarded-proto" | "x-forwarded-host" | "connection" => continue,
+            // Written above for an HTTP/2 client (which sends neither).
+            "host" | "upgrade" | "sec-websocket-key" if is_extended_connect(parts) => continue,
             "x-forwarded-for" if forwarded_for.is_none() => {
                 forwarded_for = Some(value.as_bytes());
                 continue;
@@ -222,9 +297,9 @@ fn handshake_request(parts: &http::request::Parts, out: &Outbound<'_>, conn: &Co
     head.extend_from_slice(conn.peer.ip().to_string().as_bytes());
     head.extend_from_slice(b"\r\nX-Forwarded-Proto: ");
     head.extend_from_slice(if out.is_ssl() { b"https" } else { b"http" });
-    if let Some(host) = parts.headers.get(http::header::HOST) {
+    if let Some(host) = host {
         head.extend_from_slice(b"\r\nX-Forwarded-Host: ");
-        head.extend_from_slice(host.as_bytes());
+        head.extend_from_slice(host);
     }
     head.extend_from_slice(b"\r\n\r\n");
     head
