@@ -140,6 +140,9 @@ pub struct MemberRuntime {
     pub last_reset: Instant,
     /// `counters.elected` at the last maintenance: unchanged since means idle.
     pub(super) elected_snapshot: u64,
+    /// The member's application health check failed last time it ran: it stays in
+    /// error (no recovery after `recover_time`) until a check passes.
+    pub health_failing: bool,
 }
 
 impl MemberRuntime {
@@ -160,6 +163,7 @@ impl MemberRuntime {
             last_error: None,
             last_reset: now,
             elected_snapshot: 0,
+            health_failing: false,
         }
     }
 }

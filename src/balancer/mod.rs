@@ -969,7 +969,10 @@ impl<E> Balancer<E> {
                 let since = m
                     .last_error
                     .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
-                if since > recover {
+                // A member whose application health check fails comes back only
+                // through a passing check (`health_checked`), not after recover_time:
+                // its CPing would pass while the application is dead.
+                if since > recover && !m.health_failing {
                     if method != Method::Busyness {
                         m.lb_value = curmax;
                     }
@@ -995,6 +998,42 @@ impl<E> Balancer<E> {
             Self::force_recovery(&mut inner, &self.members, None);
         }
         true
+    }
+
+    /// The result of member `index`'s application health check (jkd's
+    /// `health_check_uri`). A failure puts the member in error (counted as one) and
+    /// keeps it there: maintenance does not mark it for recovery while its check
+    /// fails. The first pass after failures marks it for recovery at once, as the
+    /// manager's `recover` does (its next request is a probe). Returns the member's
+    /// state when this result changed it.
+    pub fn health_checked(&self, index: usize, passed: bool, now: Instant) -> Option<MemberState> {
+        let mut inner = self.inner.lock();
+        let curmax = if inner.tunables.method == Method::Busyness {
+            None
+        } else {
+            inner.live.iter().map(|m| m.lb_value).max()
+        };
+        let (member, m) = inner.one(&self.members, index)?;
+        if !passed {
+            let was_failing = std::mem::replace(&mut m.health_failing, true);
+            m.last_error = Some(now);
+            if m.state == MemberState::Error && was_failing {
+                return None;
+            }
+            member.counters.errors.fetch_add(1, Ordering::Relaxed);
+            m.first_error.get_or_insert(now);
+            m.state = MemberState::Error;
+            return Some(MemberState::Error);
+        }
+        if !std::mem::replace(&mut m.health_failing, false) || m.state != MemberState::Error {
+            return None;
+        }
+        if let Some(v) = curmax {
+            m.lb_value = v;
+        }
+        member.counters.reply_timeouts.store(0, Ordering::Relaxed);
+        m.state = MemberState::Recover;
+        Some(MemberState::Recover)
     }
 
     /// The manager's `recover`: an ERR member is marked for recovery at once.

@@ -585,3 +585,47 @@ fn a_finished_attempt_is_reported_once_and_counts_reply_timeouts_itself() {
     assert_ne!(state(&b, 0), MemberState::Error);
     drop(req);
 }
+
+#[test]
+fn a_member_whose_health_check_fails_stays_in_error_until_a_check_passes() {
+    let (b, t0) = lb("worker.lb.recover_time=60\nworker.maintain=60\n", "a,b");
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // CPing would pass; the application's check does not: a leaves the rotation.
+    assert_eq!(b.health_checked(0, false, at(1)), Some(MemberState::Error));
+    assert_eq!(b.snapshot()[0].health_failing, true);
+    assert_eq!(run(&b, Some("s.a"), &[], at(2)).0, vec![1]);
+    // Failing again: no new error counted, no change.
+    assert_eq!(b.health_checked(0, false, at(11)), None);
+    assert_eq!(b.members[0].counters.errors.load(Ordering::Relaxed), 1);
+    // Long past recover_time, maintenance does not mark it for recovery.
+    assert!(b.maintain(at(300)));
+    assert_eq!(state(&b, 0), MemberState::Error);
+    // The first passing check does, and the next request to it is a probe.
+    assert_eq!(
+        b.health_checked(0, true, at(301)),
+        Some(MemberState::Recover)
+    );
+    assert_eq!(b.health_checked(0, true, at(311)), None);
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!("expected a try")
+    };
+    assert_eq!((c.member, c.probe), (0, true));
+    b.begin(&req, &c);
+    b.report(&mut req, ok(), true, at(312));
+    assert_eq!(state(&b, 0), MemberState::Ok);
+}
+
+#[test]
+fn a_passing_health_check_does_not_cut_short_an_error_the_requests_found() {
+    let (b, t0) = lb("worker.lb.recover_time=60\nworker.maintain=60\n", "a,b");
+    let (tried, _) = run(&b, Some("s.a"), &[0], t0);
+    assert_eq!(tried, vec![0, 1]);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    // The application answers its check, but the member failed a request: it waits
+    // out recover_time as before.
+    assert_eq!(b.health_checked(0, true, t0 + Duration::from_secs(5)), None);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    assert!(b.maintain(t0 + Duration::from_secs(121)));
+    assert_eq!(state(&b, 0), MemberState::Recover);
+}

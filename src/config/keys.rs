@@ -220,9 +220,15 @@ pub fn deprecated(key: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// Attributes only jkd knows (mod_jk 1.2.48 refuses to start on them): where a
-/// member's HTTP connector is, for WebSocket. Kept in an `--extend` file, they leave
-/// the workers file usable by mod_jk.
-pub const JKD_ONLY: &[&str] = &["http_port", "http_host"];
+/// member's HTTP connector is, for WebSocket, and a member's application health
+/// check. Kept in an `--extend` file, they leave the workers file usable by mod_jk.
+pub const JKD_ONLY: &[&str] = &[
+    "http_port",
+    "http_host",
+    "health_check_uri",
+    "health_check_interval",
+    "health_check_timeout",
+];
 
 /// Worker types only jkd knows (mod_jk refuses to start on an unknown type): `http`,
 /// a backend reached over HTTP/1.1.

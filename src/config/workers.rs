@@ -77,7 +77,18 @@ pub struct AjpSettings {
     pub http_port: Option<u16>,
     /// jkd-only `http_host`; the AJP host when not given.
     pub http_host: Option<String>,
+    /// jkd-only application health check of a balancer member: a GET of this URI
+    /// over AJP every `health_check_interval`; `None`: off (CPing only).
+    pub health_check_uri: Option<String>,
+    /// seconds between two health checks (`health_check_interval`, default 10)
+    pub health_check_interval: i32,
+    /// milliseconds a health check may take (`health_check_timeout`; default: the
+    /// worker's `ping_timeout`)
+    pub health_check_timeout: i32,
 }
+
+/// Seconds between two application health checks of a member.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: i32 = 10;
 
 impl AjpSettings {
     /// Where the worker's HTTP connector listens: `host` and `port` of a `type=http`
@@ -355,6 +366,37 @@ impl Reader<'_> {
             None => None,
         };
         let http_host = self.string(name, "http_host");
+        let health_check_uri = match self.string(name, "health_check_uri") {
+            Some(uri) if uri.starts_with('/') && !uri.bytes().any(|b| b.is_ascii_whitespace()) => {
+                Some(uri)
+            }
+            Some(uri) => {
+                self.warn(
+                    name,
+                    "health_check_uri",
+                    format!("'{uri}' is not a path starting with '/': no health check"),
+                );
+                None
+            }
+            None => None,
+        };
+        let mut health_check_interval =
+            self.int(name, "health_check_interval", DEFAULT_HEALTH_CHECK_INTERVAL);
+        if health_check_interval < 1 {
+            self.warn(
+                name,
+                "health_check_interval",
+                format!(
+                    "{health_check_interval} is below 1 second; \
+                     {DEFAULT_HEALTH_CHECK_INTERVAL} is used"
+                ),
+            );
+            health_check_interval = DEFAULT_HEALTH_CHECK_INTERVAL;
+        }
+        let health_check_timeout = match self.int(name, "health_check_timeout", 0) {
+            t if t > 0 => t,
+            _ => ping_timeout,
+        };
         AjpSettings {
             protocol,
             host,
@@ -385,6 +427,9 @@ impl Reader<'_> {
             secret,
             http_port,
             http_host,
+            health_check_uri,
+            health_check_interval,
+            health_check_timeout,
         }
     }
 
