@@ -592,7 +592,7 @@ fn a_member_whose_health_check_fails_stays_in_error_until_a_check_passes() {
     let at = |s: u64| t0 + Duration::from_secs(s);
     // CPing would pass; the application's check does not: a leaves the rotation.
     assert_eq!(b.health_checked(0, false, at(1)), Some(MemberState::Error));
-    assert_eq!(b.snapshot()[0].health_failing, true);
+    assert!(b.snapshot()[0].health_failing);
     assert_eq!(run(&b, Some("s.a"), &[], at(2)).0, vec![1]);
     // Failing again: no new error counted, no change.
     assert_eq!(b.health_checked(0, false, at(11)), None);
