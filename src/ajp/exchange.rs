@@ -16,6 +16,15 @@ pub trait BodySource: Send {
     fn next_chunk(&mut self, max: usize) -> impl Future<Output = io::Result<Option<Bytes>>> + Send;
 }
 
+/// The body of a request that has none (jkd's own requests: health checks).
+pub struct NoBody;
+
+impl BodySource for NoBody {
+    async fn next_chunk(&mut self, _max: usize) -> io::Result<Option<Bytes>> {
+        Ok(None)
+    }
+}
+
 /// How far an exchange got before it failed; decides whether a retry is safe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
@@ -472,15 +481,6 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
-
-    /// An empty body source.
-    struct NoBody;
-
-    impl BodySource for NoBody {
-        async fn next_chunk(&mut self, _max: usize) -> io::Result<Option<Bytes>> {
-            Ok(None)
-        }
-    }
 
     /// A backend that accepts one connection and runs `then` on it; returns a
     /// connection to it.

@@ -997,6 +997,20 @@ impl<E> Balancer<E> {
         if non_error == 0 {
             Self::force_recovery(&mut inner, &self.members, None);
         }
+        // A member whose application check fails is forced back only while no other
+        // member can take requests (mod_jk's forced recovery: better a try than a
+        // certain 503); once one can, it returns to error until a check passes.
+        let healthy = inner
+            .live
+            .iter()
+            .any(|m| m.state.usable(m.activation) && !m.health_failing);
+        if healthy {
+            for m in &mut inner.live {
+                if m.state == MemberState::Force && m.health_failing {
+                    m.state = MemberState::Error;
+                }
+            }
+        }
         true
     }
 

@@ -629,3 +629,25 @@ fn a_passing_health_check_does_not_cut_short_an_error_the_requests_found() {
     assert!(b.maintain(t0 + Duration::from_secs(121)));
     assert_eq!(state(&b, 0), MemberState::Recover);
 }
+
+#[test]
+fn a_member_failing_its_health_check_is_forced_back_only_while_nothing_else_serves() {
+    let (b, t0) = lb("worker.lb.recover_time=60\nworker.maintain=1\n", "a,b");
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    b.health_checked(0, false, at(1));
+    b.health_checked(1, false, at(1));
+    // Both in error: maintenance forces both back (mod_jk's forced recovery).
+    assert!(b.maintain(at(2)));
+    assert_eq!(
+        (state(&b, 0), state(&b, 1)),
+        (MemberState::Force, MemberState::Force)
+    );
+    // b's check passes: a, whose check still fails, goes back to error.
+    assert_eq!(b.health_checked(1, true, at(3)), None);
+    assert!(b.maintain(at(4)));
+    assert_eq!(
+        (state(&b, 0), state(&b, 1)),
+        (MemberState::Error, MemberState::Force)
+    );
+    assert_eq!(run(&b, Some("s.a"), &[], at(5)).0, vec![1]);
+}

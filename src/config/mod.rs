@@ -1140,6 +1140,43 @@ mod tests {
                          worker.node2.port=8010\nworker.node2.reply_timeout=5000\n";
 
     #[test]
+    fn health_check_keys_come_from_an_extend_file_with_their_defaults() {
+        let loaded = load_pair(
+            "health",
+            MIXED,
+            Some(
+                "worker.node1.health_check_uri=/app/health?deep=1\n\
+                 worker.node2.health_check_uri=app/health\n\
+                 worker.node2.health_check_interval=0\n",
+            ),
+        );
+        let warned = |what: &str| {
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == diag::Severity::Warning && d.message.contains(what))
+        };
+        assert!(
+            warned("'app/health' is not a path"),
+            "{:?}",
+            loaded.diagnostics
+        );
+        assert!(warned("0 is below 1 second"), "{:?}", loaded.diagnostics);
+        let config = loaded.config.unwrap();
+        let node1 = member(&config, "lb", "node1");
+        assert_eq!(
+            node1.health_check_uri.as_deref(),
+            Some("/app/health?deep=1")
+        );
+        assert_eq!(node1.health_check_interval, 10);
+        // Bounded by ping_timeout unless given.
+        assert_eq!(node1.health_check_timeout, 10000);
+        let node2 = member(&config, "lb", "node2");
+        assert_eq!(node2.health_check_uri, None);
+        assert_eq!(node2.health_check_interval, 10);
+    }
+
+    #[test]
     fn an_extend_file_turns_an_ajp_member_into_an_http_one_quietly() {
         let loaded = load_pair(
             "http-overlay",

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod client;
 pub mod compressed;
+pub mod health;
 pub mod http_pool;
 pub mod listen;
 pub mod responses;
@@ -56,6 +57,8 @@ pub struct AjpWorker {
     pub last_reset: AtomicI64,
     /// The responses it answered, by status code (`jkd_responses_total`).
     pub responses: responses::ResponseCounts,
+    /// Its application health checks (`health_check_uri`), as a balancer member.
+    pub health: health::HealthSchedule,
 }
 
 /// [`AjpWorker::last_reset`] of a worker whose statistics were never reset.
@@ -75,6 +78,7 @@ impl AjpWorker {
             counters: Arc::default(),
             last_reset: AtomicI64::new(NEVER_RESET),
             responses: Default::default(),
+            health: Default::default(),
         })
     }
 
@@ -442,6 +446,7 @@ impl Runtime {
             match t {
                 Target::Lb(lb) => {
                     lb.maintain(now);
+                    health::start_due(lb, now);
                     for m in &lb.members {
                         m.endpoint.close_idle();
                     }

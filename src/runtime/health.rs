@@ -1,0 +1,167 @@
+//! Application health checks of balancer members (jkd's `health_check_uri`): a GET over AJP on the member's own pool every `health_check_interval`, judged by its status, the result handed to the balancer, which alone decides the member's state.
+//!
+//! CPing only proves that the container's connector answers: a Tomcat whose
+//! application failed to deploy, or lost its database, answers CPing all the same
+//! (users.md 2.5). A check asks the application itself; 2xx and 3xx pass, anything
+//! else (a 404 of an undeployed context, a 503, no answer within
+//! `health_check_timeout`, a refused connection) fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+
+use super::{AjpWorker, LbWorker};
+use crate::ajp::exchange::{self, NoBody, RequestBody};
+use crate::ajp::request::{
+    ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
+};
+use crate::balancer::MemberState;
+use crate::config::values::Activation;
+
+/// When a member's next check is due and whether one is under way; kept by its
+/// endpoint, so that it survives a reload that keeps the member.
+#[derive(Debug, Default)]
+pub struct HealthSchedule {
+    next_due: Mutex<Option<Instant>>,
+    running: AtomicBool,
+}
+
+impl HealthSchedule {
+    /// Whether a check is due at `now` and none is under way; if so, it is taken
+    /// (the next one falls `interval` later).
+    fn take_due(&self, now: Instant, interval: Duration) -> bool {
+        let mut next = self.next_due.lock();
+        if next.is_some_and(|due| now < due) || self.running.load(Ordering::Acquire) {
+            return false;
+        }
+        // Due again one interval later, less half of the upkeep's 1 s tick: a check
+        // due at a tick must not slip to the next one by the tick's jitter.
+        *next = Some(now + interval.saturating_sub(Duration::from_millis(500)));
+        self.running.store(true, Ordering::Release);
+        true
+    }
+}
+
+/// Starts the checks that are due among `lb`'s members; each runs in a task of its
+/// own and reports to the balancer when it ends.
+pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
+    // Checks are tasks: outside a runtime (never in jkd) there is nowhere to run them.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let checked = |m: &crate::balancer::Member<Arc<AjpWorker>>| {
+        m.endpoint.settings.health_check_uri.is_some()
+    };
+    if !lb.members.iter().any(checked) {
+        return;
+    }
+    let states = lb.snapshot();
+    for (index, member) in lb.members.iter().enumerate() {
+        let worker = &member.endpoint;
+        let Some(uri) = worker.settings.health_check_uri.clone() else {
+            continue;
+        };
+        // Stopped members take no traffic at all; HTTP members have no AJP check.
+        let stopped = states
+            .get(index)
+            .is_none_or(|s| s.activation == Activation::Stopped);
+        if stopped || worker.settings.protocol.is_http() {
+            continue;
+        }
+        let interval = Duration::from_secs(worker.settings.health_check_interval.max(1) as u64);
+        if !worker.health.take_due(now, interval) {
+            continue;
+        }
+        let lb = lb.clone();
+        let worker = worker.clone();
+        runtime.spawn(async move {
+            let result = check(&worker, &uri).await;
+            let passed = matches!(result, Ok(status) if (200..400).contains(&status));
+            let why = match &result {
+                Ok(status) => format!("answered {status}"),
+                Err(e) => e.clone(),
+            };
+            match lb.health_checked(index, passed, Instant::now()) {
+                Some(MemberState::Error) => tracing::warn!(
+                    lb = %lb.name, member = %worker.name,
+                    "health check GET {uri} failed ({why}): the member is in error until a check passes"
+                ),
+                Some(state) => tracing::info!(
+                    lb = %lb.name, member = %worker.name,
+                    "health check GET {uri} passes again ({why}): the member is {}",
+                    state.as_str()
+                ),
+                None => tracing::debug!(lb = %lb.name, member = %worker.name, "health check GET {uri}: {why}"),
+            }
+            worker.health.running.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// One check: the GET on a pooled (or new) connection, the answer read to its end
+/// so that the connection can be reused; the status, or why there is none.
+async fn check(worker: &AjpWorker, uri: &str) -> Result<u16, String> {
+    let limit = Duration::from_millis(worker.settings.health_check_timeout.max(1) as u64);
+    let asked = async {
+        let mut lease = worker
+            .pool
+            .acquire_checked(false)
+            .await
+            .map_err(|e| e.to_string())?;
+        let packet = request(worker, uri)?;
+        let mut body = RequestBody::new(NoBody, Some(0));
+        let socket = worker.pool.timeouts.socket;
+        // The whole check is bounded below; an unanswered one is dropped with its
+        // connection.
+        let head = exchange::send_request(lease.conn(), &packet, &mut body, None, socket)
+            .await
+            .map_err(|f| f.to_string())?;
+        let reuse = exchange::relay_body(lease.conn(), &mut body, None, socket, |_| async { true })
+            .await
+            .map_err(|f| f.to_string())?;
+        lease.release(reuse);
+        Ok(head.status)
+    };
+    tokio::time::timeout(limit, asked)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} ms", limit.as_millis())))
+}
+
+/// The check's FORWARD_REQUEST: a GET from jkd itself (loopback, `Host: localhost`,
+/// Tomcat's default host), with the worker's `secret`.
+fn request(worker: &AjpWorker, uri: &str) -> Result<BytesMut, String> {
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    };
+    let forward = ForwardRequest {
+        method: b"GET",
+        protocol: b"HTTP/1.1",
+        req_uri: path.as_bytes(),
+        remote_addr: b"127.0.0.1",
+        remote_host: None,
+        server_name: b"localhost",
+        server_port: 80,
+        is_ssl: false,
+        headers: vec![
+            (b"Host".as_slice(), b"localhost".as_slice()),
+            (b"User-Agent".as_slice(), b"jkd-health-check".as_slice()),
+            (b"content-length".as_slice(), b"0".as_slice()),
+        ],
+        attributes: RequestAttributes {
+            secret: worker.settings.secret.as_deref().map(str::as_bytes),
+            query_string: query.map(str::as_bytes),
+            remote_port: b"0",
+            local_addr: b"127.0.0.1",
+            lb_activation: LbActivation::Active,
+            ..RequestAttributes::default()
+        },
+    };
+    let mut out = BytesMut::new();
+    let max = usize::try_from(worker.settings.max_packet_size).unwrap_or(8192);
+    encode_forward_request(&forward, max, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
