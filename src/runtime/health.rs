@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 
 use super::{AjpWorker, LbWorker};
 use crate::ajp::exchange::{self, NoBody, RequestBody};
+use crate::ajp::pool::AcquireError;
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
 };
@@ -78,7 +79,11 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
         let lb = lb.clone();
         let worker = worker.clone();
         runtime.spawn(async move {
-            let result = check(&worker, &uri).await;
+            let Some(result) = check(&worker, &uri).await else {
+                tracing::debug!(lb = %lb.name, member = %worker.name, "health check GET {uri} skipped: every connection is in use");
+                worker.health.running.store(false, Ordering::Release);
+                return;
+            };
             let passed = matches!(result, Ok(status) if (200..400).contains(&status));
             let why = match &result {
                 Ok(status) => format!("answered {status}"),
@@ -103,14 +108,25 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
 
 /// One check: the GET on a pooled (or new) connection, the answer read to its end
 /// so that the connection can be reused; the status, or why there is none.
-async fn check(worker: &AjpWorker, uri: &str) -> Result<u16, String> {
+async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
     let limit = Duration::from_millis(worker.settings.health_check_timeout.max(1) as u64);
+    // Every connection slot in use means a busy member, not a dead one: no result.
+    if !worker.pool.has_room() {
+        return None;
+    }
+    let acquired = tokio::time::timeout(limit, worker.pool.acquire_checked(false)).await;
+    let mut lease = match acquired {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(AcquireError::Busy)) => return None,
+        Ok(Err(e)) => return Some(Err(e.to_string())),
+        Err(_) => {
+            return Some(Err(format!(
+                "no connection within {} ms",
+                limit.as_millis()
+            )));
+        }
+    };
     let asked = async {
-        let mut lease = worker
-            .pool
-            .acquire_checked(false)
-            .await
-            .map_err(|e| e.to_string())?;
         let packet = request(worker, uri)?;
         let mut body = RequestBody::new(NoBody, Some(0));
         let socket = worker.pool.timeouts.socket;
@@ -125,9 +141,11 @@ async fn check(worker: &AjpWorker, uri: &str) -> Result<u16, String> {
         lease.release(reuse);
         Ok(head.status)
     };
-    tokio::time::timeout(limit, asked)
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} ms", limit.as_millis())))
+    Some(
+        tokio::time::timeout(limit, asked)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", limit.as_millis()))),
+    )
 }
 
 /// The check's FORWARD_REQUEST: a GET from jkd itself (loopback, `Host: localhost`,
