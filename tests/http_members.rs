@@ -877,3 +877,67 @@ fn a_recovering_http_member_answers_a_probe_before_it_gets_a_request() {
     );
     assert_eq!(state(), "OK");
 }
+
+/// jkd's application health check (`health_check_uri`) on an HTTP member: while its
+/// check goes unanswered the member is in error and no request reaches it (its
+/// sessions go to the other member); once the check is answered it comes back and
+/// serves its sessions again.
+#[test]
+fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
+    let serving: std::sync::Arc<std::sync::atomic::AtomicBool> = Default::default();
+    let (member, seen) = waking(serving.clone());
+    let (good, _) = answers(200, "good");
+    let dir = TempDir::new("health");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.maintain=1\nworker.list=lb,jkstatus\n\
+             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=waking,good\nworker.lb.mount=/*\n\
+             worker.lb.recover_time=1\n\
+             worker.waking.type=http\nworker.waking.host=127.0.0.1\nworker.waking.port={member}\n\
+             worker.waking.health_check_uri=/health\nworker.waking.health_check_interval=1\n\
+             worker.waking.health_check_timeout=300\n\
+             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &[]);
+    let cookie = ("Cookie", "JSESSIONID=abc.waking");
+    let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let state = || {
+        let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
+        status
+            .lines()
+            .find(|l| l.starts_with("Member: name=waking "))
+            .and_then(|l| l.split(" state=").nth(1))
+            .and_then(|v| v.split(' ').next())
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    poll(TIMEOUT, || (state() == "ERR").then_some(()))
+        .unwrap_or_else(|| panic!("never ERR: {}\n{}", state(), jkd.log()));
+    for i in 0..5 {
+        let r = get(&jkd, &format!("/page?i={i}"), &[cookie]);
+        assert_eq!((r.status, r.text()), (200, "good".to_string()));
+    }
+    let asked: Vec<(String, String)> = seen_now()
+        .into_iter()
+        .map(|s| (s.method, s.target))
+        .collect();
+    assert!(
+        !asked.is_empty() && asked.iter().all(|(m, t)| m == "GET" && t == "/health"),
+        "{asked:?}\n{}",
+        jkd.log()
+    );
+
+    serving.store(true, std::sync::atomic::Ordering::SeqCst);
+    poll(TIMEOUT, || (state() != "ERR").then_some(()))
+        .unwrap_or_else(|| panic!("never back: {}\n{}", state(), jkd.log()));
+    let r = get(&jkd, "/back", &[cookie]);
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "waking".to_string()),
+        "{}",
+        jkd.log()
+    );
+}

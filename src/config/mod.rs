@@ -888,9 +888,6 @@ fn warn_ajp_only_settings(r: &mut Reader<'_>, name: &str) {
         "max_packet_size",
         "http_port",
         "http_host",
-        "health_check_uri",
-        "health_check_interval",
-        "health_check_timeout",
     ];
     for attr in AJP_ONLY {
         if r.entry(name, attr).is_some() {

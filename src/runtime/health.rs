@@ -1,4 +1,4 @@
-//! Application health checks of balancer members (jkd's `health_check_uri`): a GET over AJP on the member's own pool every `health_check_interval`, judged by its status, the result handed to the balancer, which alone decides the member's state.
+//! Application health checks of balancer members (jkd's `health_check_uri`): a GET on the member's own pool (over AJP, or HTTP/1.1 for a `type=http` member) every `health_check_interval`, judged by its status, the result handed to the balancer, which alone decides the member's state.
 //!
 //! CPing only proves that the container's connector answers: a Tomcat whose
 //! application failed to deploy, or lost its database, answers CPing all the same
@@ -16,6 +16,9 @@ use parking_lot::Mutex;
 use super::{AjpWorker, LbWorker};
 use crate::ajp::exchange::{self, NoBody, RequestBody};
 use crate::ajp::pool::AcquireError;
+use hyper::header::HeaderValue;
+
+use super::http_pool::HttpPool;
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
 };
@@ -65,11 +68,11 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
         let Some(uri) = worker.settings.health_check_uri.clone() else {
             continue;
         };
-        // Stopped members take no traffic at all; HTTP members have no AJP check.
+        // Stopped members take no traffic at all.
         let stopped = states
             .get(index)
             .is_none_or(|s| s.activation == Activation::Stopped);
-        if stopped || worker.settings.protocol.is_http() {
+        if stopped {
             continue;
         }
         let interval = Duration::from_secs(worker.settings.health_check_interval.max(1) as u64);
@@ -107,10 +110,13 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
 }
 
 /// One check: the GET on a pooled (or new) connection, the answer read to its end
-/// so that the connection can be reused; the status, or why there is none.
+/// so that the connection can be reused; the status, or why there is none. `None`:
+/// every connection slot is in use (a busy member, not a dead one): no result.
 async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
     let limit = Duration::from_millis(worker.settings.health_check_timeout.max(1) as u64);
-    // Every connection slot in use means a busy member, not a dead one: no result.
+    if let Some(pool) = &worker.http {
+        return check_http(worker, pool, uri, limit).await;
+    }
     if !worker.pool.has_room() {
         return None;
     }
@@ -146,6 +152,55 @@ async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {} ms", limit.as_millis()))),
     )
+}
+
+/// The check of a `type=http` member: the same GET over HTTP/1.1 on its pool, with
+/// `Host` naming the member as jkd's probe does.
+async fn check_http(
+    worker: &AjpWorker,
+    pool: &Arc<HttpPool>,
+    uri: &str,
+    limit: Duration,
+) -> Option<Result<u16, String>> {
+    if !pool.has_room() {
+        return None;
+    }
+    let no_answer = || format!("no answer within {} ms", limit.as_millis());
+    let mut lease = match tokio::time::timeout(limit, pool.acquire(None)).await {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(AcquireError::Busy)) => return None,
+        Ok(Err(e)) => return Some(Err(e.to_string())),
+        Err(_) => {
+            return Some(Err(format!(
+                "no connection within {} ms",
+                limit.as_millis()
+            )));
+        }
+    };
+    let host = format!("{}:{}", worker.settings.host, worker.settings.port);
+    let Ok(host) = HeaderValue::from_str(&host) else {
+        lease.close();
+        return Some(Err(format!("'{host}' cannot be a Host header")));
+    };
+    let asked = tokio::time::timeout(limit, lease.ask(hyper::Method::GET, uri, host)).await;
+    Some(match asked {
+        Ok(Ok((status, whole))) => {
+            if whole {
+                lease.release(true).await;
+            } else {
+                lease.close();
+            }
+            Ok(status.as_u16())
+        }
+        Ok(Err(e)) => {
+            lease.close();
+            Err(e.to_string())
+        }
+        Err(_) => {
+            lease.close();
+            Err(no_answer())
+        }
+    })
 }
 
 /// The check's FORWARD_REQUEST: a GET from jkd itself (loopback, `Host: localhost`,

@@ -186,28 +186,7 @@ impl HttpLease {
     /// that the connection then carries the request; anything else closes it and a
     /// fresh one is opened under the same slot.
     pub async fn probe(&mut self, host: HeaderValue, within: Duration) -> Result<(), AcquireError> {
-        let asked = async {
-            let request = hyper::Request::builder()
-                .method(hyper::Method::OPTIONS)
-                .uri("*")
-                .header(hyper::header::HOST, host)
-                .body(UpstreamBody::empty())
-                .map_err(broken)?;
-            self.sender.ready().await.map_err(broken)?;
-            let answer = self.sender.send_request(request).await.map_err(broken)?;
-            let status = answer.status();
-            let mut body = answer.into_body();
-            let mut read = 0usize;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(broken)?;
-                read += frame.data_ref().map_or(0, Bytes::len);
-                if read > PROBE_ANSWER_LIMIT {
-                    return Ok((status, false));
-                }
-            }
-            Ok::<_, ConnError>((status, true))
-        };
-        match tokio::time::timeout(within, asked).await {
+        match tokio::time::timeout(within, self.ask(hyper::Method::OPTIONS, "*", host)).await {
             Err(_) => Err(AcquireError::Connect(ConnError::Timeout)),
             Ok(Err(e)) => Err(AcquireError::Connect(e)),
             Ok(Ok((status, _))) if status.is_server_error() => Err(AcquireError::Connect(
@@ -216,6 +195,37 @@ impl HttpLease {
             Ok(Ok((_, true))) => Ok(()),
             Ok(Ok((_, false))) => self.reconnect().await,
         }
+    }
+
+    /// jkd's own body-less request on this connection (a probe, a health check): the
+    /// answer's status, and whether its body was read to the end (it is read up to
+    /// 64 KiB; a longer one leaves the connection unusable).
+    pub async fn ask(
+        &mut self,
+        method: hyper::Method,
+        target: &str,
+        host: HeaderValue,
+    ) -> Result<(hyper::StatusCode, bool), ConnError> {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(target)
+            .header(hyper::header::HOST, host)
+            .header(hyper::header::USER_AGENT, "jkd")
+            .body(UpstreamBody::empty())
+            .map_err(broken)?;
+        self.sender.ready().await.map_err(broken)?;
+        let answer = self.sender.send_request(request).await.map_err(broken)?;
+        let status = answer.status();
+        let mut body = answer.into_body();
+        let mut read = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(broken)?;
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > PROBE_ANSWER_LIMIT {
+                return Ok((status, false));
+            }
+        }
+        Ok((status, true))
     }
 
     /// Closes the connection now (a request cut short leaves it in an unknown state).
