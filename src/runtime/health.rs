@@ -11,14 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use hyper::header::HeaderValue;
 use parking_lot::Mutex;
 
+use super::http_pool::HttpPool;
 use super::{AjpWorker, LbWorker};
 use crate::ajp::exchange::{self, NoBody, RequestBody};
 use crate::ajp::pool::AcquireError;
-use hyper::header::HeaderValue;
-
-use super::http_pool::HttpPool;
 use crate::ajp::request::{
     ForwardRequest, LbActivation, RequestAttributes, encode_forward_request,
 };
@@ -47,6 +46,26 @@ impl HealthSchedule {
         self.running.store(true, Ordering::Release);
         true
     }
+}
+
+/// Owns a running check: lets the next one start when the check ends, however it
+/// ends.
+struct Running(Arc<AjpWorker>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.health.running.store(false, Ordering::Release);
+    }
+}
+
+/// Why a check got no connection in time.
+fn no_connection(limit: Duration) -> String {
+    format!("no connection within {} ms", limit.as_millis())
+}
+
+/// Why a check got no answer in time.
+fn no_answer(limit: Duration) -> String {
+    format!("no answer within {} ms", limit.as_millis())
 }
 
 /// Starts the checks that are due among `lb`'s members; each runs in a task of its
@@ -80,11 +99,11 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
             continue;
         }
         let lb = lb.clone();
-        let worker = worker.clone();
+        let running = Running(worker.clone());
         runtime.spawn(async move {
-            let Some(result) = check(&worker, &uri).await else {
+            let worker = &running.0;
+            let Some(result) = check(worker, &uri).await else {
                 tracing::debug!(lb = %lb.name, member = %worker.name, "health check GET {uri} skipped: every connection is in use");
-                worker.health.running.store(false, Ordering::Release);
                 return;
             };
             let passed = matches!(result, Ok(status) if (200..400).contains(&status));
@@ -104,7 +123,6 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
                 ),
                 None => tracing::debug!(lb = %lb.name, member = %worker.name, "health check GET {uri}: {why}"),
             }
-            worker.health.running.store(false, Ordering::Release);
         });
     }
 }
@@ -125,12 +143,7 @@ async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
         Ok(Ok(lease)) => lease,
         Ok(Err(AcquireError::Busy)) => return None,
         Ok(Err(e)) => return Some(Err(e.to_string())),
-        Err(_) => {
-            return Some(Err(format!(
-                "no connection within {} ms",
-                limit.as_millis()
-            )));
-        }
+        Err(_) => return Some(Err(no_connection(limit))),
     };
     let asked = async {
         let packet = request(worker, uri)?;
@@ -150,7 +163,7 @@ async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
     Some(
         tokio::time::timeout(limit, asked)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", limit.as_millis()))),
+            .unwrap_or_else(|_| Err(no_answer(limit))),
     )
 }
 
@@ -165,17 +178,11 @@ async fn check_http(
     if !pool.has_room() {
         return None;
     }
-    let no_answer = || format!("no answer within {} ms", limit.as_millis());
     let mut lease = match tokio::time::timeout(limit, pool.acquire(None)).await {
         Ok(Ok(lease)) => lease,
         Ok(Err(AcquireError::Busy)) => return None,
         Ok(Err(e)) => return Some(Err(e.to_string())),
-        Err(_) => {
-            return Some(Err(format!(
-                "no connection within {} ms",
-                limit.as_millis()
-            )));
-        }
+        Err(_) => return Some(Err(no_connection(limit))),
     };
     let host = format!("{}:{}", worker.settings.host, worker.settings.port);
     let Ok(host) = HeaderValue::from_str(&host) else {
@@ -198,7 +205,7 @@ async fn check_http(
         }
         Err(_) => {
             lease.close();
-            Err(no_answer())
+            Err(no_answer(limit))
         }
     })
 }
