@@ -901,7 +901,7 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
              worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
         ),
     );
-    let jkd = jkd::start(&workers, &[]);
+    let jkd = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
     let cookie = ("Cookie", "JSESSIONID=abc.waking");
     let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
     let state = || {
@@ -939,5 +939,33 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
         (200, "waking".to_string()),
         "{}",
         jkd.log()
+    );
+    // Both results counted, by member.
+    let metrics = tomcat::http_get(
+        jkd.metrics_port.expect("metrics port"),
+        "/metrics",
+        &[],
+        TIMEOUT,
+    )
+    .expect("GET /metrics")
+    .text();
+    let count = |result: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("jkd_health_checks_total{")
+                    && l.contains("member=\"waking\"")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("fail") >= 1.0 && count("pass") >= 1.0, "{metrics}");
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("jkd_health_checks_total{") && l.contains("member=\"good\"")),
+        "a member without a check has no check counts:\n{metrics}"
     );
 }

@@ -54,6 +54,7 @@ pub mod names {
         "jkd_config_last_reload_success_timestamp_seconds";
     pub const MANAGER_REFUSED_TOTAL: &str = "jkd_manager_refused_total";
     pub const ACCESS_LOG_DROPPED_TOTAL: &str = "jkd_access_log_dropped_total";
+    pub const HEALTH_CHECKS_TOTAL: &str = "jkd_health_checks_total";
 }
 
 const META: Metadata<'static> = Metadata::new("jkd", Level::INFO, Some("jkd::metrics"));
@@ -153,6 +154,11 @@ impl Registry {
             names::SECRET_REFUSALS_TOTAL,
             None,
             "Requests Tomcat refused for a missing or wrong AJP secret",
+        );
+        d(
+            names::HEALTH_CHECKS_TOTAL,
+            None,
+            "Application health checks (health_check_uri) of a member, by result",
         );
         d(
             names::STICKY_REQUESTS_TOTAL,
@@ -460,6 +466,17 @@ impl Registry {
             .set(p.max_connected.load(Ordering::Relaxed) as f64);
         self.counter(names::SECRET_REFUSALS_TOTAL, labels)
             .absolute(w.secret_refusals.load(Ordering::Relaxed));
+        if w.settings.health_check_uri.is_some() {
+            for (result, n) in [
+                ("pass", w.health.passed.load(Ordering::Relaxed)),
+                ("fail", w.health.failed.load(Ordering::Relaxed)),
+            ] {
+                let mut with_result = labels.to_vec();
+                with_result.push(("result", result));
+                self.counter(names::HEALTH_CHECKS_TOTAL, &with_result)
+                    .absolute(n);
+            }
+        }
     }
 }
 

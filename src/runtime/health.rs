@@ -7,7 +7,7 @@
 //! `health_check_timeout`, a refused connection) fails.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -30,6 +30,10 @@ use crate::config::values::Activation;
 pub struct HealthSchedule {
     next_due: Mutex<Option<Instant>>,
     running: AtomicBool,
+    /// Checks that passed and failed (`jkd_health_checks_total`); skipped ones are
+    /// neither.
+    pub passed: AtomicU64,
+    pub failed: AtomicU64,
 }
 
 impl HealthSchedule {
@@ -107,6 +111,12 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
                 return;
             };
             let passed = matches!(result, Ok(status) if (200..400).contains(&status));
+            let counted = if passed {
+                &worker.health.passed
+            } else {
+                &worker.health.failed
+            };
+            counted.fetch_add(1, Ordering::Relaxed);
             let why = match &result {
                 Ok(status) => format!("answered {status}"),
                 Err(e) => e.clone(),
