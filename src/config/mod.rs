@@ -580,12 +580,25 @@ fn has_properties(props: &PropMap, name: &str) -> bool {
 
 fn worker_origin(props: &PropMap, name: &str, fallback: &Origin) -> Origin {
     let prefix = format!("worker.{name}.");
-    props
+    let lines: Vec<&Origin> = props
         .entries()
         .iter()
         .filter(|e| e.key.starts_with(&prefix))
-        .map(|e| e.origin.clone())
+        .map(|e| &e.origin)
+        .collect();
+    // Line numbers compare only within one file: the worker's first line in the file
+    // that names it beside `fallback` (the workers file, usually), not line 1 of an
+    // `--extend` file that merely adds a key.
+    let file = lines
+        .iter()
+        .find(|o| o.file == fallback.file)
+        .or_else(|| lines.first())
+        .map(|o| o.file.clone());
+    lines
+        .into_iter()
+        .filter(|o| Some(&o.file) == file.as_ref())
         .min_by_key(|o| o.line)
+        .cloned()
         .unwrap_or_else(|| fallback.clone())
 }
 
@@ -1135,6 +1148,26 @@ mod tests {
     const MIXED: &str = "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1,node2\n\
                          worker.node1.port=8009\nworker.node1.reply_timeout=5000\n\
                          worker.node2.port=8010\nworker.node2.reply_timeout=5000\n";
+
+    #[test]
+    fn a_members_warning_names_its_line_in_the_workers_file_not_the_extend_files() {
+        let loaded = load_pair(
+            "origin",
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1\n\
+             worker.node1.port=8009\n",
+            Some("worker.node1.http_port=8080\n"),
+        );
+        let warning = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.key == "worker.node1.reply_timeout")
+            .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        assert!(
+            warning.origin.file.ends_with("workers.properties"),
+            "{warning:?}"
+        );
+        assert_eq!(warning.origin.line, 4);
+    }
 
     #[test]
     fn health_check_keys_come_from_an_extend_file_with_their_defaults() {
