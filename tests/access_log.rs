@@ -229,7 +229,7 @@ fn json_lines_tell_the_balancers_story_and_the_request_id() {
     assert_eq!(got[3]["request_id"], "abc-123");
     // The same id in jkd's own debug line for the request.
     assert!(
-        jkd.log().contains(&format!("request_id={made_up}")),
+        jkd.wait_log(&format!("request_id={made_up}")),
         "{}",
         jkd.log()
     );

@@ -389,3 +389,85 @@ fn use_server_errors_answers_with_jkds_own_page() {
         "the replaced responses were read to their end and the connection reused"
     );
 }
+
+/// A node killed between its last body packet and END_RESPONSE: the announced body
+/// arrived whole, so the client gets the whole answer (the chunk held until
+/// END_RESPONSE is delivered, not dropped with the broken connection), the member
+/// counts the failure, and the next request gets a new connection.
+#[test]
+fn a_whole_body_whose_end_response_never_comes_still_reaches_the_client() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let text = "node=node1 session=abc";
+    let (port, connections) = start_mock(
+        &rt,
+        vec![
+            // The head alone first, so that jkd relays instead of reading it whole.
+            Act::Send(headers(200, Some(text.len()))),
+            Act::Sleep(100),
+            Act::Send(body(text.as_bytes())),
+            Act::Sleep(100),
+            Act::Close,
+        ],
+    );
+    let j = jkd_for(port, "");
+    let r = get(&j).unwrap_or_else(|e| panic!("request: {e}\n{}", j.log()));
+    assert_eq!((r.status, r.text().as_str()), (200, text), "{}", j.log());
+    let again = get(&j).unwrap_or_else(|e| panic!("second request: {e}\n{}", j.log()));
+    assert_eq!(again.text(), text);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the broken connection was reused"
+    );
+}
+
+/// A node that dies right after its response head (seen in scenario 3's SIGKILL
+/// under load: the client got the head of a 61-byte answer and none of it). For a GET
+/// the head waits a moment for the body before it goes to the client, so the broken
+/// connection costs a retry on the other member and the client gets a whole answer.
+#[test]
+fn a_get_whose_node_dies_after_its_head_is_answered_by_the_next_member() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (dying, _) = start_mock(
+        &rt,
+        vec![
+            Act::Send(headers(200, Some(61))),
+            Act::Sleep(20),
+            Act::Close,
+        ],
+    );
+    let (healthy, _) = start_mock(&rt, vec![Act::Send(ok_response("from b"))]);
+    let dir = std::env::temp_dir().join(format!("jkd-mock-head-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("dir");
+    let workers = dir.join("workers.properties");
+    fs::write(
+        &workers,
+        format!(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.lb.mount=/*\n\
+             worker.a.host=127.0.0.1\nworker.a.port={dying}\nworker.a.reply_timeout=5000\n\
+             worker.b.host=127.0.0.1\nworker.b.port={healthy}\nworker.b.reply_timeout=5000\n"
+        ),
+    )
+    .expect("write workers");
+    let j = jkd::start(&workers, &[]);
+    // Stuck to a, the member that dies after its head.
+    let r = tomcat::http_get(
+        j.port,
+        "/x",
+        &[("Cookie", "JSESSIONID=s.a")],
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("GET: {e}\n{}", j.log()));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "from b"),
+        "{}",
+        j.log()
+    );
+    assert!(
+        j.wait_log("request failed after the response head"),
+        "{}",
+        j.log()
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

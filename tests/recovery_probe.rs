@@ -148,8 +148,7 @@ fn a_member_whose_application_fails_its_health_check_gets_no_traffic() {
 
     wait_state(&j, "node2", |s| s == "ERR", "never in error");
     assert!(
-        j.log()
-            .contains("health check GET /echo/health?status=503 failed (answered 503)"),
+        j.wait_log("health check GET /echo/health?status=503 failed (answered 503)"),
         "{}",
         j.log()
     );
@@ -166,8 +165,7 @@ fn a_member_whose_application_fails_its_health_check_gets_no_traffic() {
     node1.stop_signal();
     wait_state(&j, "node1", |s| s == "ERR", "never in error while hung");
     assert!(
-        j.log()
-            .contains("health check GET /echo/health failed (no answer within 500 ms)"),
+        j.wait_log("health check GET /echo/health failed (no answer within 500 ms)"),
         "{}",
         j.log()
     );

@@ -401,7 +401,7 @@ fn sighup_rereads_certificates_and_a_bad_file_keeps_the_old_one() {
         || serial() == second_serial,
         "the new certificate after SIGHUP",
     );
-    assert!(jkd.log().contains("certificates re-read"), "{}", jkd.log());
+    assert!(jkd.wait_log("certificates re-read"), "{}", jkd.log());
 
     // A broken file: the error names it, the certificate in use stays.
     std::fs::write(&cert, "not a certificate\n").unwrap();

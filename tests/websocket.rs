@@ -235,11 +235,7 @@ fn a_websocket_ends_cleanly_when_its_tomcat_dies_and_without_http_port_jkd_says_
         }
         other => panic!("expected a refused handshake, got {:?}", other.map(|_| ())),
     }
-    assert!(
-        plain.log().contains("http_port is not set"),
-        "{}",
-        plain.log()
-    );
+    assert!(plain.wait_log("http_port is not set"), "{}", plain.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

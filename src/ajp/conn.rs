@@ -191,6 +191,26 @@ impl Connection {
         }
     }
 
+    /// Whether the bytes already read hold the rest of the response (after its head).
+    pub fn holds_whole_rest(&self) -> bool {
+        buffered_response_rest(&self.read_buf, self.max_packet_size).is_some()
+    }
+
+    /// Reads what the backend sends next into the buffer (kept for
+    /// [`Connection::read_packet`]), waiting at most `limit`: `Ok(false)` when nothing
+    /// came in time, an error when the connection broke.
+    pub async fn read_more(&mut self, limit: Duration) -> Result<bool, ConnError> {
+        if self.read_buf.capacity() - self.read_buf.len() < 1024 {
+            self.read_buf.reserve(self.max_packet_size);
+        }
+        match tokio::time::timeout(limit, self.stream.read_buf(&mut self.read_buf)).await {
+            Err(_) => Ok(false),
+            Ok(Ok(0)) => Err(ConnError::Closed),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) => Err(ConnError::Io(e)),
+        }
+    }
+
     /// Takes the rest of the response (after its head) when the bytes already read
     /// hold all of it; the ranges of the returned [`BufferedRest`] index the returned
     /// bytes. `None` leaves everything in place for [`Connection::read_packet`].

@@ -558,14 +558,20 @@ pub struct ExchangeLimits {
     pub request_bytes: u64,
 }
 
-/// Relays the rest of the response in the background and then tells `done` how it
-/// ended.
-/// Relays the rest of a response from the backend to the client's body channel, then
-/// tells `done`. When the backend announced a Content-Length, the chunk that completes
-/// it is held until the backend's END_RESPONSE was read and `done` was told: a client
-/// holds the whole response as soon as that chunk arrives and may send its next request
-/// at once, which must then see this one finished (the member's busy count, a probed
-/// member's state), as behind httpd, which writes mod_jk's last bytes after it returned.
+/// How long a response head that came alone waits for what follows before it goes to
+/// the client (see `forward`): Tomcat writes the head and a small body back to back,
+/// so this only delays answers whose application flushes its head early.
+const HEAD_ALONE_GRACE: Duration = Duration::from_millis(50);
+
+/// Relays the rest of a response from the backend to the client's body channel in the
+/// background, then tells `done` how it ended. When the backend announced a
+/// Content-Length, the chunk that completes it is held until the backend's
+/// END_RESPONSE was read and `done` was told: a client holds the whole response as soon
+/// as that chunk arrives and may send its next request at once, which must then see
+/// this one finished (the member's busy count, a probed member's state), as behind
+/// httpd, which writes mod_jk's last bytes after it returned. If the connection breaks
+/// where END_RESPONSE should be, the member is told of its failure and the client
+/// still gets its whole answer.
 #[allow(clippy::too_many_arguments)]
 fn spawn_relay(
     worker: Arc<AjpWorker>,
@@ -624,12 +630,21 @@ fn spawn_relay(
                 }
             }
             Err(f) => {
-                if let Some(chunk) = last {
-                    let _ = tx.try_send(Ok(chunk));
-                }
-                let _ = tx.try_send(Err(io::Error::other(f.to_string())));
+                let why = f.to_string();
                 drop(lease);
                 done(Err(f), traffic);
+                match last {
+                    // The whole announced body came and then the connection broke
+                    // instead of END_RESPONSE (a node killed at that moment): the
+                    // member has failed, but the client's answer is whole. It gets
+                    // it, as httpd had written mod_jk's bytes before the read failed.
+                    Some(chunk) => {
+                        let _ = tokio::time::timeout(limits.client, tx.send(Ok(chunk))).await;
+                    }
+                    None => {
+                        let _ = tx.try_send(Err(io::Error::other(why)));
+                    }
+                }
             }
         }
     });
@@ -1240,6 +1255,26 @@ pub async fn forward(
                     if !again {
                         break;
                     }
+                    continue;
+                }
+                // The head came alone. A request that may be sent again waits a moment
+                // for what follows before its head goes to the client: a node that dies
+                // right after sending its head (killed under load) then costs a retry
+                // on another member instead of a cut answer.
+                if out.idempotent()
+                    && body.fully_read()
+                    && body.replayable()
+                    && !lease.conn().holds_whole_rest()
+                    && let Err(e) = lease.conn().read_more(HEAD_ALONE_GRACE).await
+                {
+                    drop(lease);
+                    let f = Failure {
+                        kind: FailureKind::Backend(e),
+                        stage: Stage::Sent,
+                    };
+                    tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = true, "request failed after the response head, before anything reached the client: {f}");
+                    plan.failed(attempt, outcome_of(&f), true);
+                    last_error = Some(ProxyError::Backend(f));
                     continue;
                 }
                 let finish = finisher(&plan, &chosen, attempt);
