@@ -969,3 +969,52 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
         "a member without a check has no check counts:\n{metrics}"
     );
 }
+
+/// `tls=true` (jkd-only, with `tls_ca`): an HTTP member reached on Tomcat's HTTPS
+/// connector. Tomcat sees a secure request; a member whose certificate is not signed
+/// by the configured CA is not used (jkd names the TLS failure) and the client gets
+/// 503, never an unverified connection.
+#[test]
+fn an_http_member_over_https_is_verified_against_its_ca() {
+    let pki = support::certs::Pki::new("members");
+    let server = pki.server(
+        "node2",
+        &["127.0.0.1", "localhost"],
+        support::certs::KeyType::Rsa2048,
+        30,
+    );
+    let node2 = tomcat::start(&TomcatOptions {
+        http_connector: true,
+        http_tls: Some((server.cert.clone(), server.key.clone())),
+        ..TomcatOptions::with_route("node2")
+    });
+    let dir = TempDir::new("https");
+    let workers = |ca: &Path| {
+        format!(
+            "worker.list=w\nworker.w.type=http\nworker.w.host=127.0.0.1\nworker.w.port={}\n\
+             worker.w.tls=true\nworker.w.tls_ca={}\nworker.w.reply_timeout=10000\n\
+             worker.w.mount=/*\n",
+            node2.http_port(),
+            path_str(ca)
+        )
+    };
+    let trusted = dir.write("workers.properties", &workers(&pki.ca()));
+    let jkd = jkd::start(&trusted, &[]);
+    let e = echo(&jkd, "/echo/over-tls", &[]);
+    assert_eq!(e.field("jvmRoute"), "node2");
+    assert_eq!(e.field("secure"), "true", "Tomcat did not see HTTPS");
+    assert_eq!(e.field("scheme"), "https");
+    // Kept alive: a second request on the pooled TLS connection.
+    assert_eq!(echo(&jkd, "/echo/again", &[]).field("jvmRoute"), "node2");
+
+    // A CA that did not sign the member's certificate: no connection, a clear reason.
+    let rogue = dir.write("rogue.properties", &workers(&pki.path("rogue-ca.pem")));
+    let refused = jkd::start(&rogue, &[]);
+    let r = get(&refused, "/echo/unverified", &[]);
+    assert_eq!(r.status, 503, "{}\n{}", r.text(), refused.log());
+    assert!(
+        refused.wait_log("TLS handshake with w"),
+        "{}",
+        refused.log()
+    );
+}

@@ -228,6 +228,9 @@ pub const JKD_ONLY: &[&str] = &[
     "health_check_uri",
     "health_check_interval",
     "health_check_timeout",
+    "tls",
+    "tls_ca",
+    "tls_server_name",
 ];
 
 /// Worker types only jkd knows (mod_jk refuses to start on an unknown type): `http`,

@@ -1170,6 +1170,50 @@ mod tests {
     }
 
     #[test]
+    fn tls_to_an_http_member_needs_a_readable_ca_and_means_nothing_for_ajp() {
+        let loaded = load_pair(
+            "member-tls",
+            MIXED,
+            Some(
+                "worker.node2.type=http\nworker.node2.tls=true\n\
+                 worker.node1.tls=true\n",
+            ),
+        );
+        let said = |severity: diag::Severity, what: &str| {
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == severity && d.message.contains(what))
+        };
+        assert!(
+            said(diag::Severity::Error, "tls=true needs worker.node2.tls_ca"),
+            "{:?}",
+            loaded.diagnostics
+        );
+        assert!(
+            said(diag::Severity::Warning, "tls=true is for type=http workers"),
+            "{:?}",
+            loaded.diagnostics
+        );
+        assert!(loaded.config.is_none());
+        let missing = load_pair(
+            "member-tls-ca",
+            MIXED,
+            Some(
+                "worker.node2.type=http\nworker.node2.tls=true\n\
+                 worker.node2.tls_ca=/nonexistent/ca.pem\n",
+            ),
+        );
+        let error = missing
+            .diagnostics
+            .iter()
+            .find(|d| d.key == "worker.node2.tls_ca")
+            .unwrap_or_else(|| panic!("{:?}", missing.diagnostics));
+        assert!(error.message.contains("cannot read /nonexistent/ca.pem"));
+        assert_eq!(error.origin.line, 3, "{error:?}");
+    }
+
+    #[test]
     fn health_check_keys_come_from_an_extend_file_with_their_defaults() {
         let loaded = load_pair(
             "health",

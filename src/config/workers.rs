@@ -85,6 +85,14 @@ pub struct AjpSettings {
     /// milliseconds a health check may take (`health_check_timeout`; default: the
     /// worker's `ping_timeout`)
     pub health_check_timeout: i32,
+    /// jkd-only `tls`: a `type=http` member reached over HTTPS.
+    pub tls: bool,
+    /// jkd-only `tls_ca`: the PEM file of the CA certificates its certificate is
+    /// verified against.
+    pub tls_ca: Option<String>,
+    /// jkd-only `tls_server_name`: the name its certificate must carry (and SNI);
+    /// default its `host`.
+    pub tls_server_name: Option<String>,
 }
 
 /// Seconds between two application health checks of a member.
@@ -397,6 +405,32 @@ impl Reader<'_> {
             t if t > 0 => t,
             _ => ping_timeout,
         };
+        let tls = self.bool(name, "tls", false);
+        let tls_ca = self.string(name, "tls_ca");
+        let tls_server_name = self.string(name, "tls_server_name");
+        if tls && !protocol.is_http() {
+            self.warn(
+                name,
+                "tls",
+                "tls=true is for type=http workers (AJP has no TLS): not used".to_string(),
+            );
+        } else if tls {
+            match &tls_ca {
+                None => self.error(
+                    name,
+                    "tls",
+                    format!(
+                        "tls=true needs worker.{name}.tls_ca, the PEM file of the CA \
+                         certificates that signed the member's certificate"
+                    ),
+                ),
+                Some(ca) => {
+                    if let Err(e) = std::fs::metadata(ca) {
+                        self.error(name, "tls_ca", format!("cannot read {ca}: {e}"));
+                    }
+                }
+            }
+        }
         AjpSettings {
             protocol,
             host,
@@ -430,6 +464,9 @@ impl Reader<'_> {
             health_check_uri,
             health_check_interval,
             health_check_timeout,
+            tls,
+            tls_ca,
+            tls_server_name,
         }
     }
 

@@ -124,6 +124,15 @@ pub async fn forward(
                 "WebSocket needs the member's HTTP connector (worker.NAME.http_port)",
             ));
         };
+        if settings.tls && settings.protocol.is_http() {
+            tracing::warn!(
+                member = %chosen.member.name,
+                "a WebSocket request for an HTTPS member (tls=true): jkd relays WebSocket in plain HTTP/1.1 only"
+            );
+            return Err(ProxyError::Unsupported(
+                "WebSocket to an HTTPS member (tls=true) is not supported",
+            ));
+        }
         let connect_timeout = match settings.socket_connect_timeout {
             t if t > 0 => Duration::from_millis(t as u64),
             _ => Duration::from_secs(10),

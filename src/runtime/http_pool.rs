@@ -126,6 +126,37 @@ pub struct HttpPool {
     idle: Mutex<Vec<Idle>>,
     /// Open connections (counted down by each connection's task when it ends).
     pub counters: Arc<PoolCounters>,
+    /// `tls=true`: how to reach the member's HTTPS connector, or why that cannot be
+    /// done (its CA file did not load; each connect then says so).
+    tls: Option<Result<MemberTls, String>>,
+}
+
+/// The TLS side of an HTTPS member's connections.
+struct MemberTls {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls_pki_types::ServerName<'static>,
+}
+
+/// What `tls`, `tls_ca` and `tls_server_name` say, ready to connect with.
+fn member_tls(s: &AjpSettings) -> Option<Result<MemberTls, String>> {
+    if !s.tls || !s.protocol.is_http() {
+        return None;
+    }
+    Some((|| {
+        let ca = s
+            .tls_ca
+            .as_deref()
+            .ok_or_else(|| "tls=true without tls_ca".to_string())?;
+        let config = crate::tls::member_client_config(std::path::Path::new(ca))
+            .map_err(|e| e.to_string())?;
+        let name = s.tls_server_name.clone().unwrap_or_else(|| s.host.clone());
+        let name = rustls_pki_types::ServerName::try_from(name.clone())
+            .map_err(|e| format!("'{name}' cannot be a TLS server name: {e}"))?;
+        Ok(MemberTls {
+            connector: tokio_rustls::TlsConnector::from(config),
+            name,
+        })
+    })())
 }
 
 impl std::fmt::Debug for HttpPool {
@@ -261,6 +292,16 @@ impl HttpPool {
             slots: Arc::new(Semaphore::new(size)),
             idle: Mutex::new(Vec::new()),
             counters: Arc::default(),
+            tls: {
+                let tls = member_tls(s);
+                if let Some(Err(why)) = &tls {
+                    tracing::warn!(
+                        member = name,
+                        "{why}: its HTTPS connections fail until this is fixed"
+                    );
+                }
+                tls
+            },
         })
     }
 
@@ -342,7 +383,34 @@ impl HttpPool {
         )
         .await
         .map_err(AcquireError::Connect)?;
-        let io = TokioIo::new(conn.into_stream());
+        let stream = conn.into_stream();
+        match &self.tls {
+            None => self.start(TokioIo::new(stream)).await,
+            Some(Err(why)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
+                why.clone(),
+            )))),
+            Some(Ok(tls)) => {
+                let limit = self.timeouts.connect.unwrap_or(Duration::from_secs(10));
+                let shake = tls.connector.connect(tls.name.clone(), stream);
+                match tokio::time::timeout(limit, shake).await {
+                    Ok(Ok(stream)) => self.start(TokioIo::new(stream)).await,
+                    Ok(Err(e)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
+                        format!("TLS handshake with {}: {e}", self.name),
+                    )))),
+                    Err(_) => Err(AcquireError::Connect(ConnError::ConnectTimeout)),
+                }
+            }
+        }
+    }
+
+    /// Starts hyper's client connection on `io` and the task that drives it.
+    async fn start<I>(
+        &self,
+        io: I,
+    ) -> Result<(SendRequest<UpstreamBody>, AbortHandle), AcquireError>
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         // The handshake itself sends nothing; bounded all the same.
         // Read buffers bounded at 64 KiB (hyper lets them grow to ~400 KiB): a pool of
         // hundreds of connections relaying large bodies would otherwise hold tens of

@@ -151,6 +151,28 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The client side towards an HTTP member's HTTPS connector (`worker.NAME.tls`):
+/// TLS 1.2 and 1.3, HTTP/1.1 by ALPN, the member's certificate verified against the
+/// CA certificates of `ca` (a PEM file) for the member's name.
+pub fn member_client_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs::read_certificates(ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::file(ca, format!("not a usable CA certificate: {e}")))?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError {
+            file: None,
+            why: e.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Builds the rustls configuration of a listener from its files.
 fn server_config(
     settings: &TlsSettings,

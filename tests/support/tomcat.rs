@@ -112,6 +112,8 @@ pub struct TomcatOptions {
     pub ajp_attributes: Vec<(String, String)>,
     /// Also start an HTTP/1.1 connector on a free 127.0.0.1 port.
     pub http_connector: bool,
+    /// Make that connector HTTPS with this PEM certificate and key (JSSE reads them).
+    pub http_tls: Option<(PathBuf, PathBuf)>,
     /// Extra JVM options, appended after the harness's own.
     pub java_opts: Vec<String>,
 }
@@ -437,7 +439,10 @@ impl Tomcat {
                 ajp_ok = true;
             }
             if ajp_ok {
-                match self.http_port {
+                // An HTTPS connector is not asked in plain HTTP (the test that wants it
+                // asks through jkd); it started with the AJP one.
+                let plain_http = self.http_port.filter(|_| self.opts.http_tls.is_none());
+                match plain_http {
                     None => return Ok(()),
                     Some(port) => {
                         if let Ok(answer) = http_get(port, "/echo/ready", &[], PROBE_TIMEOUT) {
@@ -551,11 +556,22 @@ fn server_xml(
          <!-- Written by tests/support/tomcat.rs for one test instance. -->\n\
          <Server port=\"-1\" shutdown=\"SHUTDOWN\">\n  <Service name=\"Catalina\">\n",
     );
-    if let Some(port) = http_port {
-        let _ = writeln!(
-            xml,
-            "    <Connector protocol=\"HTTP/1.1\" address=\"127.0.0.1\" port=\"{port}\" redirectPort=\"-1\" connectionTimeout=\"20000\"/>"
-        );
+    match (http_port, &opts.http_tls) {
+        (Some(port), None) => {
+            let _ = writeln!(
+                xml,
+                "    <Connector protocol=\"HTTP/1.1\" address=\"127.0.0.1\" port=\"{port}\" redirectPort=\"-1\" connectionTimeout=\"20000\"/>"
+            );
+        }
+        (Some(port), Some((cert, key))) => {
+            let _ = writeln!(
+                xml,
+                "    <Connector protocol=\"HTTP/1.1\" address=\"127.0.0.1\" port=\"{port}\" redirectPort=\"-1\" connectionTimeout=\"20000\" SSLEnabled=\"true\" scheme=\"https\" secure=\"true\">\n      <SSLHostConfig>\n        <Certificate certificateFile=\"{}\" certificateKeyFile=\"{}\"/>\n      </SSLHostConfig>\n    </Connector>",
+                xml_escape(&cert.display().to_string()),
+                xml_escape(&key.display().to_string())
+            );
+        }
+        (None, _) => {}
     }
     xml.push_str("    <Connector");
     for (name, value) in &ajp {
