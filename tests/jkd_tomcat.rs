@@ -106,3 +106,81 @@ fn balances_sticks_and_forwards_like_mod_jk() {
     drop(n1);
     drop(n2);
 }
+
+/// What one front end answered: the node (the echo servlet's jvmRoute) and the
+/// `Set-Cookie` values it added.
+fn routed(port: u16, cookie: Option<&str>) -> (String, Vec<String>) {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
+    let r = tomcat::http_get(port, "/echo/pinned", &headers, TIMEOUT).expect("request");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let node = Echo::parse(&r.body).field("jvmRoute").to_string();
+    let cookies = r
+        .headers_named("set-cookie")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    (node, cookies)
+}
+
+/// An application whose session cookie carries no jvmRoute (Spring Session's
+/// `SESSION`, users.md 2.6) stays sticky through a cookie the balancer owns:
+/// `session_cookie=ROUTEID` with `set_session_cookie=true`. The first answer pins the
+/// client to its node, the pin holds, and when that node dies the request fails over
+/// and the answer re-pins the client to the new node. jkd and httpd + mod_jk 1.2.48
+/// answer the same, Set-Cookie included.
+#[test]
+fn a_balancer_owned_route_cookie_pins_and_re_pins_on_failover_as_mod_jk() {
+    let mut n1 = tomcat::start(&TomcatOptions::with_route("node1"));
+    let n2 = tomcat::start(&TomcatOptions::with_route("node2"));
+    let workers = workers_file(
+        "route-cookie",
+        &format!(
+            "worker.list=lb\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=node1,node2\nworker.lb.mount=/*\n\
+             worker.lb.session_cookie=ROUTEID\nworker.lb.set_session_cookie=true\n\
+             worker.node1.host=127.0.0.1\nworker.node1.port={}\n\
+             worker.node2.host=127.0.0.1\nworker.node2.port={}\n",
+            n1.ajp_port(),
+            n2.ajp_port()
+        ),
+    );
+    let j = jkd::start(&workers, &[]);
+    let m = support::modjk::start(&workers, &[], &[])
+        .unwrap_or_else(|e| panic!("mod_jk refused the workers file: {e:?}"));
+    let fronts = [("jkd", j.port), ("mod_jk", m.port())];
+    let pin = |node: &str| format!("ROUTEID=.{node};PATH=/;HttpOnly");
+
+    let mut seen = Vec::new();
+    for (name, port) in fronts {
+        // No cookie: the answer pins the client to the node that served it.
+        let (node, cookies) = routed(port, None);
+        assert_eq!(cookies, [pin(&node)], "{name}");
+        // Pinned to node1: it stays there, and nothing is set again.
+        for _ in 0..5 {
+            assert_eq!(
+                routed(port, Some("ROUTEID=.node1")),
+                ("node1".to_string(), vec![]),
+                "{name}"
+            );
+        }
+        seen.push((name, node));
+    }
+    eprintln!("first answers: {seen:?}");
+
+    n1.kill();
+    for (name, port) in fronts {
+        // Its node is gone: the request fails over, and the answer re-pins.
+        assert_eq!(
+            routed(port, Some("ROUTEID=.node1")),
+            ("node2".to_string(), vec![pin("node2")]),
+            "{name}: {}",
+            j.log()
+        );
+        assert_eq!(
+            routed(port, Some("ROUTEID=.node2")),
+            ("node2".to_string(), vec![]),
+            "{name}"
+        );
+    }
+    drop(n2);
+}

@@ -492,8 +492,9 @@ fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Re
     resp
 }
 
-/// The `Set-Cookie` mod_jk adds for requests that were not routed by their session.
-fn route_cookie(lb: &LbWorker, route: &str) -> Option<HeaderValue> {
+/// The `Set-Cookie` mod_jk adds for requests that were not routed by their session
+/// (`set_session_cookie`): the chosen member's route, `;Secure` over TLS.
+fn route_cookie(lb: &LbWorker, route: &str, secure: bool) -> Option<HeaderValue> {
     let s = &lb.settings;
     let mut v = format!("{}=.{}", s.session_cookie, route);
     if !s.session_cookie_path.is_empty() {
@@ -501,6 +502,9 @@ fn route_cookie(lb: &LbWorker, route: &str) -> Option<HeaderValue> {
         v.push_str(&s.session_cookie_path);
     }
     v.push_str(";HttpOnly");
+    if secure {
+        v.push_str(";Secure");
+    }
     HeaderValue::from_str(&v).ok()
 }
 
@@ -780,6 +784,8 @@ pub(super) enum Plan {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
         set_cookie: bool,
+        /// The client came over TLS: the route cookie is `Secure`.
+        secure_cookie: bool,
         /// The request carried a session id (for the access log's sticky hit/miss).
         had_session: bool,
     },
@@ -858,6 +864,7 @@ impl Plan {
                     lb: lb.clone(),
                     attempts,
                     set_cookie: settings.set_session_cookie || ext.set_session_cookie,
+                    secure_cookie: out.is_ssl(),
                     had_session,
                 })
             }
@@ -906,6 +913,7 @@ impl Plan {
                 lb,
                 attempts,
                 set_cookie,
+                secure_cookie,
                 ..
             } => loop {
                 let choice = match lb.next_step(attempts) {
@@ -923,9 +931,13 @@ impl Plan {
                     lb.report(attempts, report(Outcome::Busy, true), false, Instant::now());
                     continue;
                 }
+                // The cookie names the member this attempt goes to (its live route),
+                // not the route kept from the first attempt for the backend: after a
+                // failover it re-pins the client to the new member, as mod_jk does.
                 let cookie = (!choice.sticky && *set_cookie)
-                    .then(|| route_cookie(lb, &choice.route))
-                    .flatten();
+                    .then(|| lb.snapshot_of(choice.member))
+                    .flatten()
+                    .and_then(|m| route_cookie(lb, &m.route, *secure_cookie));
                 return Some(Chosen {
                     member,
                     choice: Some(choice),
