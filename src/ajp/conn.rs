@@ -191,9 +191,10 @@ impl Connection {
         }
     }
 
-    /// Whether the bytes already read hold the rest of the response (after its head).
-    pub fn holds_whole_rest(&self) -> bool {
-        buffered_response_rest(&self.read_buf, self.max_packet_size).is_some()
+    /// Whether nothing the backend sent is waiting in the buffer (after a response
+    /// head: the head came alone).
+    pub fn nothing_buffered(&self) -> bool {
+        self.read_buf.is_empty()
     }
 
     /// Reads what the backend sends next into the buffer (kept for

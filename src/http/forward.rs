@@ -1276,7 +1276,7 @@ pub async fn forward(
                 if out.idempotent()
                     && body.fully_read()
                     && body.replayable()
-                    && !lease.conn().holds_whole_rest()
+                    && lease.conn().nothing_buffered()
                     && let Err(e) = lease.conn().read_more(HEAD_ALONE_GRACE).await
                 {
                     drop(lease);
