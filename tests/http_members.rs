@@ -806,16 +806,7 @@ fn a_recovering_http_member_answers_a_probe_before_it_gets_a_request() {
     let jkd = jkd::start(&workers, &[]);
     let cookie = ("Cookie", "JSESSIONID=abc.waking");
     let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
-    let state = || {
-        let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
-        status
-            .lines()
-            .find(|l| l.starts_with("Member: name=waking "))
-            .and_then(|l| l.split(" state=").nth(1))
-            .and_then(|v| v.split(' ').next())
-            .map(str::to_string)
-            .unwrap_or_default()
-    };
+    let state = || jkd.member_state("waking");
     let recovering = || {
         poll(TIMEOUT, || (state() == "ERR/REC").then_some(()))
             .unwrap_or_else(|| panic!("never ERR/REC: {}\n{}", state(), jkd.log()))
@@ -904,16 +895,7 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
     let jkd = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
     let cookie = ("Cookie", "JSESSIONID=abc.waking");
     let seen_now = || seen.lock().map(|v| v.clone()).unwrap_or_default();
-    let state = || {
-        let status = get(&jkd, "/jkstatus/?mime=txt", &[]).text();
-        status
-            .lines()
-            .find(|l| l.starts_with("Member: name=waking "))
-            .and_then(|l| l.split(" state=").nth(1))
-            .and_then(|v| v.split(' ').next())
-            .map(str::to_string)
-            .unwrap_or_default()
-    };
+    let state = || jkd.member_state("waking");
     poll(TIMEOUT, || (state() == "ERR").then_some(()))
         .unwrap_or_else(|| panic!("never ERR: {}\n{}", state(), jkd.log()));
     for i in 0..5 {

@@ -68,24 +68,11 @@ fn a_recovering_member_that_does_not_answer_cping_gets_no_requests() {
     assert!(probed, "member a was never probed:\n{}", j.log());
 }
 
-/// The state of member `name` on jkd's status page (`?mime=txt`).
-fn member_state(j: &jkd::Jkd, name: &str) -> String {
-    let page = tomcat::http_get(j.port, "/jkstatus/?mime=txt", &[], Duration::from_secs(5))
-        .map(|r| r.text())
-        .unwrap_or_default();
-    page.lines()
-        .find(|l| l.starts_with(&format!("Member: name={name} ")))
-        .and_then(|l| l.split(" state=").nth(1))
-        .and_then(|v| v.split(' ').next())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Polls member `name`'s state until `wanted` says yes, at most 20 s.
 fn wait_state(j: &jkd::Jkd, name: &str, wanted: impl Fn(&str) -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let state = member_state(j, name);
+        let state = j.member_state(name);
         if wanted(&state) {
             return;
         }
@@ -155,7 +142,7 @@ fn a_member_whose_application_fails_its_health_check_gets_no_traffic() {
     // Past recover_time (1 s) and several maintenance runs, it is still in error:
     // waiting is the point here.
     std::thread::sleep(Duration::from_millis(3_000));
-    assert_eq!(member_state(&j, "node2"), "ERR", "{}", j.log());
+    assert_eq!(j.member_state("node2"), "ERR", "{}", j.log());
     for _ in 0..10 {
         assert_eq!(node_of(None), "node1");
     }

@@ -451,6 +451,35 @@ fn outcome_of(f: &Failure) -> Outcome {
     }
 }
 
+/// The one place a failed exchange is judged: the member is told, and the answer says
+/// whether the request may go to another member (`may_retry`, mod_jk's recoverable
+/// check). `replayable`: whether the request body can be sent again; `None` when it
+/// is gone (nothing can be resent). `what` opens the log line.
+fn judge_failure(
+    plan: &mut Plan,
+    attempt: Attempt,
+    member: &AjpWorker,
+    out: &Outbound<'_>,
+    replayable: Option<bool>,
+    f: &Failure,
+    what: &str,
+) -> bool {
+    let outcome = outcome_of(f);
+    let again = outcome != Outcome::ClientError
+        && replayable.is_some_and(|replayable| {
+            may_retry(
+                f.stage,
+                out.idempotent(),
+                out.method,
+                member.settings.recovery_options,
+                replayable,
+            )
+        });
+    tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = again, "{what}: {f}");
+    plan.failed(attempt, outcome, again);
+    again
+}
+
 /// Builds the client response from the backend's head and the body.
 fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -1159,19 +1188,16 @@ async fn http_attempt(
         }
         Err(failed) => {
             let f = failed.failure;
-            let outcome = outcome_of(&f);
-            let again = outcome != Outcome::ClientError
-                && failed.body.as_ref().is_some_and(|b| {
-                    may_retry(
-                        f.stage,
-                        out.idempotent(),
-                        out.method,
-                        member.settings.recovery_options,
-                        b.replayable(),
-                    )
-                });
-            tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = again, "request failed: {f}");
-            plan.failed(attempt, outcome, again);
+            let replayable = failed.body.as_ref().map(|b| b.replayable());
+            let again = judge_failure(
+                plan,
+                attempt,
+                &member,
+                out,
+                replayable,
+                &f,
+                "request failed",
+            );
             *last_error = Some(ProxyError::Backend(f));
             match failed.body {
                 Some(b) if again => HttpAttempt::Again(b),
@@ -1280,13 +1306,24 @@ pub async fn forward(
                     && let Err(e) = lease.conn().read_more(HEAD_ALONE_GRACE).await
                 {
                     drop(lease);
+                    // Nothing reached the client: judged as a failure before the answer.
                     let f = Failure {
                         kind: FailureKind::Backend(e),
                         stage: Stage::Sent,
                     };
-                    tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = true, "request failed after the response head, before anything reached the client: {f}");
-                    plan.failed(attempt, outcome_of(&f), true);
+                    let again = judge_failure(
+                        &mut plan,
+                        attempt,
+                        &member,
+                        &out,
+                        Some(body.replayable()),
+                        &f,
+                        "request failed after the response head, before anything reached the client",
+                    );
                     last_error = Some(ProxyError::Backend(f));
+                    if !again {
+                        break;
+                    }
                     continue;
                 }
                 let finish = finisher(&plan, &chosen, attempt);
@@ -1297,17 +1334,15 @@ pub async fn forward(
             }
             Err(f) => {
                 drop(lease);
-                let outcome = outcome_of(&f);
-                let again = outcome != Outcome::ClientError
-                    && may_retry(
-                        f.stage,
-                        out.idempotent(),
-                        out.method,
-                        member.settings.recovery_options,
-                        body.replayable(),
-                    );
-                tracing::warn!(lb = plan.balancer_name(), member = %member.name, retry = again, "request failed: {f}");
-                plan.failed(attempt, outcome, again);
+                let again = judge_failure(
+                    &mut plan,
+                    attempt,
+                    &member,
+                    &out,
+                    Some(body.replayable()),
+                    &f,
+                    "request failed",
+                );
                 last_error = Some(ProxyError::Backend(f));
                 if !again {
                     break;

@@ -62,9 +62,26 @@ impl Drop for Running {
     }
 }
 
-/// Why a check got no connection in time.
-fn no_connection(limit: Duration) -> String {
-    format!("no connection within {} ms", limit.as_millis())
+/// A connection for a check from a pool (`room`: whether a slot is free now), within
+/// `limit`. `Err` holds the check's result without one: `None` when every slot is in
+/// use (a busy member, not a dead one), else why none could be had.
+async fn connection<L>(
+    room: bool,
+    limit: Duration,
+    acquire: impl std::future::Future<Output = Result<L, AcquireError>>,
+) -> Result<L, Option<Result<u16, String>>> {
+    if !room {
+        return Err(None);
+    }
+    match tokio::time::timeout(limit, acquire).await {
+        Ok(Ok(lease)) => Ok(lease),
+        Ok(Err(AcquireError::Busy)) => Err(None),
+        Ok(Err(e)) => Err(Some(Err(e.to_string()))),
+        Err(_) => Err(Some(Err(format!(
+            "no connection within {} ms",
+            limit.as_millis()
+        )))),
+    }
 }
 
 /// Why a check got no answer in time.
@@ -145,15 +162,15 @@ async fn check(worker: &AjpWorker, uri: &str) -> Option<Result<u16, String>> {
     if let Some(pool) = &worker.http {
         return check_http(worker, pool, uri, limit).await;
     }
-    if !worker.pool.has_room() {
-        return None;
-    }
-    let acquired = tokio::time::timeout(limit, worker.pool.acquire_checked(false)).await;
-    let mut lease = match acquired {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(AcquireError::Busy)) => return None,
-        Ok(Err(e)) => return Some(Err(e.to_string())),
-        Err(_) => return Some(Err(no_connection(limit))),
+    let mut lease = match connection(
+        worker.pool.has_room(),
+        limit,
+        worker.pool.acquire_checked(false),
+    )
+    .await
+    {
+        Ok(lease) => lease,
+        Err(no_result) => return no_result,
     };
     let asked = async {
         let packet = request(worker, uri)?;
@@ -185,14 +202,9 @@ async fn check_http(
     uri: &str,
     limit: Duration,
 ) -> Option<Result<u16, String>> {
-    if !pool.has_room() {
-        return None;
-    }
-    let mut lease = match tokio::time::timeout(limit, pool.acquire(None)).await {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(AcquireError::Busy)) => return None,
-        Ok(Err(e)) => return Some(Err(e.to_string())),
-        Err(_) => return Some(Err(no_connection(limit))),
+    let mut lease = match connection(pool.has_room(), limit, pool.acquire(None)).await {
+        Ok(lease) => lease,
+        Err(no_result) => return no_result,
     };
     let host = format!("{}:{}", worker.settings.host, worker.settings.port);
     let Ok(host) = HeaderValue::from_str(&host) else {

@@ -52,6 +52,25 @@ impl Jkd {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The `state` of balancer member `name` on the status worker mounted at
+    /// `/jkstatus/*` (`mime=txt`); empty when the page or the member is missing.
+    pub fn member_state(&self, name: &str) -> String {
+        let page = super::tomcat::http_get(
+            self.port,
+            "/jkstatus/?mime=txt",
+            &[],
+            Duration::from_secs(5),
+        )
+        .map(|r| r.text())
+        .unwrap_or_default();
+        page.lines()
+            .find(|l| l.starts_with(&format!("Member: name={name} ")))
+            .and_then(|l| l.split(" state=").nth(1))
+            .and_then(|v| v.split(' ').next())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Whether jkd logs `needle` within 10 s: a line written just before an answer
     /// reaches this process's reader thread a moment after the answer reaches the
     /// test.
