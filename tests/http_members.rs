@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use support::jkd::{self, Jkd};
 use support::tomcat::{self, Echo, Tomcat, TomcatOptions};
+use tungstenite::{Message, client::IntoClientRequest};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -955,7 +956,7 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
 /// `tls=true` (jkd-only, with `tls_ca`): an HTTP member reached on Tomcat's HTTPS
 /// connector. Tomcat sees a secure request; a member whose certificate is not signed
 /// by the configured CA is not used (jkd names the TLS failure) and the client gets
-/// 503, never an unverified connection.
+/// 503, never an unverified connection. A WebSocket reaches the member through TLS.
 #[test]
 fn an_http_member_over_https_is_verified_against_its_ca() {
     let pki = support::certs::Pki::new("members");
@@ -988,6 +989,31 @@ fn an_http_member_over_https_is_verified_against_its_ca() {
     assert_eq!(e.field("scheme"), "https");
     // Kept alive: a second request on the pooled TLS connection.
     assert_eq!(echo(&jkd, "/echo/again", &[]).field("jvmRoute"), "node2");
+
+    // A WebSocket to the HTTPS member: its handshake and frames go through TLS too.
+    let stream = TcpStream::connect(("127.0.0.1", jkd.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let request = format!("ws://127.0.0.1:{}/ws/echo", jkd.port)
+        .into_client_request()
+        .unwrap();
+    let (mut socket, response) = tungstenite::client(request, stream)
+        .unwrap_or_else(|e| panic!("WebSocket to an HTTPS member: {e}\n{}", jkd.log()));
+    assert_eq!(response.status(), 101);
+    socket.send(Message::text("over tls")).unwrap();
+    let answer = loop {
+        match socket.read().unwrap() {
+            Message::Text(t) => break t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        answer.contains("node=node2") && answer.contains("echo=over tls"),
+        "{answer}"
+    );
+    let _ = socket.close(None);
 
     // A CA that did not sign the member's certificate: no connection, a clear reason.
     let rogue = dir.write("rogue.properties", &workers(&pki.path("rogue-ca.pem")));

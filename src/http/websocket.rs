@@ -1,4 +1,4 @@
-//! WebSocket to the member the balancer picks: AJP cannot carry it, so the handshake goes over HTTP/1.1 to that member's HTTP connector (`http_port`), and after its 101 the client and backend sockets are relayed both ways until either side closes.
+//! WebSocket to the member the balancer picks: AJP cannot carry it, so the handshake goes over HTTP/1.1 to that member's HTTP connector (`http_port`, or a `type=http` member itself, through TLS when it has `tls=true`), and after its 101 the client and backend sockets are relayed both ways until either side closes.
 //!
 //! An HTTP/2 client opens its WebSocket with an extended CONNECT (RFC 8441) on a
 //! stream of its connection; the member still gets the HTTP/1.1 handshake, and the
@@ -23,6 +23,7 @@ use super::forward::{Attempt, Outbound, Plan};
 use crate::balancer::Outcome;
 use crate::config::mounts::MountRule;
 use crate::config::values::Activation;
+use crate::runtime::http_pool::RawStream;
 use crate::runtime::{ConnInfo, Draining, ProxyBody, Target};
 
 /// The most of a backend's handshake answer jkd reads.
@@ -80,7 +81,6 @@ impl Upgrade {
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
-            .field("backend", &self.backend)
             .field("early", &self.early.len())
             .finish_non_exhaustive()
     }
@@ -89,7 +89,7 @@ impl std::fmt::Debug for Relay {
 /// What the relay needs: the backend socket, bytes it sent after its 101, and the
 /// attempt that keeps the member busy.
 pub struct Relay {
-    backend: TcpStream,
+    backend: RawStream,
     early: Bytes,
     attempt: Attempt,
     /// Whether the member has been stopped or is in error (its sockets close).
@@ -124,33 +124,18 @@ pub async fn forward(
                 "WebSocket needs the member's HTTP connector (worker.NAME.http_port)",
             ));
         };
-        if settings.tls && settings.protocol.is_http() {
-            tracing::warn!(
-                member = %chosen.member.name,
-                "a WebSocket request for an HTTPS member (tls=true): jkd relays WebSocket in plain HTTP/1.1 only"
-            );
-            return Err(ProxyError::Unsupported(
-                "WebSocket to an HTTPS member (tls=true) is not supported",
-            ));
-        }
-        let connect_timeout = match settings.socket_connect_timeout {
-            t if t > 0 => Duration::from_millis(t as u64),
-            _ => Duration::from_secs(10),
+        let connected = match &chosen.member.http {
+            // A `type=http` member: its pool's socket settings, TLS included.
+            Some(pool) => pool.open_raw().await.map_err(|e| e.to_string()),
+            None => connect_plain(host, port, settings.socket_connect_timeout).await,
         };
-        let connected =
-            tokio::time::timeout(connect_timeout, TcpStream::connect((host, port))).await;
         let mut backend = match connected {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                plan.unreachable(&chosen, &format!("{host}:{port}: {e}"));
-                continue;
-            }
-            Err(_) => {
-                plan.unreachable(&chosen, &format!("{host}:{port}: connect timed out"));
+            Ok(s) => s,
+            Err(why) => {
+                plan.unreachable(&chosen, &format!("{host}:{port}: {why}"));
                 continue;
             }
         };
-        let _ = backend.set_nodelay(true);
         let attempt = plan.begin(&chosen);
         if let Err(e) = backend.write_all(&request).await {
             tracing::warn!(member = %chosen.member.name, "WebSocket handshake not sent: {e}");
@@ -203,6 +188,26 @@ pub async fn forward(
         return Ok(resp);
     }
     Err(ProxyError::Unavailable)
+}
+
+/// A plain connection to an AJP member's HTTP connector (`http_port`).
+async fn connect_plain(
+    host: &str,
+    port: u16,
+    connect_timeout_ms: i32,
+) -> Result<RawStream, String> {
+    let limit = match connect_timeout_ms {
+        t if t > 0 => Duration::from_millis(t as u64),
+        _ => Duration::from_secs(10),
+    };
+    match tokio::time::timeout(limit, TcpStream::connect((host, port))).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(Box::new(s))
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("connect timed out".to_string()),
+    }
 }
 
 /// Whether the member named `name` has been stopped or is in error.
@@ -315,7 +320,7 @@ fn handshake_request(parts: &http::request::Parts, out: &Outbound<'_>, conn: &Co
 }
 
 /// Reads the backend's answer head; returns it and any bytes that followed it.
-async fn read_head(backend: &mut TcpStream) -> Result<(Vec<u8>, Bytes), String> {
+async fn read_head(backend: &mut RawStream) -> Result<(Vec<u8>, Bytes), String> {
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         if let Some(end) = memchr::memmem::find(&buf, b"\r\n\r\n") {
@@ -371,7 +376,7 @@ fn response_of(head: &[u8]) -> Result<Response<ProxyBody>, ProxyError> {
 
 /// The body of a refused handshake: as long as its Content-Length says (at most 64
 /// KiB), else none.
-async fn refusal_body(head: &[u8], early: Bytes, backend: &mut TcpStream) -> Bytes {
+async fn refusal_body(head: &[u8], early: Bytes, backend: &mut RawStream) -> Bytes {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut headers);
     let _ = parsed.parse(head);

@@ -18,6 +18,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -25,6 +27,14 @@ use tokio::time::Instant;
 use crate::ajp::conn::{ConnError, Connection};
 use crate::ajp::pool::{AcquireError, PoolCounters, Timeouts, pool_size, resolve};
 use crate::config::workers::AjpSettings;
+
+/// A member connection outside the pool, plain or TLS (see [`HttpPool::open_raw`]).
+pub type RawStream = Box<dyn RawIo>;
+
+/// What a relay needs of a member connection.
+pub trait RawIo: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> RawIo for T {}
 
 /// The request body as hyper sends it to an HTTP member: pieces fed by the task that
 /// reads the client (`http::upstream`); an `Err` piece aborts the request,
@@ -317,11 +327,6 @@ impl HttpPool {
         self: &Arc<Self>,
         max_idle: Option<Duration>,
     ) -> Result<HttpLease, AcquireError> {
-        if self.port == 0 {
-            return Err(AcquireError::Connect(ConnError::Unexpected(
-                "the worker has port 0 and is disabled",
-            )));
-        }
         let permit =
             match tokio::time::timeout(self.timeouts.acquire, self.slots.clone().acquire_owned())
                 .await
@@ -367,6 +372,44 @@ impl HttpPool {
 
     /// Opens a connection and starts the task that drives it.
     async fn connect(&self) -> Result<(SendRequest<UpstreamBody>, AbortHandle), AcquireError> {
+        let stream = self.open_socket().await?;
+        match self.member_tls()? {
+            None => self.start(TokioIo::new(stream)).await,
+            Some(tls) => {
+                let stream = self.tls_handshake(tls, stream).await?;
+                self.start(TokioIo::new(stream)).await
+            }
+        }
+    }
+
+    /// A connection of its own for a protocol switch (a WebSocket): opened with the
+    /// pool's settings, through TLS for an HTTPS member; it never joins the pool.
+    pub async fn open_raw(&self) -> Result<RawStream, AcquireError> {
+        let stream = self.open_socket().await?;
+        Ok(match self.member_tls()? {
+            None => Box::new(stream),
+            Some(tls) => Box::new(self.tls_handshake(tls, stream).await?),
+        })
+    }
+
+    /// The member's TLS side when it has `tls=true`, or why it cannot have one.
+    fn member_tls(&self) -> Result<Option<&MemberTls>, AcquireError> {
+        match &self.tls {
+            None => Ok(None),
+            Some(Ok(tls)) => Ok(Some(tls)),
+            Some(Err(why)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
+                why.clone(),
+            )))),
+        }
+    }
+
+    /// A TCP connection to the member with its socket settings.
+    async fn open_socket(&self) -> Result<TcpStream, AcquireError> {
+        if self.port == 0 {
+            return Err(AcquireError::Connect(ConnError::Unexpected(
+                "the worker has port 0 and is disabled",
+            )));
+        }
         let addr = self.resolve(&self.host, self.port).await?;
         let source = match &self.source {
             Some(s) => self.resolve(s, 0).await.ok(),
@@ -383,23 +426,23 @@ impl HttpPool {
         )
         .await
         .map_err(AcquireError::Connect)?;
-        let stream = conn.into_stream();
-        match &self.tls {
-            None => self.start(TokioIo::new(stream)).await,
-            Some(Err(why)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
-                why.clone(),
+        Ok(conn.into_stream())
+    }
+
+    /// The TLS handshake with an HTTPS member, within the connect timeout.
+    async fn tls_handshake(
+        &self,
+        tls: &MemberTls,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, AcquireError> {
+        let limit = self.timeouts.connect.unwrap_or(Duration::from_secs(10));
+        let shake = tls.connector.connect(tls.name.clone(), stream);
+        match tokio::time::timeout(limit, shake).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
+                format!("TLS handshake with {}: {e}", self.name),
             )))),
-            Some(Ok(tls)) => {
-                let limit = self.timeouts.connect.unwrap_or(Duration::from_secs(10));
-                let shake = tls.connector.connect(tls.name.clone(), stream);
-                match tokio::time::timeout(limit, shake).await {
-                    Ok(Ok(stream)) => self.start(TokioIo::new(stream)).await,
-                    Ok(Err(e)) => Err(AcquireError::Connect(ConnError::Io(io::Error::other(
-                        format!("TLS handshake with {}: {e}", self.name),
-                    )))),
-                    Err(_) => Err(AcquireError::Connect(ConnError::ConnectTimeout)),
-                }
-            }
+            Err(_) => Err(AcquireError::Connect(ConnError::ConnectTimeout)),
         }
     }
 
