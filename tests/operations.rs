@@ -620,3 +620,126 @@ fn a_unix_socket_listener_serves_gets_its_mode_and_is_handed_over_and_removed() 
     assert!(!socket.exists(), "the socket file stayed behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn drained_says_when_a_member_can_go_down_without_cutting_a_request_or_a_session() {
+    // Member a answers after 2 s, so a request can be seen under way on it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let slow_a = support::recorder::Recorder::start(
+        &rt,
+        support::recorder::Answer {
+            delay: Duration::from_secs(2),
+            ..Default::default()
+        },
+    );
+    let b = support::recorder::Recorder::start(&rt, Default::default());
+    let dir = std::env::temp_dir().join(format!("jkd-ops-drained-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "worker.list=lb,jkstatus\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\n\
+             worker.lb.mount=/app/*\n\
+             worker.a.host=127.0.0.1\nworker.a.port={}\nworker.b.host=127.0.0.1\nworker.b.port={}\n\
+             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkmanager\n",
+            slow_a.port, b.port
+        ),
+    )
+    .unwrap();
+    // `htpasswd -nbB -C 4 admin s3cret`
+    let users = dir.join("manager-users");
+    std::fs::write(
+        &users,
+        "admin:$2y$04$hHEtGog20YUmdj7yeTFto.BP6WYCtFNPZYqk57blARo78zFLgXHum\n",
+    )
+    .unwrap();
+    let jkd = start(
+        &file,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--manager-users",
+            users.to_str().unwrap(),
+        ],
+    );
+    let metrics_port = jkd.metrics_port.unwrap();
+    let probe = |path: &str| get(&mut connect(metrics_port), path).unwrap();
+
+    let (status, why) = probe("/drained/lb/a");
+    assert_eq!(status, 503);
+    assert!(why.contains("member a of lb is active"), "{why}");
+    // The operator drains a through the manager, as with mod_jk (a script's GET with
+    // Basic credentials: admin / s3cret).
+    let mut manager = connect(jkd.port);
+    write!(
+        manager.get_mut(),
+        "GET /jkmanager?cmd=update&w=lb&sw=a&vwa=D&mime=txt HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Basic YWRtaW46czNjcmV0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    manager.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!answer.contains("type=ERROR"), "{answer}");
+    let (status, why) = probe("/drained/lb/a?quiet=600");
+    assert_eq!(status, 200, "{why}");
+    assert!(
+        why.contains("is disabled (DIS)") && why.contains("no request of one of its sessions"),
+        "{why}"
+    );
+
+    // A request of one of a's sessions still reaches it (disabled keeps sessions).
+    let port = jkd.port;
+    let session = std::thread::spawn(move || get(&mut connect(port), "/app/x;jsessionid=S1.a"));
+    wait_for(
+        || !slow_a.requests.lock().is_empty(),
+        "the session's request on a",
+    );
+    let (status, why) = probe("/drained/lb/a");
+    assert_eq!(status, 503);
+    assert!(
+        why.contains("1 request(s) or WebSocket(s) still under way on member a"),
+        "{why}"
+    );
+    assert_eq!(session.join().unwrap().unwrap().0, 200);
+    let (status, why) = probe("/drained/lb/a?quiet=600");
+    assert_eq!(status, 503);
+    assert!(
+        why.contains(
+            "a request of one of the sessions of member a of lb ended 0 s ago (quiet=600)"
+        ),
+        "{why}"
+    );
+    let (status, why) = probe("/drained/lb/a?quiet=0");
+    assert_eq!(status, 200, "{why}");
+    assert!(
+        why.contains("the last request of one of its sessions ended"),
+        "{why}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let at = metric(
+        &metrics(&jkd),
+        "jkd_member_last_session_request_timestamp_seconds{worker=\"lb\",member=\"a\"}",
+    )
+    .expect("the last session request of a in /metrics");
+    assert!((now - at).abs() < 30.0, "{at} vs {now}");
+    // New requests go to b, which is active and never had a session.
+    assert_eq!(get(&mut connect(jkd.port), "/app/new").unwrap().0, 200);
+    assert_eq!(probe("/drained/lb/b").0, 503);
+
+    // Asked wrongly: what exists, and what is expected.
+    let (status, why) = probe("/drained/lb/zz");
+    assert_eq!(
+        (status, why.trim()),
+        (404, "load balancer lb has no member zz (members: a, b)")
+    );
+    assert_eq!(probe("/drained/nope/a").0, 404);
+    assert_eq!(probe("/drained/jkstatus/a").0, 404);
+    let (status, why) = probe("/drained/lb/a?quiet=soon");
+    assert_eq!(status, 400, "{why}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -143,6 +143,9 @@ pub struct MemberRuntime {
     /// The member's application health check failed last time it ran: it stays in
     /// error (no recovery after `recover_time`) until a check passes.
     pub health_failing: bool,
+    /// When the last request routed here by its session ended: how an operator
+    /// knows that a drained member's sessions have gone quiet.
+    pub last_session_request: Option<Instant>,
 }
 
 impl MemberRuntime {
@@ -164,6 +167,7 @@ impl MemberRuntime {
             last_reset: now,
             elected_snapshot: 0,
             health_failing: false,
+            last_session_request: None,
         }
     }
 }

@@ -198,6 +198,23 @@ pub enum Step {
     Done,
 }
 
+/// What [`Balancer::drain_check`] found about a member an operator wants to take down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// Its activation is still active: new sessions still go to it.
+    Active,
+    /// Requests (or WebSockets) still under way on it.
+    InFlight(u64),
+    /// A request of one of its sessions ended this long ago, within the quiet period.
+    SessionsRecent { ago: Duration },
+    /// Nothing left on it: it can go down.
+    Drained {
+        activation: Activation,
+        /// How long ago the last request of one of its sessions ended, if ever.
+        since_session: Option<Duration>,
+    },
+}
+
 /// Per-request options from the mount rule or the request.
 #[derive(Clone, Debug, Default)]
 pub struct RequestOptions {
@@ -862,6 +879,9 @@ impl<E> Balancer<E> {
         let c = &member.counters;
         if began {
             c.busy.fetch_sub(1, Ordering::Relaxed);
+            if choice.sticky {
+                m.last_session_request = Some(now);
+            }
         }
         // Requests still in flight on this member, besides this one.
         let busy_now = c.busy.load(Ordering::Relaxed);
@@ -891,6 +911,33 @@ impl<E> Balancer<E> {
             req.finished = true;
         }
         req.attempt += 1;
+    }
+
+    /// Whether member `name` can be taken down without cutting a request or a
+    /// session still in use: it must be disabled or stopped, have nothing in flight
+    /// (open WebSockets included), and have had no request routed to it by a session
+    /// for `quiet`. `None` when the balancer has no such member.
+    pub fn drain_check(&self, name: &str, quiet: Duration, now: Instant) -> Option<Drain> {
+        let index = self.members.iter().position(|m| m.name() == name)?;
+        let inner = self.inner.lock();
+        let m = inner.live.get(index)?;
+        let busy = self.members[index].counters.busy.load(Ordering::Relaxed);
+        let since_session = m
+            .last_session_request
+            .map(|t| now.saturating_duration_since(t));
+        Some(if m.activation == Activation::Active {
+            Drain::Active
+        } else if busy > 0 {
+            Drain::InFlight(busy)
+        } else {
+            match since_session {
+                Some(ago) if ago < quiet => Drain::SessionsRecent { ago },
+                _ => Drain::Drained {
+                    activation: m.activation,
+                    since_session,
+                },
+            }
+        })
     }
 
     /// Marks every member in error for a forced recovery attempt (in `states` too, the

@@ -130,6 +130,62 @@ fn disabled_members_keep_their_sessions_but_get_no_new_ones() {
 }
 
 #[test]
+fn a_disabled_member_is_drained_once_its_requests_end_and_its_sessions_go_quiet() {
+    let (b, t0) = lb("", "a,b");
+    let quiet = Duration::from_secs(600);
+    assert_eq!(b.drain_check("nope", quiet, t0), None);
+    assert_eq!(b.drain_check("a", quiet, t0), Some(Drain::Active));
+    b.update_member(0, |m| m.activation = Activation::Disabled);
+    // Never had a session: drained at once.
+    assert_eq!(
+        b.drain_check("a", quiet, t0),
+        Some(Drain::Drained {
+            activation: Activation::Disabled,
+            since_session: None
+        })
+    );
+    // A request of one of its sessions: in flight, then recent, then quiet.
+    let mut req = b.start(Some("s.a".to_string()), RequestOptions::default(), |_| true);
+    let Step::Try(choice) = b.next_step(&mut req) else {
+        panic!("no choice");
+    };
+    assert_eq!((choice.member, choice.sticky), (0, true));
+    b.begin(&req, &choice);
+    assert_eq!(b.drain_check("a", quiet, t0), Some(Drain::InFlight(1)));
+    let t1 = t0 + Duration::from_secs(5);
+    b.report(&mut req, ok(), true, t1);
+    let ago = Duration::from_secs(599);
+    assert_eq!(
+        b.drain_check("a", quiet, t1 + ago),
+        Some(Drain::SessionsRecent { ago })
+    );
+    // New requests without a session go to b and change nothing for a.
+    assert_eq!(run(&b, None, &[], t1 + ago).0, vec![1]);
+    assert_eq!(
+        b.drain_check("a", quiet, t1 + quiet),
+        Some(Drain::Drained {
+            activation: Activation::Disabled,
+            since_session: Some(quiet)
+        })
+    );
+    // A request that was merely balanced onto a member is no session of its own.
+    assert_eq!(run(&b, Some("s.gone"), &[], t1 + quiet).0, vec![1]);
+    assert_eq!(
+        b.drain_check("b", quiet, t1 + quiet),
+        Some(Drain::Active),
+        "b is still active"
+    );
+    b.update_member(1, |m| m.activation = Activation::Stopped);
+    assert_eq!(
+        b.drain_check("b", quiet, t1 + quiet),
+        Some(Drain::Drained {
+            activation: Activation::Stopped,
+            since_session: None
+        })
+    );
+}
+
+#[test]
 fn stopped_members_lose_their_sessions() {
     let (b, t) = lb("worker.a.activation=S\n", "a,b");
     assert_eq!(run(&b, Some("s.a"), &[], t).0, vec![1]);

@@ -14,7 +14,7 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 
-use crate::balancer::{MemberCounters, MemberRuntime, MemberState};
+use crate::balancer::{Drain, MemberCounters, MemberRuntime, MemberState};
 use crate::config::values::Activation;
 use crate::runtime::{LbMember, LbWorker, Runtime, Target};
 
@@ -39,6 +39,8 @@ pub mod names {
     pub const MEMBER_ACTIVATION: &str = "jkd_member_activation";
     pub const MEMBER_LB_VALUE: &str = "jkd_member_lb_value";
     pub const MEMBER_LBFACTOR: &str = "jkd_member_lbfactor";
+    pub const MEMBER_LAST_SESSION_REQUEST_TIMESTAMP_SECONDS: &str =
+        "jkd_member_last_session_request_timestamp_seconds";
     pub const CLIENT_CONNECTIONS: &str = "jkd_client_connections";
     pub const REQUEST_DURATION_SECONDS: &str = "jkd_request_duration_seconds";
     pub const MEMBER_REQUEST_DURATION_SECONDS: &str = "jkd_member_request_duration_seconds";
@@ -243,6 +245,10 @@ impl Registry {
         );
         g(names::MEMBER_LBFACTOR, "The member's configured weight");
         g(
+            names::MEMBER_LAST_SESSION_REQUEST_TIMESTAMP_SECONDS,
+            "When the last request routed to the member by its session ended (Unix seconds)",
+        );
+        g(
             names::CLIENT_CONNECTIONS,
             "Open client connections: active, or parked while idle (HTTP/1.1)",
         );
@@ -421,6 +427,18 @@ impl Registry {
             .set(m.lb_value as f64);
         self.gauge(names::MEMBER_LBFACTOR, &labels)
             .set(f64::from(m.lbfactor));
+        if let Some(ended) = m.last_session_request {
+            let ago = std::time::Instant::now().saturating_duration_since(ended);
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .saturating_sub(ago);
+            self.gauge(
+                names::MEMBER_LAST_SESSION_REQUEST_TIMESTAMP_SECONDS,
+                &labels,
+            )
+            .set(at.as_secs_f64().floor());
+        }
     }
 
     fn publish_tls(&self, tls: &crate::tls::TlsState) {
@@ -515,7 +533,116 @@ pub fn not_ready(rt: &Runtime) -> Option<String> {
     (!down.is_empty()).then(|| down.concat())
 }
 
-/// Serves `GET /metrics`, `/healthz` and `/readyz` on `listener` until the process ends.
+/// The answer of `/drained/WORKER/MEMBER?quiet=SECS`: `200` when the member of load
+/// balancer WORKER can be taken down without cutting a request or a session still in
+/// use (disabled or stopped, nothing in flight, no request of one of its sessions for
+/// SECS seconds, default 0), `503` with what is left on it otherwise. Deployment
+/// scripts wait on it between draining a node and restarting it.
+pub fn drain_answer(
+    rt: &Runtime,
+    path: &str,
+    query: Option<&str>,
+    now: std::time::Instant,
+) -> (StatusCode, String) {
+    let mut quiet = 0u64;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("quiet", v)) => match v.parse() {
+                Ok(secs) => quiet = secs,
+                Err(_) => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        format!("quiet={v}: a number of seconds expected\n"),
+                    );
+                }
+            },
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("{pair}: unknown parameter (only quiet=SECS)\n"),
+                );
+            }
+        }
+    }
+    let Some((worker, member)) = path.split_once('/') else {
+        return (
+            StatusCode::NOT_FOUND,
+            "use /drained/WORKER/MEMBER?quiet=SECS\n".to_string(),
+        );
+    };
+    let lb = match rt.targets.get(worker) {
+        Some(Target::Lb(lb)) => lb,
+        Some(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("worker {worker} is not a load balancer\n"),
+            );
+        }
+        None => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("no load balancer named {worker}\n"),
+            );
+        }
+    };
+    let quiet_for = std::time::Duration::from_secs(quiet);
+    let Some(found) = lb.drain_check(member, quiet_for, now) else {
+        let names: Vec<&str> = lb.members.iter().map(|m| m.name()).collect();
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "load balancer {worker} has no member {member} (members: {})\n",
+                names.join(", ")
+            ),
+        );
+    };
+    let who = format!("member {member} of {worker}");
+    let not = |why: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not drained: {why}\n"),
+        )
+    };
+    match found {
+        Drain::Active => not(format!(
+            "{who} is active: set its activation to disabled (D) or stopped (S) first"
+        )),
+        Drain::InFlight(n) => not(format!(
+            "{n} request(s) or WebSocket(s) still under way on {who}"
+        )),
+        Drain::SessionsRecent { ago } => not(format!(
+            "a request of one of the sessions of {who} ended {} s ago (quiet={quiet})",
+            ago.as_secs()
+        )),
+        Drain::Drained {
+            activation,
+            since_session,
+        } => {
+            let last = match since_session {
+                Some(ago) => format!(
+                    "the last request of one of its sessions ended {} s ago",
+                    ago.as_secs()
+                ),
+                None => "no request of one of its sessions since jkd started".to_string(),
+            };
+            (
+                StatusCode::OK,
+                format!(
+                    "drained: {who} is {} ({}), nothing under way, {last}\n",
+                    if activation == Activation::Stopped {
+                        "stopped"
+                    } else {
+                        "disabled"
+                    },
+                    activation.as_str()
+                ),
+            )
+        }
+    }
+}
+
+/// Serves `GET /metrics`, `/healthz`, `/readyz` and `/drained/...` on `listener` until
+/// the process ends.
 pub async fn serve(
     live: Arc<crate::runtime::Live>,
     registry: Arc<Registry>,
@@ -543,10 +670,20 @@ pub async fn serve(
                             None => (StatusCode::OK, "ready\n".to_string()),
                             Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
                         },
-                        _ => (
-                            StatusCode::NOT_FOUND,
-                            "not found: try /metrics, /healthz or /readyz\n".to_string(),
-                        ),
+                        path => match path.strip_prefix("/drained/") {
+                            Some(rest) => drain_answer(
+                                &rt,
+                                rest,
+                                req.uri().query(),
+                                std::time::Instant::now(),
+                            ),
+                            None => (
+                                StatusCode::NOT_FOUND,
+                                "not found: try /metrics, /healthz, /readyz or \
+                                 /drained/WORKER/MEMBER\n"
+                                    .to_string(),
+                            ),
+                        },
                     };
                     let mut resp = Response::new(Full::new(Bytes::from(body)));
                     *resp.status_mut() = status;
