@@ -345,6 +345,9 @@ struct RunArgs {
     /// threads serving requests (default: one per CPU; TOKIO_WORKER_THREADS also works)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// keep the status manager's changes to balancer members (activation, lbfactor, distance, route, redirect, domain) in FILE, and restore them when jkd starts again
+    #[arg(long = "state-file", value_name = "FILE")]
+    state_file: Option<PathBuf>,
     /// serve URIs that no mount rule maps (or that JkUnMount excludes) from this directory, as httpd's DocumentRoot; wins over the Apache config's
     #[arg(long = "document-root", value_name = "DIR")]
     document_root: Option<PathBuf>,
@@ -530,6 +533,8 @@ struct Serving {
     manager_allow: Vec<ipnet::IpNet>,
     /// `--threads`: runtime worker threads, `None` for one per CPU.
     threads: Option<u16>,
+    /// `--state-file`: where the manager's changes to members are kept.
+    state_file: Option<PathBuf>,
     edge: EdgeArgs,
     logs: LogArgs,
 }
@@ -552,6 +557,7 @@ impl Serving {
             manager_users: run.manager_users,
             manager_allow: run.manager_allow,
             threads: run.threads,
+            state_file: run.state_file,
             edge: run.edge,
             logs: run.logs,
         }
@@ -677,8 +683,28 @@ fn log_compression(cfg: &config::Config) {
 
 /// What `jkd run` would read besides the configuration: listen addresses, TLS files,
 /// the manager's user file. Each problem is printed; false when there was one.
+/// Why `--state-file` cannot be kept where it is asked for (its directory is missing).
+fn state_file_problem(serving: &Serving) -> Option<String> {
+    let path = serving.state_file.as_ref()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    (!dir.is_dir()).then(|| {
+        format!(
+            "--state-file {}: no directory {} to keep it in",
+            path.display(),
+            dir.display()
+        )
+    })
+}
+
 fn serving_is_sound(serving: &Serving) -> bool {
     let mut sound = true;
+    if let Some(problem) = state_file_problem(serving) {
+        eprintln!("jkd: {problem}");
+        sound = false;
+    }
     let specs = match listener_specs(serving) {
         Ok(specs) => specs,
         Err(e) => {
@@ -1009,6 +1035,10 @@ async fn bind_listeners(
 }
 
 fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> ExitCode {
+    if let Some(problem) = state_file_problem(serving) {
+        eprintln!("jkd: {problem}");
+        return ExitCode::from(1);
+    }
     let manager = match manager_access(serving) {
         Ok(m) => m,
         Err(code) => return code,
@@ -1084,7 +1114,13 @@ fn run_with(cfg: config::Config, serving: &Serving, before: impl FnOnce()) -> Ex
                 manager,
             )));
         }
+        if let Some(path) = &serving.state_file {
+            jkd::status::state_file::load(&rt, path);
+        }
         let live = jkd::runtime::Live::new(rt);
+        if let Some(path) = &serving.state_file {
+            tokio::spawn(jkd::status::state_file::keep(live.clone(), path.clone()));
+        }
         tokio::spawn(reload_on_hangup(live.clone(), serving.sources.clone()));
         if let Some(log) = access_log {
             tokio::spawn(reopen_on_usr1(log));
@@ -1211,6 +1247,7 @@ fn main() -> ExitCode {
                 manager_users,
                 manager_allow,
                 threads,
+                state_file: None,
                 edge,
                 logs,
             },

@@ -495,6 +495,17 @@ fn jkd_check_reads_what_run_would_and_says_nothing_to_check_is_a_usage_error() {
     let (code, err) = check(&["--workers", good, "--manager-users", missing]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--manager-users"), "{err}");
+    let (code, err) = check(&[
+        "--workers",
+        good,
+        "--state-file",
+        "/nonexistent/jkd/state.json",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--state-file /nonexistent/jkd/state.json: no directory /nonexistent/jkd"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -647,13 +658,8 @@ fn drained_says_when_a_member_can_go_down_without_cutting_a_request_or_a_session
         ),
     )
     .unwrap();
-    // `htpasswd -nbB -C 4 admin s3cret`
     let users = dir.join("manager-users");
-    std::fs::write(
-        &users,
-        "admin:$2y$04$hHEtGog20YUmdj7yeTFto.BP6WYCtFNPZYqk57blARo78zFLgXHum\n",
-    )
-    .unwrap();
+    std::fs::write(&users, MANAGER_USERS).unwrap();
     let jkd = start(
         &file,
         &[
@@ -669,19 +675,8 @@ fn drained_says_when_a_member_can_go_down_without_cutting_a_request_or_a_session
     let (status, why) = probe("/drained/lb/a");
     assert_eq!(status, 503);
     assert!(why.contains("member a of lb is active"), "{why}");
-    // The operator drains a through the manager, as with mod_jk (a script's GET with
-    // Basic credentials: admin / s3cret).
-    let mut manager = connect(jkd.port);
-    write!(
-        manager.get_mut(),
-        "GET /jkmanager?cmd=update&w=lb&sw=a&vwa=D&mime=txt HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Basic YWRtaW46czNjcmV0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    manager.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(!answer.contains("type=ERROR"), "{answer}");
+    // The operator drains a through the manager, as with mod_jk.
+    manager_update(jkd.port, "cmd=update&w=lb&sw=a&vwa=D");
     let (status, why) = probe("/drained/lb/a?quiet=600");
     assert_eq!(status, 200, "{why}");
     assert!(
@@ -741,5 +736,102 @@ fn drained_says_when_a_member_can_go_down_without_cutting_a_request_or_a_session
     assert_eq!(probe("/drained/jkstatus/a").0, 404);
     let (status, why) = probe("/drained/lb/a?quiet=soon");
     assert_eq!(status, 400, "{why}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Basic-authenticated manager update, as a deployment script sends it (admin /
+/// s3cret of `MANAGER_USERS`); the manager's answer.
+fn manager_update(port: u16, query: &str) -> String {
+    let mut manager = connect(port);
+    write!(
+        manager.get_mut(),
+        "GET /jkmanager?{query}&mime=txt HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Basic YWRtaW46czNjcmV0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    manager.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && !answer.contains("type=ERROR"),
+        "{answer}"
+    );
+    answer
+}
+
+/// `htpasswd -nbB -C 4 admin s3cret`
+const MANAGER_USERS: &str = "admin:$2y$04$hHEtGog20YUmdj7yeTFto.BP6WYCtFNPZYqk57blARo78zFLgXHum\n";
+
+#[test]
+fn a_drained_member_stays_drained_across_a_restart_with_a_state_file() {
+    let (_nodes, port1, port2) = demo_nodes();
+    let dir = std::env::temp_dir().join(format!("jkd-ops-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("workers.properties");
+    std::fs::write(&file, workers(port1, port2, "")).unwrap();
+    let users = dir.join("users");
+    std::fs::write(&users, MANAGER_USERS).unwrap();
+    let state = dir.join("jkd-state.json");
+    let args = [
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--manager-users",
+        users.to_str().unwrap(),
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    let activation_of_node2 = |jkd: &Jkd| {
+        let text = metrics(jkd);
+        ["ACT", "DIS", "STP"]
+            .into_iter()
+            .find(|a| {
+                metric(
+                    &text,
+                    &format!(
+                        "jkd_member_activation{{worker=\"lb\",member=\"node2\",activation=\"{a}\"}}"
+                    ),
+                ) == Some(1.0)
+            })
+            .unwrap_or_else(|| panic!("no activation of node2 in\n{text}"))
+    };
+
+    let mut first = start(&file, &args);
+    manager_update(first.port, "cmd=update&w=lb&sw=node2&vwa=D");
+    wait_for(
+        || std::fs::read_to_string(&state).is_ok_and(|t| t.contains("\"DIS\"")),
+        "the state file to record node2 disabled",
+    );
+    first.signal("TERM");
+    assert!(first.wait_exit(Duration::from_secs(20)).is_some());
+
+    // A new process: node2 is still drained, so new sessions all go to node1.
+    let mut second = start(&file, &args);
+    assert_eq!(activation_of_node2(&second), "DIS", "{}", second.log());
+    assert!(
+        second.wait_log("lb/node2 keeps the values set in the status manager before"),
+        "{}",
+        second.log()
+    );
+    let mut client = connect(second.port);
+    for i in 0..6 {
+        let (status, body) = get(&mut client, &format!("/echo/{i}")).unwrap();
+        assert_eq!(status, 200);
+        assert!(body.starts_with("node: node1"), "{body}");
+    }
+    second.signal("TERM");
+    assert!(second.wait_exit(Duration::from_secs(20)).is_some());
+
+    // The workers file changes node2 meanwhile: the file wins, node2 is active again.
+    std::fs::write(&file, workers(port1, port2, "worker.node2.lbfactor=2\n")).unwrap();
+    let third = start(&file, &args);
+    assert_eq!(activation_of_node2(&third), "ACT", "{}", third.log());
+    assert!(
+        third.wait_log("lb/node2 was changed in the workers file since"),
+        "{}",
+        third.log()
+    );
+    wait_for(
+        || std::fs::read_to_string(&state).is_ok_and(|t| !t.contains("node2")),
+        "the state file to forget node2",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -460,7 +460,7 @@ fn commit_all_members(
 }
 
 /// Percent-encodes a decoded value again (to reuse the parameter reader).
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -19,6 +19,7 @@ pub mod html;
 pub mod machine;
 pub mod page;
 pub mod params;
+pub mod state_file;
 pub mod view;
 
 use std::net::IpAddr;
