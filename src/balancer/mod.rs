@@ -330,6 +330,29 @@ impl Judge<'_> {
             m.first_error = Some(self.now);
             m.last_error = Some(self.now);
         };
+        // A member its health check put in error stays there whatever a request that
+        // was already under way on it says: only a passing check (or the manager, or
+        // a forced recovery) brings it back.
+        let held = (m.health_failing && m.state == MemberState::Error)
+            .then_some((m.first_error, m.last_error));
+        let final_outcome = self.judge(outcome, m, c, seen, mark_error);
+        if let Some((first_error, last_error)) = held {
+            m.state = MemberState::Error;
+            m.first_error = m.first_error.or(first_error);
+            m.last_error = m.last_error.or(last_error);
+        }
+        final_outcome
+    }
+
+    /// [`Judge::apply`] for a member its health check does not hold in error.
+    fn judge(
+        &self,
+        outcome: Outcome,
+        m: &mut MemberRuntime,
+        c: &MemberCounters,
+        seen: &mut MemberState,
+        mark_error: impl Fn(&mut MemberRuntime),
+    ) -> bool {
         let mut final_outcome = false;
         match outcome {
             Outcome::Success => {

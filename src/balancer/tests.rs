@@ -643,6 +643,35 @@ fn a_finished_attempt_is_reported_once_and_counts_reply_timeouts_itself() {
 }
 
 #[test]
+fn requests_under_way_when_a_health_check_fails_do_not_bring_the_member_back() {
+    let (b, t0) = lb("", "a,b");
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // Two requests of a's sessions are under way on a when its check fails.
+    let mut ok_req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut ok_req) else {
+        panic!("expected a try")
+    };
+    assert_eq!(c.member, 0);
+    b.begin(&ok_req, &c);
+    let mut left = b.start(Some("t.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut left) else {
+        panic!("expected a try")
+    };
+    let b = Arc::new(b);
+    let in_flight = b.begin_owned(left, &c);
+    assert_eq!(b.health_checked(0, false, at(1)), Some(MemberState::Error));
+    // One ends well (a static page), the other's client goes away.
+    b.report(&mut ok_req, ok(), true, at(2));
+    drop(in_flight);
+    assert_eq!(state(&b, 0), MemberState::Error);
+    assert_eq!(run(&b, None, &[], at(3)).0, vec![1]);
+    assert_eq!(
+        b.health_checked(0, true, at(11)),
+        Some(MemberState::Recover)
+    );
+}
+
+#[test]
 fn a_member_whose_health_check_fails_stays_in_error_until_a_check_passes() {
     let (b, t0) = lb("worker.lb.recover_time=60\nworker.maintain=60\n", "a,b");
     let at = |s: u64| t0 + Duration::from_secs(s);
