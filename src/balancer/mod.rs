@@ -507,8 +507,11 @@ impl<E> Balancer<E> {
     /// the manager changed on it; the balancer keeps the manager's changes to its own
     /// settings unless the file changed them. A member whose name and connection
     /// settings are unchanged keeps its endpoint (and so its open connections) even
-    /// when its other settings changed; `endpoint` makes the others. Everything else
-    /// starts as configured. Requests under way finish on this balancer.
+    /// when its other settings changed; `endpoint` makes the others. A member whose
+    /// name stays but whose settings changed starts from its new values, keeping its
+    /// counters (busy included), when its session was last used and, on the same
+    /// endpoint, a failing health check. Everything else starts as configured.
+    /// Requests under way finish on this balancer.
     pub fn successor(
         &self,
         settings: LbSettings,
@@ -537,11 +540,28 @@ impl<E> Balancer<E> {
         let mut members = Vec::with_capacity(endpoints.len());
         let mut live = Vec::with_capacity(endpoints.len());
         for (definition, endpoint) in settings.members.iter().zip(endpoints) {
-            let kept = old
+            let same_name = old
                 .each(&self.members)
-                .find(|(m, _)| unchanged(&m.definition, definition));
-            let (counters, state) = match kept {
-                Some((m, state)) => (m.counters.clone(), state.clone()),
+                .find(|(m, _)| m.definition.name == definition.name);
+            let (counters, state) = match same_name {
+                Some((m, state)) if unchanged(&m.definition, definition) => {
+                    (m.counters.clone(), state.clone())
+                }
+                // Changed in the file: its values start as configured, but it is the
+                // same node: its counters go on (requests under way on the replaced
+                // balancer count down the same busy count) and so does what jkd
+                // learnt about it that the file cannot say.
+                Some((m, state)) => {
+                    let mut fresh = MemberRuntime::configured(definition, now);
+                    fresh.last_session_request = state.last_session_request;
+                    if m.definition.ajp == definition.ajp && state.health_failing {
+                        fresh.health_failing = true;
+                        fresh.state = state.state;
+                        fresh.first_error = state.first_error;
+                        fresh.last_error = state.last_error;
+                    }
+                    (m.counters.clone(), fresh)
+                }
                 None => (Arc::default(), MemberRuntime::configured(definition, now)),
             };
             members.push(Member {
@@ -934,6 +954,19 @@ impl<E> Balancer<E> {
             req.finished = true;
         }
         req.attempt += 1;
+        let name = member.definition.name.clone();
+        drop(inner);
+        // A request that began before a reload ends here; the balancer in service
+        // learns that the node's session was used too (for `/drained`).
+        if began && choice.sticky {
+            let mut next = self.replaced_by.get().cloned();
+            while let Some(b) = next {
+                if let Some(index) = b.members.iter().position(|m| m.name() == name) {
+                    b.update_member(index, |m| m.last_session_request = Some(now));
+                }
+                next = b.replaced_by.get().cloned();
+            }
+        }
     }
 
     /// Whether member `name` can be taken down without cutting a request or a

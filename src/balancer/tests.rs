@@ -186,6 +186,43 @@ fn a_disabled_member_is_drained_once_its_requests_end_and_its_sessions_go_quiet(
 }
 
 #[test]
+fn a_member_changed_by_a_reload_is_still_the_same_node_for_draining_and_health() {
+    let (b, t0) = lb("worker.a.health_check_uri=/health\n", "a,b");
+    let b = Arc::new(b);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // A request of a's sessions ended at 1 s, another is under way; b fails its check.
+    run(&b, Some("s.a"), &[], at(1));
+    let mut req = b.start(Some("s.a".into()), RequestOptions::default(), |_| true);
+    let Step::Try(c) = b.next_step(&mut req) else {
+        panic!("expected a try")
+    };
+    let in_flight = b.begin_owned(req, &c);
+    b.health_checked(1, false, at(2));
+    // The file drains a and changes b's lbfactor; both keep their connection settings.
+    let (changed, _) = lb(
+        "worker.a.health_check_uri=/health\nworker.a.activation=D\nworker.b.lbfactor=2\n",
+        "a,b",
+    );
+    let next = Arc::new(b.successor(changed.settings.clone(), 60, at(3), |_| ()));
+    b.replaced(&next);
+    let quiet = Duration::from_secs(600);
+    assert_eq!(
+        next.drain_check("a", quiet, at(4)),
+        Some(Drain::InFlight(1))
+    );
+    in_flight.finish(ok(), at(5));
+    assert_eq!(
+        next.drain_check("a", quiet, at(6)),
+        Some(Drain::SessionsRecent {
+            ago: Duration::from_secs(1)
+        })
+    );
+    let b_now = next.snapshot()[1].clone();
+    assert_eq!((b_now.lbfactor, b_now.state), (2, MemberState::Error));
+    assert!(b_now.health_failing);
+}
+
+#[test]
 fn stopped_members_lose_their_sessions() {
     let (b, t) = lb("worker.a.activation=S\n", "a,b");
     assert_eq!(run(&b, Some("s.a"), &[], t).0, vec![1]);

@@ -138,6 +138,16 @@ pub fn start_due(lb: &Arc<LbWorker>, now: Instant) {
                 Ok(status) => format!("answered {status}"),
                 Err(e) => e.clone(),
             };
+            // A reload may have replaced the balancer while the check ran: the result
+            // goes to the one in service, if it still has this member on this endpoint.
+            let lb = lb.current();
+            let Some(index) = lb
+                .members
+                .iter()
+                .position(|m| Arc::ptr_eq(&m.endpoint, worker))
+            else {
+                return;
+            };
             match lb.health_checked(index, passed, Instant::now()) {
                 Some(MemberState::Error) => tracing::warn!(
                     lb = %lb.name, member = %worker.name,

@@ -614,8 +614,12 @@ mod tests {
             Arc::ptr_eq(&old.members[0].endpoint, &new.members[0].endpoint),
             "a's pool was rebuilt"
         );
-        // b changed: a fresh member, a fresh pool.
-        assert_eq!(new.members[1].counters.elected.load(Relaxed), 0);
+        // b changed: its values as configured and a fresh pool, its counters go on.
+        assert_eq!(new.members[1].counters.elected.load(Relaxed), 9);
+        assert!(Arc::ptr_eq(
+            &old.members[1].counters,
+            &new.members[1].counters
+        ));
         assert!(!Arc::ptr_eq(
             &old.members[1].endpoint,
             &new.members[1].endpoint
