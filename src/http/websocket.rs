@@ -31,6 +31,8 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// How often an open WebSocket checks whether its member was stopped.
 const MEMBER_CHECK: Duration = Duration::from_secs(1);
+/// How long closing either side of an ended WebSocket may take.
+const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 
 /// Whether a request opens a WebSocket: an HTTP/1.1 upgrade or an HTTP/2 extended
 /// CONNECT.
@@ -173,6 +175,19 @@ pub async fn forward(
             // when it says how long it is.
             let body = refusal_body(&head, early, &mut backend).await;
             attempt.finish(Outcome::Success, 0);
+            if h2 && !refusal_survives_http2(resp.status()) {
+                // To an extended CONNECT any 2xx means "open": an application that
+                // answered the handshake with a page did not open the WebSocket.
+                tracing::info!(
+                    member = %chosen.member.name,
+                    "the application answered a WebSocket handshake with {} instead of 101",
+                    resp.status()
+                );
+                return Err(ProxyError::BadGateway(format!(
+                    "the application answered the WebSocket handshake with {}",
+                    resp.status()
+                )));
+            }
             *resp.body_mut() = ProxyBody::full(body);
             return Ok(resp);
         }
@@ -399,6 +414,25 @@ async fn refusal_body(head: &[u8], early: Bytes, backend: &mut RawStream) -> Byt
     body.freeze()
 }
 
+/// Whether a refusal can go to an HTTP/2 client as it is: a 1xx or 2xx answer to an
+/// extended CONNECT would tell the client its WebSocket is open.
+fn refusal_survives_http2(status: StatusCode) -> bool {
+    !(status.is_informational() || status.is_success())
+}
+
+/// Closes both sides with FINs, not resets, so each reads an orderly end. Over TLS
+/// a shutdown first writes what is buffered and a close_notify: a peer that stopped
+/// reading gets `within` for each side, then the sockets are dropped all the same
+/// (the relay's attempt, and so the member's busy count, must end).
+async fn close_both<B, C>(backend: &mut B, client: &mut C, within: Duration)
+where
+    B: AsyncWrite + Unpin + ?Sized,
+    C: AsyncWrite + Unpin + ?Sized,
+{
+    let _ = tokio::time::timeout(within, backend.shutdown()).await;
+    let _ = tokio::time::timeout(within, client.shutdown()).await;
+}
+
 /// Relays an accepted WebSocket between the client connection and the backend until
 /// either side closes, the member is stopped or falls into error, or jkd stops.
 pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(client: &mut C, relay: Relay) {
@@ -438,13 +472,58 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(client: &mut C, relay: Rel
     } else {
         "broken"
     };
-    // Closed with FINs both ways, not reset, so each side reads an orderly end.
-    let _ = backend.shutdown().await;
-    let _ = client.shutdown().await;
+    close_both(&mut backend, client, CLOSE_WITHIN).await;
     tracing::debug!(
         "WebSocket ended ({ended}): {} bytes to the backend, {} to the client",
         traffic.0,
         traffic.1
     );
     attempt.finish(Outcome::Success, traffic.0 + traffic.1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A peer whose close never completes (a TLS peer that stopped reading).
+    struct Stuck;
+
+    impl AsyncWrite for Stuck {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn only_a_failure_status_tells_an_http2_client_its_websocket_was_refused() {
+        assert!(!refusal_survives_http2(StatusCode::OK));
+        assert!(!refusal_survives_http2(StatusCode::NO_CONTENT));
+        assert!(!refusal_survives_http2(StatusCode::CONTINUE));
+        assert!(refusal_survives_http2(StatusCode::FORBIDDEN));
+        assert!(refusal_survives_http2(StatusCode::FOUND));
+        assert!(refusal_survives_http2(StatusCode::SERVICE_UNAVAILABLE));
+    }
+
+    #[tokio::test]
+    async fn closing_an_ended_websocket_does_not_wait_for_a_peer_that_stopped_reading() {
+        let within = Duration::from_millis(50);
+        let closed = tokio::time::timeout(
+            Duration::from_secs(5),
+            close_both(&mut Stuck, &mut Stuck, within),
+        )
+        .await;
+        assert!(closed.is_ok(), "the close waited for the stuck peers");
+    }
 }
