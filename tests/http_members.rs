@@ -1026,3 +1026,49 @@ fn an_http_member_over_https_is_verified_against_its_ca() {
         refused.log()
     );
 }
+
+/// A kept-alive connection the member closes just as a health check reuses it says
+/// nothing about the application: the check asks again on a new connection and
+/// passes, the member never leaves the rotation.
+#[test]
+fn a_health_check_on_a_connection_the_member_closed_asks_again_on_a_new_one() {
+    let (member, seen) = one_request_per_connection();
+    let dir = TempDir::new("health-stale");
+    let workers = dir.write(
+        "workers.properties",
+        &format!(
+            "worker.list=w,jkstatus\nworker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
+             worker.w.type=lb\nworker.w.balance_workers=m\nworker.w.mount=/*\n\
+             worker.m.type=http\nworker.m.host=127.0.0.1\nworker.m.port={member}\n\
+             worker.m.health_check_uri=/health\nworker.m.health_check_interval=1\n"
+        ),
+    );
+    let jkd = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
+    let count = |result: &str| {
+        tomcat::http_get(
+            jkd.metrics_port.expect("metrics port"),
+            "/metrics",
+            &[],
+            TIMEOUT,
+        )
+        .expect("GET /metrics")
+        .text()
+        .lines()
+        .find(|l| {
+            l.starts_with("jkd_health_checks_total{") && l.contains(&format!("result=\"{result}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+    };
+    poll(TIMEOUT, || (count("pass") >= 3.0).then_some(()))
+        .unwrap_or_else(|| panic!("not 3 passing checks: {}", jkd.log()));
+    let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(
+        seen.iter()
+            .any(|s| s.connection > 0 && s.target == "/health"),
+        "every check had a new connection anyway: {seen:?}"
+    );
+    assert_eq!(count("fail"), 0.0, "{seen:?}\n{}", jkd.log());
+    assert!(jkd.member_state("m").starts_with("OK"), "{}", jkd.log());
+}

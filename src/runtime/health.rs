@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 
 use super::http_pool::HttpPool;
 use super::{AjpWorker, LbWorker};
+use crate::ajp::conn::ConnError;
 use crate::ajp::exchange::{self, NoBody, RequestBody};
 use crate::ajp::pool::AcquireError;
 use crate::ajp::request::{
@@ -221,7 +222,17 @@ async fn check_http(
         lease.close();
         return Some(Err(format!("'{host}' cannot be a Host header")));
     };
-    let asked = tokio::time::timeout(limit, lease.ask(hyper::Method::GET, uri, host)).await;
+    let mut asked =
+        tokio::time::timeout(limit, lease.ask(hyper::Method::GET, uri, host.clone())).await;
+    if matches!(asked, Ok(Err(_))) && !lease.fresh {
+        // A kept-alive connection the member was closing just then says nothing about
+        // the application: asked once more on a new connection (a GET, safe to repeat).
+        asked = match lease.reconnect().await {
+            Ok(()) => tokio::time::timeout(limit, lease.ask(hyper::Method::GET, uri, host)).await,
+            Err(AcquireError::Connect(e)) => Ok(Err(e)),
+            Err(e) => Ok(Err(ConnError::Io(std::io::Error::other(e.to_string())))),
+        };
+    }
     Some(match asked {
         Ok(Ok((status, whole))) => {
             if whole {
