@@ -1211,6 +1211,28 @@ mod tests {
             .unwrap_or_else(|| panic!("{:?}", missing.diagnostics));
         assert!(error.message.contains("cannot read /nonexistent/ca.pem"));
         assert_eq!(error.origin.line, 3, "{error:?}");
+        // A file that is there but holds no certificate (a key, a DER file, a slip).
+        let not_pem = std::env::temp_dir().join(format!("jkd-not-a-ca-{}.pem", std::process::id()));
+        std::fs::write(&not_pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n").unwrap();
+        let wrong = load_pair(
+            "member-tls-ca-wrong",
+            MIXED,
+            Some(&format!(
+                "worker.node2.type=http\nworker.node2.tls=true\nworker.node2.tls_ca={}\n",
+                not_pem.display()
+            )),
+        );
+        let _ = std::fs::remove_file(&not_pem);
+        let error = wrong
+            .diagnostics
+            .iter()
+            .find(|d| d.key == "worker.node2.tls_ca")
+            .unwrap_or_else(|| panic!("{:?}", wrong.diagnostics));
+        assert!(
+            error.message.contains("holds no PEM certificate"),
+            "{error:?}"
+        );
+        assert!(wrong.config.is_none());
     }
 
     #[test]
@@ -1236,6 +1258,20 @@ mod tests {
             loaded.diagnostics
         );
         assert!(warned("0 is below 1 second"), "{:?}", loaded.diagnostics);
+        for bad in ["/health?<x>", "/he alth"] {
+            let odd = load_pair(
+                "health-odd",
+                MIXED,
+                Some(&format!("worker.node2.health_check_uri={bad}\n")),
+            );
+            assert!(
+                odd.diagnostics
+                    .iter()
+                    .any(|d| d.message.contains(&format!("'{bad}' is not a path"))),
+                "{bad}: {:?}",
+                odd.diagnostics
+            );
+        }
         let config = loaded.config.unwrap();
         let node1 = member(&config, "lb", "node1");
         assert_eq!(

@@ -375,14 +375,17 @@ impl Reader<'_> {
         };
         let http_host = self.string(name, "http_host");
         let health_check_uri = match self.string(name, "health_check_uri") {
-            Some(uri) if uri.starts_with('/') && !uri.bytes().any(|b| b.is_ascii_whitespace()) => {
+            // What both an AJP request and an HTTP/1.1 request line can carry.
+            Some(uri) if uri.starts_with('/') && uri.parse::<http::uri::PathAndQuery>().is_ok() => {
                 Some(uri)
             }
             Some(uri) => {
                 self.warn(
                     name,
                     "health_check_uri",
-                    format!("'{uri}' is not a path starting with '/': no health check"),
+                    format!(
+                        "'{uri}' is not a path starting with '/' (with a query at most;                          no spaces, fragment or characters a URI cannot hold): no health check"
+                    ),
                 );
                 None
             }
@@ -424,11 +427,21 @@ impl Reader<'_> {
                          certificates that signed the member's certificate"
                     ),
                 ),
-                Some(ca) => {
-                    if let Err(e) = std::fs::metadata(ca) {
-                        self.error(name, "tls_ca", format!("cannot read {ca}: {e}"));
+                Some(ca) => match std::fs::read(ca) {
+                    Err(e) => self.error(name, "tls_ca", format!("cannot read {ca}: {e}")),
+                    // Whether each certificate parses is the TLS layer's to say when it
+                    // loads the file; a file with none at all is a slip caught here.
+                    Ok(pem)
+                        if memchr::memmem::find(&pem, b"-----BEGIN CERTIFICATE-----").is_none() =>
+                    {
+                        self.error(
+                            name,
+                            "tls_ca",
+                            format!("{ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                        )
                     }
-                }
+                    Ok(_) => {}
+                },
             }
         }
         AjpSettings {
