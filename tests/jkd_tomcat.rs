@@ -184,3 +184,56 @@ fn a_balancer_owned_route_cookie_pins_and_re_pins_on_failover_as_mod_jk() {
     }
     drop(n2);
 }
+
+/// A Tomcat whose jvmRoute is not its member's route (or that has none) makes
+/// sessions that can never stick: mod_jk says nothing, jkd names the member and
+/// what to change, once, and counts each such session.
+#[test]
+fn a_tomcat_whose_jvm_route_does_not_match_its_member_is_named() {
+    let renamed = tomcat::start(&TomcatOptions::with_route("tomcatA"));
+    let unrouted = tomcat::start(&TomcatOptions::default());
+    let workers = workers_file(
+        "routes",
+        &format!(
+            "worker.list=lb\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=node1,node2\nworker.lb.mount=/*\n\
+             worker.node1.host=127.0.0.1\nworker.node1.port={}\n\
+             worker.node2.host=127.0.0.1\nworker.node2.port={}\n",
+            renamed.ajp_port(),
+            unrouted.ajp_port()
+        ),
+    );
+    let j = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
+    // New sessions alternate between the two members.
+    for _ in 0..4 {
+        let r = tomcat::http_get(j.port, "/session", &[], TIMEOUT)
+            .unwrap_or_else(|e| panic!("request failed: {e}\n{}", j.log()));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert!(
+        j.wait_log(
+            "member node1 set a JSESSIONID cookie for route 'tomcatA', but its route is 'node1'"
+        ),
+        "{}",
+        j.log()
+    );
+    assert!(
+        j.wait_log("member node2 set a JSESSIONID cookie without a route"),
+        "{}",
+        j.log()
+    );
+    assert_eq!(
+        j.log().matches("set a JSESSIONID cookie").count(),
+        2,
+        "said once per member:\n{}",
+        j.log()
+    );
+    let metrics = tomcat::http_get(j.metrics_port.expect("metrics"), "/metrics", &[], TIMEOUT)
+        .expect("GET /metrics")
+        .text();
+    for member in ["node1", "node2"] {
+        let series =
+            format!("jkd_session_route_mismatches_total{{worker=\"lb\",member=\"{member}\"}} 2");
+        assert!(metrics.contains(&series), "{series}\n{metrics}");
+    }
+}

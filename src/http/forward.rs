@@ -480,6 +480,28 @@ fn judge_failure(
     again
 }
 
+/// The route of a `Set-Cookie` value that sets the session cookie `name`: `Some(None)`
+/// for a session id without one, `None` when the header sets another cookie or
+/// deletes this one. The route follows the id's first dot, as mod_jk reads it.
+fn session_route<'a>(set_cookie: &'a [u8], name: &str) -> Option<Option<&'a str>> {
+    let text = std::str::from_utf8(set_cookie).ok()?;
+    let pair = text.split(';').next()?;
+    let (n, value) = pair.split_once('=')?;
+    if n.trim() != name {
+        return None;
+    }
+    let value = value.trim().trim_matches('"');
+    if value.is_empty() {
+        return None;
+    }
+    Some(
+        value
+            .split_once('.')
+            .map(|(_, route)| route)
+            .filter(|r| !r.is_empty()),
+    )
+}
+
 /// Builds the client response from the backend's head and the body.
 fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -812,6 +834,8 @@ pub(super) enum Plan {
     Balancer {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
+        /// The name of the cookie that carries the session id (and its route).
+        session_cookie: String,
         set_cookie: bool,
         /// The client came over TLS: the route cookie is `Secure`.
         secure_cookie: bool,
@@ -870,15 +894,17 @@ impl Plan {
             Target::Lb(lb) => {
                 let settings = &lb.settings;
                 let ext = &rule.extensions;
+                let session_cookie = ext
+                    .session_cookie
+                    .as_deref()
+                    .unwrap_or(&settings.session_cookie);
                 let session = balancer::session::session_ids(
                     out.raw_path,
                     out.cookies.iter().copied(),
                     ext.session_path
                         .as_deref()
                         .unwrap_or(&settings.session_path),
-                    ext.session_cookie
-                        .as_deref()
-                        .unwrap_or(&settings.session_cookie),
+                    session_cookie,
                 );
                 let had_session = session.is_some();
                 let options = RequestOptions {
@@ -892,6 +918,7 @@ impl Plan {
                 Some(Plan::Balancer {
                     lb: lb.clone(),
                     attempts,
+                    session_cookie: session_cookie.to_string(),
                     set_cookie: settings.set_session_cookie || ext.set_session_cookie,
                     secure_cookie: out.is_ssl(),
                     had_session,
@@ -913,6 +940,75 @@ impl Plan {
                 _,
             ) => Sticky::Miss,
             _ => Sticky::None,
+        }
+    }
+
+    /// mod_jk's stickiness needs each node's jvmRoute to be its member's route: a
+    /// session cookie `chosen` sets with another route, or with none, never brings
+    /// its session back to it. Counted each time and said once per member, with
+    /// what to change (the session id itself is never logged).
+    fn check_session_route<'a>(
+        &self,
+        chosen: &Chosen,
+        set_cookies: impl Iterator<Item = &'a [u8]>,
+    ) {
+        let Plan::Balancer {
+            lb,
+            session_cookie,
+            set_cookie,
+            ..
+        } = self
+        else {
+            return;
+        };
+        // With set_session_cookie jkd itself writes the route: the application's
+        // cookie need not carry one.
+        if *set_cookie {
+            return;
+        }
+        let Some(choice) = &chosen.choice else { return };
+        for cookie in set_cookies {
+            let Some(route) = session_route(cookie, session_cookie) else {
+                continue;
+            };
+            if !lb.tunables().sticky_session {
+                return;
+            }
+            let Some(m) = lb.snapshot_of(choice.member) else {
+                return;
+            };
+            if route == Some(m.route.as_str())
+                || (route.is_some() && route == Some(m.domain.as_str()))
+            {
+                return;
+            }
+            let worker = &chosen.member;
+            worker
+                .route_mismatches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if worker
+                .route_mismatch_said
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                return;
+            }
+            let engine = format!(
+                "<Engine name=\"Catalina\" defaultHost=\"localhost\" jvmRoute=\"{}\">",
+                m.route
+            );
+            match route {
+                None => tracing::warn!(
+                    lb = %lb.name, member = %m.name,
+                    "member {} set a {session_cookie} cookie without a route: its sessions cannot stick to it; give its Tomcat jvmRoute=\"{}\" in server.xml ({engine})",
+                    m.name, m.route
+                ),
+                Some(other) => tracing::warn!(
+                    lb = %lb.name, member = %m.name,
+                    "member {} set a {session_cookie} cookie for route '{other}', but its route is '{}': its sessions will go elsewhere; set worker.{}.route={other} or give its Tomcat jvmRoute=\"{}\" in server.xml ({engine})",
+                    m.name, m.route, m.name, m.route
+                ),
+            }
+            return;
         }
     }
 
@@ -1179,6 +1275,7 @@ async fn http_attempt(
                 *last_error = Some(ProxyError::Unavailable);
                 return back.map_or(HttpAttempt::Stop, HttpAttempt::Again);
             }
+            plan.check_session_route(&chosen, sent.set_cookies());
             let finish = finisher(plan, &chosen, attempt);
             let Chosen { choice, cookie, .. } = chosen;
             dispatch.route = choice.map(|c| c.route);
@@ -1326,6 +1423,13 @@ pub async fn forward(
                     }
                     continue;
                 }
+                plan.check_session_route(
+                    &chosen,
+                    head.headers
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
+                        .map(|(_, v)| &v[..]),
+                );
                 let finish = finisher(&plan, &chosen, attempt);
                 let resp_body = response_body(&member, &head, lease, body, limits, finish);
                 let Chosen { choice, cookie, .. } = chosen;
@@ -1428,6 +1532,29 @@ impl Drop for DirectInFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_route_of_a_session_cookie_is_what_follows_its_first_dot() {
+        fn route(v: &str) -> Option<Option<&str>> {
+            session_route(v.as_bytes(), "JSESSIONID")
+        }
+        assert_eq!(
+            route("JSESSIONID=A1B2.node1; Path=/; HttpOnly"),
+            Some(Some("node1"))
+        );
+        assert_eq!(
+            route("JSESSIONID=A1B2.node1.east"),
+            Some(Some("node1.east"))
+        );
+        assert_eq!(route("JSESSIONID=\"A1B2.n2\"; Secure"), Some(Some("n2")));
+        assert_eq!(route("JSESSIONID=A1B2; Path=/"), Some(None));
+        assert_eq!(route("JSESSIONID=A1B2.; Path=/"), Some(None));
+        // Another cookie, or this one deleted: nothing to say.
+        assert_eq!(route("OTHER=A1B2.node1"), None);
+        assert_eq!(route("JSESSIONID=; Max-Age=0"), None);
+        assert_eq!(route("garbage"), None);
+        assert_eq!(session_route(b"JSESSIONID=\xff.x", "JSESSIONID"), None);
+    }
     use std::net::SocketAddr;
 
     #[test]

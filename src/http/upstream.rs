@@ -179,6 +179,15 @@ impl Sent {
         self.response.status().as_u16()
     }
 
+    /// The values of the answer's `Set-Cookie` headers.
+    pub fn set_cookies(&self) -> impl Iterator<Item = &[u8]> {
+        self.response
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.as_bytes())
+    }
+
     /// Gives the answer up (a `fail_on_status` code): the connection is closed and the
     /// body handed back when a retry can still send it whole.
     pub async fn abandon(self) -> Option<RequestBody<IncomingSource>> {

@@ -39,6 +39,7 @@ pub mod names {
     pub const MEMBER_ACTIVATION: &str = "jkd_member_activation";
     pub const MEMBER_LB_VALUE: &str = "jkd_member_lb_value";
     pub const MEMBER_LBFACTOR: &str = "jkd_member_lbfactor";
+    pub const SESSION_ROUTE_MISMATCHES_TOTAL: &str = "jkd_session_route_mismatches_total";
     pub const MEMBER_LAST_SESSION_REQUEST_TIMESTAMP_SECONDS: &str =
         "jkd_member_last_session_request_timestamp_seconds";
     pub const CLIENT_CONNECTIONS: &str = "jkd_client_connections";
@@ -215,6 +216,11 @@ impl Registry {
         g(
             names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
             "When a TLS listener's certificate expires (notAfter, Unix seconds)",
+        );
+        d(
+            names::SESSION_ROUTE_MISMATCHES_TOTAL,
+            None,
+            "Session cookies a member set with a route other than its own, or none (its Tomcat's jvmRoute does not match: those sessions cannot stick)",
         );
         d(
             names::TLS_HANDSHAKE_ERRORS_TOTAL,
@@ -427,6 +433,8 @@ impl Registry {
             .set(m.lb_value as f64);
         self.gauge(names::MEMBER_LBFACTOR, &labels)
             .set(f64::from(m.lbfactor));
+        self.counter(names::SESSION_ROUTE_MISMATCHES_TOTAL, &labels)
+            .absolute(member.endpoint.route_mismatches.load(Ordering::Relaxed));
         if let Some(ended) = m.last_session_request {
             let ago = std::time::Instant::now().saturating_duration_since(ended);
             let at = std::time::SystemTime::now()

@@ -59,6 +59,11 @@ pub struct AjpWorker {
     pub responses: responses::ResponseCounts,
     /// Its application health checks (`health_check_uri`), as a balancer member.
     pub health: health::HealthSchedule,
+    /// Session cookies it set whose route is not its own (or that had none): its
+    /// Tomcat's jvmRoute does not match, so those sessions cannot stick.
+    pub route_mismatches: AtomicU64,
+    /// Whether that was logged already (once per worker).
+    pub route_mismatch_said: std::sync::atomic::AtomicBool,
 }
 
 /// [`AjpWorker::last_reset`] of a worker whose statistics were never reset.
@@ -79,6 +84,8 @@ impl AjpWorker {
             last_reset: AtomicI64::new(NEVER_RESET),
             responses: Default::default(),
             health: Default::default(),
+            route_mismatches: AtomicU64::new(0),
+            route_mismatch_said: Default::default(),
         })
     }
 
