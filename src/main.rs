@@ -681,8 +681,6 @@ fn log_compression(cfg: &config::Config) {
     );
 }
 
-/// What `jkd run` would read besides the configuration: listen addresses, TLS files,
-/// the manager's user file. Each problem is printed; false when there was one.
 /// Why `--state-file` cannot be kept where it is asked for (its directory is missing).
 fn state_file_problem(serving: &Serving) -> Option<String> {
     let path = serving.state_file.as_ref()?;
@@ -699,6 +697,9 @@ fn state_file_problem(serving: &Serving) -> Option<String> {
     })
 }
 
+/// What `jkd run` would read besides the configuration: listen addresses, TLS files,
+/// the manager's user file, the state file's directory. Each problem is printed;
+/// false when there was one.
 fn serving_is_sound(serving: &Serving) -> bool {
     let mut sound = true;
     if let Some(problem) = state_file_problem(serving) {

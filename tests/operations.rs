@@ -677,7 +677,12 @@ fn drained_says_when_a_member_can_go_down_without_cutting_a_request_or_a_session
     assert!(why.contains("member a of lb is active"), "{why}");
     // The operator drains a through the manager, as with mod_jk.
     manager_update(jkd.port, "cmd=update&w=lb&sw=a&vwa=D");
+    // Sessions from before this jkd started are unknown to it: not within the quiet
+    // period it has watched the member.
     let (status, why) = probe("/drained/lb/a?quiet=600");
+    assert_eq!(status, 503, "{why}");
+    assert!(why.contains("jkd has known member a of lb for"), "{why}");
+    let (status, why) = probe("/drained/lb/a?quiet=0");
     assert_eq!(status, 200, "{why}");
     assert!(
         why.contains("is disabled (DIS)") && why.contains("no request of one of its sessions"),
@@ -832,6 +837,31 @@ fn a_drained_member_stays_drained_across_a_restart_with_a_state_file() {
     wait_for(
         || std::fs::read_to_string(&state).is_ok_and(|t| !t.contains("node2")),
         "the state file to forget node2",
+    );
+
+    // A file jkd cannot use is set aside, not overwritten by the running state.
+    let odd = dir.join("odd-state.json");
+    std::fs::write(&odd, "{\"jkd_state_file\": 99}").unwrap();
+    let odd_args = [
+        "--manager-users",
+        users.to_str().unwrap(),
+        "--state-file",
+        odd.to_str().unwrap(),
+    ];
+    let fourth = start(&file, &odd_args);
+    assert!(
+        fourth.wait_log("format 99, this jkd reads 1"),
+        "{}",
+        fourth.log()
+    );
+    let aside = dir.join("odd-state.json.refused");
+    assert_eq!(
+        std::fs::read_to_string(&aside).ok().as_deref(),
+        Some("{\"jkd_state_file\": 99}")
+    );
+    wait_for(
+        || std::fs::read_to_string(&odd).is_ok_and(|t| t.contains("\"jkd_state_file\": 1")),
+        "a new state file",
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -146,6 +146,8 @@ pub struct MemberRuntime {
     /// When the last request routed here by its session ended: how an operator
     /// knows that a drained member's sessions have gone quiet.
     pub last_session_request: Option<Instant>,
+    /// Since when this process has known the member (its sessions before are unknown).
+    pub watched_since: Instant,
 }
 
 impl MemberRuntime {
@@ -168,6 +170,7 @@ impl MemberRuntime {
             elected_snapshot: 0,
             health_failing: false,
             last_session_request: None,
+            watched_since: now,
         }
     }
 }

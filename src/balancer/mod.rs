@@ -207,6 +207,9 @@ pub enum Drain {
     InFlight(u64),
     /// A request of one of its sessions ended this long ago, within the quiet period.
     SessionsRecent { ago: Duration },
+    /// No session request seen, but jkd has watched the member for less than the
+    /// quiet period only (this long).
+    NotWatchedLongEnough { watched: Duration },
     /// Nothing left on it: it can go down.
     Drained {
         activation: Activation,
@@ -554,6 +557,7 @@ impl<E> Balancer<E> {
                 Some((m, state)) => {
                     let mut fresh = MemberRuntime::configured(definition, now);
                     fresh.last_session_request = state.last_session_request;
+                    fresh.watched_since = state.watched_since;
                     if m.definition.ajp == definition.ajp && state.health_failing {
                         fresh.health_failing = true;
                         fresh.state = state.state;
@@ -920,9 +924,12 @@ impl<E> Balancer<E> {
             return;
         };
         let c = &member.counters;
+        // mod_jk calls the only member of a balancer "sticky" for every request: a
+        // session request is one that carried a session id.
+        let session_request = began && choice.sticky && req.session.is_some();
         if began {
             c.busy.fetch_sub(1, Ordering::Relaxed);
-            if choice.sticky {
+            if session_request {
                 m.last_session_request = Some(now);
             }
         }
@@ -954,11 +961,12 @@ impl<E> Balancer<E> {
             req.finished = true;
         }
         req.attempt += 1;
-        let name = member.definition.name.clone();
+        let replaced = session_request && self.replaced_by.get().is_some();
+        let name = replaced.then(|| member.definition.name.clone());
         drop(inner);
         // A request that began before a reload ends here; the balancer in service
         // learns that the node's session was used too (for `/drained`).
-        if began && choice.sticky {
+        if let Some(name) = name {
             let mut next = self.replaced_by.get().cloned();
             while let Some(b) = next {
                 if let Some(index) = b.members.iter().position(|m| m.name() == name) {
@@ -981,6 +989,7 @@ impl<E> Balancer<E> {
         let since_session = m
             .last_session_request
             .map(|t| now.saturating_duration_since(t));
+        let watched = now.saturating_duration_since(m.watched_since);
         Some(if m.activation == Activation::Active {
             Drain::Active
         } else if busy > 0 {
@@ -988,6 +997,9 @@ impl<E> Balancer<E> {
         } else {
             match since_session {
                 Some(ago) if ago < quiet => Drain::SessionsRecent { ago },
+                // jkd cannot know of sessions used before it watched the member (a
+                // restart, or another jkd still draining beside this one).
+                None if watched < quiet => Drain::NotWatchedLongEnough { watched },
                 _ => Drain::Drained {
                     activation: m.activation,
                     since_session,

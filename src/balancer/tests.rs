@@ -136,9 +136,16 @@ fn a_disabled_member_is_drained_once_its_requests_end_and_its_sessions_go_quiet(
     assert_eq!(b.drain_check("nope", quiet, t0), None);
     assert_eq!(b.drain_check("a", quiet, t0), Some(Drain::Active));
     b.update_member(0, |m| m.activation = Activation::Disabled);
-    // Never had a session: drained at once.
+    // No session seen, but jkd has not watched it for the quiet period yet: sessions
+    // from before it started are unknown.
     assert_eq!(
-        b.drain_check("a", quiet, t0),
+        b.drain_check("a", quiet, t0 + Duration::from_secs(3)),
+        Some(Drain::NotWatchedLongEnough {
+            watched: Duration::from_secs(3)
+        })
+    );
+    assert_eq!(
+        b.drain_check("a", quiet, t0 + quiet),
         Some(Drain::Drained {
             activation: Activation::Disabled,
             since_session: None

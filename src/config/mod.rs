@@ -1258,7 +1258,7 @@ mod tests {
             loaded.diagnostics
         );
         assert!(warned("0 is below 1 second"), "{:?}", loaded.diagnostics);
-        for bad in ["/health?<x>", "/he alth"] {
+        for bad in ["/health?<x>", "/he alth", "/gesundheitä"] {
             let odd = load_pair(
                 "health-odd",
                 MIXED,

@@ -376,7 +376,12 @@ impl Reader<'_> {
         let http_host = self.string(name, "http_host");
         let health_check_uri = match self.string(name, "health_check_uri") {
             // What both an AJP request and an HTTP/1.1 request line can carry.
-            Some(uri) if uri.starts_with('/') && uri.parse::<http::uri::PathAndQuery>().is_ok() => {
+            Some(uri)
+                if uri.starts_with('/')
+                    && uri.is_ascii()
+                    && !uri.contains('#')
+                    && uri.parse::<http::uri::PathAndQuery>().is_ok() =>
+            {
                 Some(uri)
             }
             Some(uri) => {
@@ -384,7 +389,8 @@ impl Reader<'_> {
                     name,
                     "health_check_uri",
                     format!(
-                        "'{uri}' is not a path starting with '/' (with a query at most;                          no spaces, fragment or characters a URI cannot hold): no health check"
+                        "'{uri}' is not a path starting with '/' (with a query at most; no \
+                         spaces, fragment or characters a URI cannot hold): no health check"
                     ),
                 );
                 None

@@ -502,6 +502,14 @@ fn session_route<'a>(set_cookie: &'a [u8], name: &str) -> Option<Option<&'a str>
     )
 }
 
+/// Whether a cookie's route part could be a jvmRoute (and so be logged).
+fn looks_like_route(route: &str) -> bool {
+    route.len() <= 64
+        && route
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Builds the client response from the backend's head and the body.
 fn response_from(head: &Head, body: ProxyBody, extra: Option<HeaderValue>) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -1002,10 +1010,17 @@ impl Plan {
                     "member {} set a {session_cookie} cookie without a route: its sessions cannot stick to it; give its Tomcat jvmRoute=\"{}\" in server.xml ({engine})",
                     m.name, m.route
                 ),
-                Some(other) => tracing::warn!(
+                // Only what looks like a jvmRoute is logged: after the dot of another
+                // application's cookie may come a signature or a payload.
+                Some(other) if looks_like_route(other) => tracing::warn!(
                     lb = %lb.name, member = %m.name,
                     "member {} set a {session_cookie} cookie for route '{other}', but its route is '{}': its sessions will go elsewhere; set worker.{}.route={other} or give its Tomcat jvmRoute=\"{}\" in server.xml ({engine})",
                     m.name, m.route, m.name, m.route
+                ),
+                Some(_) => tracing::warn!(
+                    lb = %lb.name, member = %m.name,
+                    "member {} set a {session_cookie} cookie whose id does not end in its route '{}' (nor in anything that looks like a route): its sessions will go elsewhere; give its Tomcat jvmRoute=\"{}\" in server.xml ({engine})",
+                    m.name, m.route, m.route
                 ),
             }
             return;
@@ -1554,6 +1569,9 @@ mod tests {
         assert_eq!(route("JSESSIONID=; Max-Age=0"), None);
         assert_eq!(route("garbage"), None);
         assert_eq!(session_route(b"JSESSIONID=\xff.x", "JSESSIONID"), None);
+        assert!(looks_like_route("node1.east_2-b"));
+        assert!(!looks_like_route("sig+/AbC="));
+        assert!(!looks_like_route(&"a".repeat(65)));
     }
     use std::net::SocketAddr;
 

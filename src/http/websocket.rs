@@ -139,15 +139,22 @@ pub async fn forward(
             }
         };
         let attempt = plan.begin(&chosen);
-        if let Err(e) = backend.write_all(&request).await {
-            tracing::warn!(member = %chosen.member.name, "WebSocket handshake not sent: {e}");
-            plan.failed(attempt, Outcome::Failed, true);
-            continue;
-        }
         let reply = match settings.reply_timeout {
             t if t > 0 => Duration::from_millis(t as u64),
             _ => Duration::from_secs(60),
         };
+        // Flushed: over TLS a write may leave the last record buffered.
+        let sent = tokio::time::timeout(reply, async {
+            backend.write_all(&request).await?;
+            backend.flush().await
+        })
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        if let Err(e) = sent {
+            tracing::warn!(member = %chosen.member.name, "WebSocket handshake not sent: {e}");
+            plan.failed(attempt, Outcome::Failed, true);
+            continue;
+        }
         let (head, early) = match tokio::time::timeout(reply, read_head(&mut backend)).await {
             Ok(Ok(read)) => read,
             Ok(Err(why)) => {

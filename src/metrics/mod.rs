@@ -618,6 +618,11 @@ pub fn drain_answer(
         Drain::InFlight(n) => not(format!(
             "{n} request(s) or WebSocket(s) still under way on {who}"
         )),
+        Drain::NotWatchedLongEnough { watched } => not(format!(
+            "jkd has known {who} for {} s only (quiet={quiet}): a session may still use it \
+             (sessions seen before this jkd started are unknown to it)",
+            watched.as_secs()
+        )),
         Drain::SessionsRecent { ago } => not(format!(
             "a request of one of the sessions of {who} ended {} s ago (quiet={quiet})",
             ago.as_secs()

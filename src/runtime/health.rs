@@ -227,11 +227,15 @@ async fn check_http(
     if matches!(asked, Ok(Err(_))) && !lease.fresh {
         // A kept-alive connection the member was closing just then says nothing about
         // the application: asked once more on a new connection (a GET, safe to repeat).
-        asked = match lease.reconnect().await {
-            Ok(()) => tokio::time::timeout(limit, lease.ask(hyper::Method::GET, uri, host)).await,
-            Err(AcquireError::Connect(e)) => Ok(Err(e)),
-            Err(e) => Ok(Err(ConnError::Io(std::io::Error::other(e.to_string())))),
+        // The new connection and its answer within the check's limit again.
+        let again = async {
+            match lease.reconnect().await {
+                Ok(()) => lease.ask(hyper::Method::GET, uri, host).await,
+                Err(AcquireError::Connect(e)) => Err(e),
+                Err(e) => Err(ConnError::Io(std::io::Error::other(e.to_string()))),
+            }
         };
+        asked = tokio::time::timeout(limit, again).await;
     }
     Some(match asked {
         Ok(Ok((status, whole))) => {

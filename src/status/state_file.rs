@@ -3,9 +3,10 @@
 //! mod_jk forgets every change made in its status worker when httpd restarts;
 //! operators then find a node they had drained taking traffic again. jkd keeps the
 //! changes across a reload already; this file carries them across processes, by
-//! the rule a reload follows: a member whose definition in the workers file is the
-//! same as when the change was saved gets the change back, one whose definition
-//! changed takes the file's values (the file was edited since, and it wins).
+//! the rule a reload follows: a member whose definition in the workers file (those
+//! values, its host and its port) is the same as when the change was saved gets the
+//! change back, one whose definition changed takes the file's values (the file was
+//! edited since, and it wins). Its other connection settings are not compared.
 //!
 //! The balancers' own settings and the AJP settings changed in the manager are not
 //! saved: they are tuning an operator would write into workers.properties.
@@ -134,6 +135,7 @@ pub fn render(rt: &Runtime) -> String {
                 members.push(json!({
                     "worker": name,
                     "member": member.name(),
+                    "address": address(&member.definition),
                     "configured": configured.to_json(),
                     "current": current.to_json(),
                 }));
@@ -144,6 +146,12 @@ pub fn render(rt: &Runtime) -> String {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Where a member's node is: a member moved to another host or port is another
+/// node, whose manager changes do not carry over.
+fn address(d: &workers::Member) -> String {
+    format!("{}:{}", d.ajp.host, d.ajp.port)
 }
 
 /// What [`restore`] did with each saved member, for the log.
@@ -189,13 +197,17 @@ pub fn restore(rt: &Runtime, text: &str, source: &str) -> Result<Vec<Restored>, 
         let (worker, member) = (text("worker").to_string(), text("member").to_string());
         let values = entry.get("configured").and_then(MemberValues::from_json);
         let wanted = entry.get("current").and_then(MemberValues::from_json);
-        let (Some(configured), Some(wanted)) = (values, wanted) else {
+        let at = entry
+            .get("address")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (Some(configured), Some(wanted), Some(at)) = (values, wanted, at) else {
             return Err(format!("the entry for {worker}/{member} is incomplete"));
         };
-        entries.push((worker, member, configured, wanted));
+        entries.push((worker, member, at, configured, wanted));
     }
     let mut done = Vec::new();
-    for (worker, member, configured, wanted) in entries {
+    for (worker, member, at, configured, wanted) in entries {
         let found = match rt.targets.get(&worker) {
             Some(Target::Lb(lb)) => lb
                 .members
@@ -208,7 +220,8 @@ pub fn restore(rt: &Runtime, text: &str, source: &str) -> Result<Vec<Restored>, 
             done.push(Restored::Gone { worker, member });
             continue;
         };
-        if MemberValues::configured(&lb.members[index].definition) != configured {
+        let definition = &lb.members[index].definition;
+        if MemberValues::configured(definition) != configured || address(definition) != at {
             done.push(Restored::FileChanged { worker, member });
             continue;
         }
@@ -245,9 +258,18 @@ pub fn load(rt: &Runtime, path: &Path) {
         }
     };
     match restore(rt, &text, &shown) {
-        Err(why) => tracing::warn!(
-            "state file {shown}: {why}: the manager's earlier changes are not restored"
-        ),
+        Err(why) => {
+            // Set aside rather than overwritten by the running state a second later:
+            // the operator may want what it held (a newer jkd's file, a wrong path).
+            let aside = PathBuf::from(format!("{shown}.refused"));
+            let kept = match std::fs::rename(path, &aside) {
+                Ok(()) => format!("it is kept as {}", aside.display()),
+                Err(e) => format!("it could not be set aside ({e})"),
+            };
+            tracing::warn!(
+                "state file {shown}: {why}: the manager's earlier changes are not restored; {kept}"
+            );
+        }
         Ok(done) => {
             for d in done {
                 match d {
@@ -294,7 +316,9 @@ fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Keeps `path` equal to the running state: compared every second, written (off
-/// the runtime's threads) when it changed. Runs until the process ends.
+/// the runtime's threads) when it changed. Runs until jkd begins to stop. The file
+/// is not read again: during an upgrade, make manager changes once the old jkd has
+/// been told to stop.
 pub async fn keep(live: Arc<Live>, path: PathBuf) {
     let mut written: Option<String> = std::fs::read_to_string(&path).ok();
     let mut failing = false;
@@ -302,7 +326,12 @@ pub async fn keep(live: Arc<Live>, path: PathBuf) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let text = render(&live.load());
+        let rt = live.load();
+        // A jkd that is stopping leaves the file to the one that replaces it.
+        if rt.draining.is_draining() {
+            return;
+        }
+        let text = render(&rt);
         if written.as_deref() == Some(text.as_str()) {
             continue;
         }
@@ -420,6 +449,25 @@ mod tests {
     }
 
     #[test]
+    fn a_member_moved_to_another_port_is_another_node() {
+        let before = runtime(WORKERS);
+        lb(&before).update_member(1, |m| m.activation = Activation::Disabled);
+        let text = render(&before);
+        let moved = runtime(&WORKERS.replace("worker.n2.port=8010", "worker.n2.port=8020"));
+        assert_eq!(
+            restore(&moved, &text, "t"),
+            Ok(vec![Restored::FileChanged {
+                worker: "lb".into(),
+                member: "n2".into()
+            }])
+        );
+        assert_eq!(
+            lb(&moved).snapshot_of(1).unwrap().activation,
+            Activation::Active
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_a_state_file_is_refused_whole() {
         let rt = runtime(WORKERS);
         assert!(restore(&rt, "{", "t").unwrap_err().starts_with("not JSON"));
@@ -430,7 +478,7 @@ mod tests {
                 .contains("format 9")
         );
         // A good entry followed by a damaged one: neither is applied.
-        let good = "{\"worker\": \"lb\", \"member\": \"n1\", \"configured\": {\"activation\": \"ACT\", \"lbfactor\": 1, \"distance\": 0, \"route\": \"n1\", \"redirect\": \"\", \"domain\": \"\"}, \"current\": {\"activation\": \"STP\", \"lbfactor\": 1, \"distance\": 0, \"route\": \"n1\", \"redirect\": \"\", \"domain\": \"\"}}";
+        let good = "{\"worker\": \"lb\", \"member\": \"n1\", \"address\": \"localhost:8009\", \"configured\": {\"activation\": \"ACT\", \"lbfactor\": 1, \"distance\": 0, \"route\": \"n1\", \"redirect\": \"\", \"domain\": \"\"}, \"current\": {\"activation\": \"STP\", \"lbfactor\": 1, \"distance\": 0, \"route\": \"n1\", \"redirect\": \"\", \"domain\": \"\"}}";
         let partial = format!(
             "{{\"jkd_state_file\": 1, \"members\": [{good}, {{\"worker\": \"lb\", \"member\": \"n2\"}}]}}"
         );
