@@ -842,8 +842,9 @@ pub(super) enum Plan {
     Balancer {
         lb: Arc<LbWorker>,
         attempts: balancer::Attempts,
-        /// The name of the cookie that carries the session id (and its route).
-        session_cookie: String,
+        /// The mount rule's own name for the session cookie, when it gives one (else
+        /// the balancer's `session_cookie`).
+        rule_session_cookie: Option<String>,
         set_cookie: bool,
         /// The client came over TLS: the route cookie is `Secure`.
         secure_cookie: bool,
@@ -926,7 +927,7 @@ impl Plan {
                 Some(Plan::Balancer {
                     lb: lb.clone(),
                     attempts,
-                    session_cookie: session_cookie.to_string(),
+                    rule_session_cookie: ext.session_cookie.clone(),
                     set_cookie: settings.set_session_cookie || ext.set_session_cookie,
                     secure_cookie: out.is_ssl(),
                     had_session,
@@ -962,13 +963,16 @@ impl Plan {
     ) {
         let Plan::Balancer {
             lb,
-            session_cookie,
+            rule_session_cookie,
             set_cookie,
             ..
         } = self
         else {
             return;
         };
+        let session_cookie = rule_session_cookie
+            .as_deref()
+            .unwrap_or(&lb.settings.session_cookie);
         // With set_session_cookie jkd itself writes the route: the application's
         // cookie need not carry one.
         if *set_cookie {
