@@ -781,6 +781,50 @@ fn waking(
     (port, seen)
 }
 
+/// A balancer `lb` of the HTTP members `waking` (on `member`, with `waking_keys`) and
+/// `good` (on `good`), recover_time 1 s, maintained every second, with a status
+/// worker at /jkstatus/ for the members' states.
+fn waking_and_good(dir: &TempDir, member: u16, good: u16, waking_keys: &str) -> PathBuf {
+    dir.write(
+        "workers.properties",
+        &format!(
+            "worker.maintain=1\nworker.list=lb,jkstatus\n\
+             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
+             worker.lb.type=lb\nworker.lb.balance_workers=waking,good\nworker.lb.mount=/*\n\
+             worker.lb.recover_time=1\n\
+             worker.waking.type=http\nworker.waking.host=127.0.0.1\nworker.waking.port={member}\n\
+             {waking_keys}\
+             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
+        ),
+    )
+}
+
+/// jkd's /metrics text.
+fn metrics_of(jkd: &Jkd) -> String {
+    tomcat::http_get(
+        jkd.metrics_port.expect("metrics port"),
+        "/metrics",
+        &[],
+        TIMEOUT,
+    )
+    .expect("GET /metrics")
+    .text()
+}
+
+/// `jkd_health_checks_total` of `member` with `result` (0 when absent).
+fn health_checks(metrics: &str, member: &str, result: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("jkd_health_checks_total{")
+                && l.contains(&format!("member=\"{member}\""))
+                && l.contains(&format!("result=\"{result}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// A member leaving its error state after `recover_time` is asked `OPTIONS *` first,
 /// as an AJP member gets a CPing: while it does not answer within `ping_timeout`, it
 /// stays in error and the request (here a POST, which jkd never sends twice) goes to
@@ -792,17 +836,11 @@ fn a_recovering_http_member_answers_a_probe_before_it_gets_a_request() {
     let (member, seen) = waking(serving.clone());
     let (good, _) = answers(200, "good");
     let dir = TempDir::new("probe");
-    let workers = dir.write(
-        "workers.properties",
-        &format!(
-            "worker.maintain=1\nworker.list=lb,jkstatus\n\
-             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
-             worker.lb.type=lb\nworker.lb.balance_workers=waking,good\nworker.lb.mount=/*\n\
-             worker.lb.recover_time=1\n\
-             worker.waking.type=http\nworker.waking.host=127.0.0.1\nworker.waking.port={member}\n\
-             worker.waking.reply_timeout=500\nworker.waking.ping_timeout=500\n\
-             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
-        ),
+    let workers = waking_and_good(
+        &dir,
+        member,
+        good,
+        "worker.waking.reply_timeout=500\nworker.waking.ping_timeout=500\n",
     );
     let jkd = jkd::start(&workers, &[]);
     let cookie = ("Cookie", "JSESSIONID=abc.waking");
@@ -880,18 +918,12 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
     let (member, seen) = waking(serving.clone());
     let (good, _) = answers(200, "good");
     let dir = TempDir::new("health");
-    let workers = dir.write(
-        "workers.properties",
-        &format!(
-            "worker.maintain=1\nworker.list=lb,jkstatus\n\
-             worker.jkstatus.type=status\nworker.jkstatus.mount=/jkstatus/*\n\
-             worker.lb.type=lb\nworker.lb.balance_workers=waking,good\nworker.lb.mount=/*\n\
-             worker.lb.recover_time=1\n\
-             worker.waking.type=http\nworker.waking.host=127.0.0.1\nworker.waking.port={member}\n\
-             worker.waking.health_check_uri=/health\nworker.waking.health_check_interval=1\n\
-             worker.waking.health_check_timeout=300\n\
-             worker.good.type=http\nworker.good.host=127.0.0.1\nworker.good.port={good}\n"
-        ),
+    let workers = waking_and_good(
+        &dir,
+        member,
+        good,
+        "worker.waking.health_check_uri=/health\nworker.waking.health_check_interval=1\n\
+         worker.waking.health_check_timeout=300\n",
     );
     let jkd = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
     let cookie = ("Cookie", "JSESSIONID=abc.waking");
@@ -924,26 +956,8 @@ fn an_http_member_failing_its_health_check_gets_no_request_until_it_passes() {
         jkd.log()
     );
     // Both results counted, by member.
-    let metrics = tomcat::http_get(
-        jkd.metrics_port.expect("metrics port"),
-        "/metrics",
-        &[],
-        TIMEOUT,
-    )
-    .expect("GET /metrics")
-    .text();
-    let count = |result: &str| {
-        metrics
-            .lines()
-            .find(|l| {
-                l.starts_with("jkd_health_checks_total{")
-                    && l.contains("member=\"waking\"")
-                    && l.contains(&format!("result=\"{result}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let metrics = metrics_of(&jkd);
+    let count = |result: &str| health_checks(&metrics, "waking", result);
     assert!(count("fail") >= 1.0 && count("pass") >= 1.0, "{metrics}");
     assert!(
         !metrics
@@ -1044,23 +1058,7 @@ fn a_health_check_on_a_connection_the_member_closed_asks_again_on_a_new_one() {
         ),
     );
     let jkd = jkd::start(&workers, &["--metrics-listen", "127.0.0.1:0"]);
-    let count = |result: &str| {
-        tomcat::http_get(
-            jkd.metrics_port.expect("metrics port"),
-            "/metrics",
-            &[],
-            TIMEOUT,
-        )
-        .expect("GET /metrics")
-        .text()
-        .lines()
-        .find(|l| {
-            l.starts_with("jkd_health_checks_total{") && l.contains(&format!("result=\"{result}\""))
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-    };
+    let count = |result: &str| health_checks(&metrics_of(&jkd), "m", result);
     poll(TIMEOUT, || (count("pass") >= 3.0).then_some(()))
         .unwrap_or_else(|| panic!("not 3 passing checks: {}", jkd.log()));
     let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();

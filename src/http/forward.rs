@@ -1397,7 +1397,14 @@ pub async fn forward(
             client: client_timeout,
             request_bytes: packet.len() as u64,
         };
-        match exchange::send_request(lease.conn(), &packet, &mut body, limits.reply, t.socket).await
+        let (f, what) = match exchange::send_request(
+            lease.conn(),
+            &packet,
+            &mut body,
+            limits.reply,
+            t.socket,
+        )
+        .await
         {
             Ok(head) => {
                 dispatch.backend = Some(started.elapsed());
@@ -1421,56 +1428,45 @@ pub async fn forward(
                     && lease.conn().nothing_buffered()
                     && let Err(e) = lease.conn().read_more(HEAD_ALONE_GRACE).await
                 {
-                    drop(lease);
                     // Nothing reached the client: judged as a failure before the answer.
                     let f = Failure {
                         kind: FailureKind::Backend(e),
                         stage: Stage::Sent,
                     };
-                    let again = judge_failure(
-                        &mut plan,
-                        attempt,
-                        &member,
-                        &out,
-                        Some(body.replayable()),
-                        &f,
+                    (
+                        f,
                         "request failed after the response head, before anything reached the client",
+                    )
+                } else {
+                    plan.check_session_route(
+                        &chosen,
+                        head.headers
+                            .iter()
+                            .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
+                            .map(|(_, v)| &v[..]),
                     );
-                    last_error = Some(ProxyError::Backend(f));
-                    if !again {
-                        break;
-                    }
-                    continue;
-                }
-                plan.check_session_route(
-                    &chosen,
-                    head.headers
-                        .iter()
-                        .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
-                        .map(|(_, v)| &v[..]),
-                );
-                let finish = finisher(&plan, &chosen, attempt);
-                let resp_body = response_body(&member, &head, lease, body, limits, finish);
-                let Chosen { choice, cookie, .. } = chosen;
-                dispatch.route = choice.map(|c| c.route);
-                return Ok(response_from(&head, resp_body, cookie));
-            }
-            Err(f) => {
-                drop(lease);
-                let again = judge_failure(
-                    &mut plan,
-                    attempt,
-                    &member,
-                    &out,
-                    Some(body.replayable()),
-                    &f,
-                    "request failed",
-                );
-                last_error = Some(ProxyError::Backend(f));
-                if !again {
-                    break;
+                    let finish = finisher(&plan, &chosen, attempt);
+                    let resp_body = response_body(&member, &head, lease, body, limits, finish);
+                    let Chosen { choice, cookie, .. } = chosen;
+                    dispatch.route = choice.map(|c| c.route);
+                    return Ok(response_from(&head, resp_body, cookie));
                 }
             }
+            Err(f) => (f, "request failed"),
+        };
+        drop(lease);
+        let again = judge_failure(
+            &mut plan,
+            attempt,
+            &member,
+            &out,
+            Some(body.replayable()),
+            &f,
+            what,
+        );
+        last_error = Some(ProxyError::Backend(f));
+        if !again {
+            break;
         }
     }
     Err(last_error.unwrap_or(ProxyError::Unavailable))

@@ -100,15 +100,12 @@ impl MemberValues {
 
     /// The query of a manager update that sets these values on member `sw` of `w`.
     fn as_update(&self, worker: &str, member: &str) -> String {
-        let activation = match self.activation {
-            Activation::Active => "A",
-            Activation::Disabled => "D",
-            Activation::Stopped => "S",
-        };
+        // The manager reads an activation by its first letter (ACT, DIS, STP).
         format!(
-            "w={}&sw={}&vwa={activation}&vwf={}&vwd={}&vwn={}&vwr={}&vwc={}",
+            "w={}&sw={}&vwa={}&vwf={}&vwd={}&vwn={}&vwr={}&vwc={}",
             actions::encode(worker),
             actions::encode(member),
+            self.activation.as_str(),
             self.lbfactor,
             self.distance,
             actions::encode(&self.route),
